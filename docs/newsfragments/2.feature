@@ -1,0 +1,1 @@
+The twistd daemon suite (nova-api, nova-objectstore, nova-scheduler, nova-compute, nova-network, nova-volume, nova-all), gflags-style flags and flagfiles, AMQP RPC over RabbitMQ with txAMQP and an in-process bus, the Storm database on SQLite, PostgreSQL and MariaDB with numbered schema patches, service heartbeats, and nova-manage db/service.

@@ -1,0 +1,1 @@
+Users, projects and roles in SQL or LDAP, EC2 and S3 request signatures (v2, v4, presigned, aws-chunked), failed-signature lockout with a Redis or in-memory cache, key pairs, a certificate authority, quotas, and nova-manage user/project/role with credential zip files.

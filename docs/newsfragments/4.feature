@@ -1,0 +1,1 @@
+nova-objectstore: an S3-compatible object store (buckets, objects, multipart, ACLs, conditional and range requests) over a streaming filesystem store, and machine images registered from ec2-bundle-image bundles or plain objects, with nova-bundle-image and nova-manage image.

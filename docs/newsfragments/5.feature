@@ -1,0 +1,1 @@
+The EC2 Query API and the compute control plane: instances, images, key pairs, security groups, addresses, volumes, snapshots, tags, zones, regions, instance types, the admin API and the metadata service, with chance and simple schedulers, fixed and floating IPs, file and LVM volumes, and quotas.

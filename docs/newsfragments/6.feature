@@ -1,0 +1,1 @@
+The libvirt driver runs instances as QEMU/KVM domains from registered images, with a per-host image cache, copy-on-write disks, ephemeral disks, reboot/stop/start/suspend, console output and volume attachment; `make guest` builds a small test guest from Debian's packages.

@@ -1,0 +1,1 @@
+The linux_net network driver (bridges, VLAN and VXLAN interfaces, dnsmasq with nova-dhcpbridge, SNAT, floating-IP NAT, metadata DNAT in nova's own iptables chains), an iptables security-group firewall on compute hosts, and cloudpipe VPNs (`nova-manage vpn`).

@@ -1,0 +1,3 @@
+"""
+nova-all: every Nova service in one process.
+"""

@@ -1,0 +1,95 @@
+# -*- test-case-name: tests.test_tap -*-
+"""
+The nova-all daemon: every service in one process, on the embedded
+defaults (SQLite, the in-process bus, the fake drivers) unless flags say
+otherwise.
+"""
+
+from twisted.logger import Logger
+
+from nova.tap import Daemon, NovaOptions, buildCore
+
+log = Logger()
+
+
+class Options(NovaOptions):
+    binary = "nova-all"
+    synopsis = (
+        "Runs nova-api, nova-objectstore, nova-scheduler, nova-compute, "
+        "nova-network and nova-volume in one process."
+    )
+
+
+def topicManagers():
+    """
+    @return: C{(binary, topic, manager factory)} for each RPC service; a
+        factory is called as C{factory(config, db, rpc, reactor)}.
+    """
+    from nova.compute.manager import ComputeManager
+    from nova.network.manager import networkManagerFromConfig
+    from nova.scheduler.manager import SchedulerManager
+    from nova.volume.manager import VolumeManager
+
+    return [
+        ("nova-scheduler", "scheduler", SchedulerManager),
+        ("nova-compute", "compute", ComputeManager),
+        ("nova-network", "network", networkManagerFromConfig),
+        ("nova-volume", "volume", VolumeManager),
+    ]
+
+
+class AllInOne(Daemon):
+    """
+    nova-all's top service: prints where each API listens once started.
+    """
+
+    def __init__(self, reactor, config):
+        Daemon.__init__(self, reactor)
+        self.config = config
+
+    def startService(self):
+        Daemon.startService(self)
+        for name in ("ec2-api", "s3"):
+            port = self.getServiceNamed(name)._port
+            if port is None:
+                continue
+            address = port.getHost()
+            host = self.config.ec2_host if name == "ec2-api" else self.config.s3_host
+            path = self.config.ec2_path if name == "ec2-api" else "/"
+            log.info(
+                "{name} listening on http://{host}:{port}{path}",
+                name={"ec2-api": "EC2 API", "s3": "S3 object store"}[name],
+                host=host,
+                port=address.port,
+                path=path,
+            )
+
+
+def makeService(options):
+    from twisted.internet import reactor
+
+    from nova.api.tap import apiServices
+    from nova.auth.manager import authManagerFromConfig
+    from nova.image.manager import TOPIC as IMAGE_TOPIC
+    from nova.manager import Manager
+    from nova.objectstore.tap import objectstoreWithImages
+    from nova.service import NovaService
+
+    config = options["config"]
+    top = AllInOne(reactor, config)
+    db, rpc = buildCore(config, reactor, top)
+    authManager = authManagerFromConfig(config, db, reactor)
+    authManager.service.setServiceParent(top)
+    objectstore, imageManager = objectstoreWithImages(config, reactor, db, rpc, authManager)
+    for service in apiServices(config, reactor, db, rpc, authManager) + objectstore:
+        service.setServiceParent(top)
+    for binary, topic, managerClass in topicManagers():
+        manager = managerClass(config, db, rpc, reactor)
+        top.addNovaService(NovaService(binary, topic, manager, rpc, db, reactor, config))
+    top.addNovaService(
+        NovaService("nova-objectstore", IMAGE_TOPIC, imageManager, rpc, db, reactor, config)
+    )
+    top.addNovaService(
+        NovaService("nova-api", None, Manager(config, db, rpc, reactor), rpc, db, reactor, config)
+    )
+    return top

@@ -1,0 +1,313 @@
+# -*- test-case-name: tests.api.ec2.test_images -*-
+"""
+Image actions: DescribeImages, RegisterImage, DeregisterImage,
+DescribeImageAttribute, ModifyImageAttribute and ResetImageAttribute.
+
+The work is the image service's (L{nova.image.interfaces.IImageService},
+as C{call.backends.images}): registration and deregistration go to
+nova-objectstore, the rest reads and writes the database.  A project sees
+its own images, public ones and those shared with it; any other image
+does not exist for it (C{InvalidAMIID.NotFound}).
+"""
+
+from nova.api.ec2.actions.paging import paginate
+from nova.api.ec2.actions.tags import (
+    IMAGE,
+    applyTags,
+    deleteTagsOf,
+    tagList,
+    tagSpecifications,
+    tagsFor,
+)
+from nova.api.ec2.errors import (
+    EC2Error,
+    InvalidParameterCombination,
+    InvalidParameterValue,
+    MissingParameter,
+)
+from nova.api.ec2.filters import applyFilters
+from nova.api.ec2.serializer import formatTimestamp
+
+
+class _Described:
+    """
+    An image record with its tags, for filters.
+    """
+
+    __slots__ = ("record", "tags")
+
+    def __init__(self, record, tags):
+        self.record = record
+        self.tags = tags
+
+
+IMAGE_FILTERS = {
+    "image-id": lambda d: d.record.ec2_id,
+    "image-type": lambda d: d.record.image_type,
+    "state": lambda d: d.record.ec2State,
+    "is-public": lambda d: bool(d.record.is_public),
+    "name": lambda d: d.record.name,
+    "description": lambda d: d.record.description,
+    "architecture": lambda d: d.record.architecture,
+    "owner-id": lambda d: d.record.project_id,
+    "kernel-id": lambda d: d.record.kernel_id,
+    "ramdisk-id": lambda d: d.record.ramdisk_id,
+    "manifest-location": lambda d: d.record.location,
+    "root-device-type": lambda d: "instance-store",
+    "root-device-name": lambda d: d.record.root_device_name,
+    "virtualization-type": lambda d: _virtualization(d.record),
+    "hypervisor": lambda d: "xen",
+    "tag": lambda d: d.tags,
+}
+
+
+def _virtualization(record):
+    return "paravirtual" if record.kernel_id else "hvm"
+
+
+def imageShape(record, tags=None):
+    """
+    @param record: an L{nova.db.images.ImageRecord}.
+    @return: its EC2 C{Image} structure.
+    """
+    shape = {
+        "ImageId": record.ec2_id,
+        "ImageLocation": record.location,
+        "State": record.ec2State,
+        "OwnerId": record.project_id,
+        "CreationDate": formatTimestamp(record.created_at),
+        "Public": bool(record.is_public),
+        "ProductCodes": [],
+        "Architecture": record.architecture,
+        "ImageType": record.image_type,
+        "Name": record.name,
+        "Description": record.description,
+        "RootDeviceType": "instance-store",
+        "RootDeviceName": record.root_device_name,
+        "BlockDeviceMappings": [],
+        "Hypervisor": "xen",
+        "Tags": tagList(tags),
+    }
+    if record.image_type == "machine":
+        shape["KernelId"] = record.kernel_id
+        shape["RamdiskId"] = record.ramdisk_id
+        shape["VirtualizationType"] = _virtualization(record)
+    if record.ec2State == "failed":
+        shape["StateReason"] = {
+            "Code": "Client.ImageRegistrationFailed",
+            "Message": record.state_reason or "registration failed",
+        }
+    return shape
+
+
+def _images(call):
+    images = call.backends.images
+    if images is None:
+        raise EC2Error(
+            "ServiceUnavailable", "The image service is not available.", 503
+        )
+    return images
+
+
+def _scope(context):
+    return None if context.isAdmin else context.projectId
+
+
+async def describeImages(call):
+    """
+    The images the caller may see: by id, owner (C{self} or project ids),
+    who may launch them (C{self}, C{all} or a project id), and filters.
+    """
+    params = call.params
+    context = call.context
+    records = await _images(call).describeImages(
+        context,
+        imageIds=params.get("ImageIds") or None,
+        owners=params.get("Owners") or None,
+        executableBy=params.get("ExecutableUsers") or None,
+    )
+    tags = await tagsFor(call.backends.db, _scope(context), [r.ec2_id for r in records])
+    described = [_Described(record, tags.get(record.ec2_id, {})) for record in records]
+    described = applyFilters(params.get("Filters"), described, IMAGE_FILTERS)
+    page, nextToken = paginate(call, described, lambda d: d.record.ec2_id, exclusive=("ImageIds",))
+    return {
+        "Images": [imageShape(d.record, d.tags) for d in page],
+        "NextToken": nextToken,
+    }
+
+
+async def registerImage(call):
+    """
+    Register an image from a bundle manifest (or a plain image object) in
+    the object store, C{bucket/key}.  The answer comes at once; the image
+    is C{pending} until it is decrypted and stored.
+    """
+    params = call.params
+    location = params.get("ImageLocation")
+    if not location:
+        raise MissingParameter("ImageLocation")
+    if params.get("BlockDeviceMappings"):
+        raise EC2Error(
+            "UnsupportedOperation", "Images with block device mappings are not supported."
+        )
+    wantedTags = tagSpecifications(params, (IMAGE,))
+    record = await _images(call).registerImage(
+        call.context,
+        location,
+        name=params.get("Name"),
+        description=params.get("Description"),
+        architecture=params.get("Architecture"),
+        kernelId=params.get("KernelId"),
+        ramdiskId=params.get("RamdiskId"),
+        rootDeviceName=params.get("RootDeviceName"),
+    )
+    if wantedTags.get(IMAGE):
+        await applyTags(
+            call.backends.db, [(record.ec2_id, IMAGE, record.project_id)], wantedTags[IMAGE]
+        )
+    return {"ImageId": record.ec2_id}
+
+
+async def deregisterImage(call):
+    """
+    Remove an image of the caller's project (and its tags).
+    """
+    imageId = call.params.get("ImageId")
+    if not imageId:
+        raise MissingParameter("ImageId")
+    images = _images(call)
+    # Malformed, unknown and invisible ids are answered here, without a
+    # round trip to nova-objectstore.
+    await images.getImage(call.context, imageId)
+    await images.deregisterImage(call.context, imageId)
+    await deleteTagsOf(call.backends.db, [imageId])
+    return {"Return": True}
+
+
+_PLAIN_ATTRIBUTES = {
+    "description": "Description",
+    "kernel": "KernelId",
+    "ramdisk": "RamdiskId",
+}
+
+
+async def describeImageAttribute(call):
+    """
+    One attribute of an image: C{launchPermission} (owners only),
+    C{description}, C{kernel}, C{ramdisk}, C{productCodes},
+    C{blockDeviceMapping}.
+    """
+    params = call.params
+    imageId, attribute = params.get("ImageId"), params.get("Attribute")
+    if not imageId:
+        raise MissingParameter("ImageId")
+    if not attribute:
+        raise MissingParameter("Attribute")
+    images = _images(call)
+    context = call.context
+    result = {"ImageId": imageId}
+    if attribute == "launchPermission":
+        permission = await images.describeImageAttribute(context, imageId, attribute)
+        result["LaunchPermissions"] = [{"Group": group} for group in permission.groups] + [
+            {"UserId": project} for project in permission.projects
+        ]
+    elif attribute in _PLAIN_ATTRIBUTES:
+        value = await images.describeImageAttribute(context, imageId, attribute)
+        result[_PLAIN_ATTRIBUTES[attribute]] = {} if value is None else {"Value": value}
+    elif attribute in ("productCodes", "blockDeviceMapping"):
+        await images.getImage(context, imageId)
+        result["ProductCodes" if attribute == "productCodes" else "BlockDeviceMappings"] = []
+    else:
+        raise InvalidParameterValue(
+            f"Value ({attribute}) for parameter attribute is invalid. Unknown attribute."
+        )
+    return result
+
+
+def _permissionChanges(params):
+    """
+    The launch permission changes a ModifyImageAttribute request asks
+    for, in either form clients send: C{LaunchPermission.Add.N.Group} /
+    C{.UserId} (and C{Remove}), or C{Attribute=launchPermission} with
+    C{OperationType}, C{UserGroup.N} and C{UserId.N}.
+
+    @return: a L{list} of C{(operation, groups, projects)}.
+    """
+    changes = []
+    structured = params.get("LaunchPermission")
+    if structured:
+        for operation, key in (("add", "Add"), ("remove", "Remove")):
+            entries = structured.get(key) or []
+            groups = [e["Group"] for e in entries if e.get("Group")]
+            projects = [e["UserId"] for e in entries if e.get("UserId")]
+            if groups or projects:
+                changes.append((operation, groups, projects))
+    groups = list(params.get("UserGroups") or ())
+    projects = list(params.get("UserIds") or ())
+    if groups or projects:
+        if structured:
+            raise InvalidParameterCombination(
+                "LaunchPermission cannot be used with UserGroup or UserId"
+            )
+        operation = params.get("OperationType")
+        if operation not in ("add", "remove"):
+            raise MissingParameter("OperationType")
+        changes.append((operation, groups, projects))
+    return changes
+
+
+async def modifyImageAttribute(call):
+    """
+    Share an image (launch permission group C{all}, or projects) or stop
+    sharing it, or change its description.
+    """
+    params = call.params
+    imageId = params.get("ImageId")
+    if not imageId:
+        raise MissingParameter("ImageId")
+    images = _images(call)
+    context = call.context
+    attribute = params.get("Attribute")
+    description = params.get("Description")
+    if description is not None or attribute == "description":
+        value = description.get("Value") if description is not None else params.get("Value")
+        if value is None:
+            raise MissingParameter("Description")
+        await images.modifyImageAttribute(context, imageId, "description", value=value)
+        return None
+    if attribute not in (None, "launchPermission"):
+        raise InvalidParameterValue(
+            f"Value ({attribute}) for parameter attribute is invalid. "
+            "Only launchPermission and description can be modified."
+        )
+    changes = _permissionChanges(params)
+    if not changes:
+        raise MissingParameter("LaunchPermission")
+    await images.getImage(context, imageId)
+    for operation, groups, projects in changes:
+        await images.modifyImageAttribute(
+            context,
+            imageId,
+            "launchPermission",
+            operation=operation,
+            userIds=projects,
+            userGroups=groups,
+        )
+    return None
+
+
+async def resetImageAttribute(call):
+    """
+    Reset an image's launch permission: private, shared with no project.
+    """
+    params = call.params
+    imageId, attribute = params.get("ImageId"), params.get("Attribute")
+    if not imageId:
+        raise MissingParameter("ImageId")
+    if attribute != "launchPermission":
+        raise InvalidParameterValue(
+            f"Value ({attribute}) for parameter attribute is invalid. "
+            "Only launchPermission can be reset."
+        )
+    await _images(call).resetImageAttribute(call.context, imageId, attribute)
+    return None

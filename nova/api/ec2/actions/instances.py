@@ -1,0 +1,648 @@
+# -*- test-case-name: tests.api.ec2.test_instances -*-
+"""
+Instance actions: RunInstances, DescribeInstances, TerminateInstances,
+StopInstances, StartInstances, RebootInstances, GetConsoleOutput,
+DescribeInstanceAttribute and DescribeInstanceStatus.
+
+The work is the compute API's (L{nova.compute.api.ComputeAPI}, as
+C{call.backends.compute}): it checks quotas and the project, writes the
+instances and casts to the scheduler.  This module turns EC2 parameters
+into its arguments (key pair, user data, security groups, zone, image
+checks through the image service) and its records into EC2's shapes,
+with each instance's floating address, security groups, attached volumes
+and tags.
+
+User data arrives base64-encoded (boto3, boto 2 and the aws CLI encode
+it); it is checked, kept as canonical base64 text, and the metadata
+service gives guests the decoded bytes.
+"""
+
+import base64
+import binascii
+from datetime import datetime, timezone
+
+import attr
+
+from nova.api.ec2.actions.paging import paginate
+from nova.api.ec2.actions.tags import (
+    INSTANCE,
+    applyTags,
+    tagList,
+    tagSpecifications,
+    tagsFor,
+)
+from nova.api.ec2.errors import EC2Error, InvalidParameterValue, MissingParameter
+from nova.api.ec2.filters import applyFilters
+from nova.compute import states
+from nova.compute.names import ec2InstanceId
+from nova.db.keypairs import KeyPairNotFound
+from nova.db.security_groups import DEFAULT_GROUP, SecurityGroupNotFound, formatGroupId
+
+#: EC2's limit on user data, decoded.
+MAX_USER_DATA_BYTES = 16 * 1024
+
+#: The root device instances boot from (instance-store images).
+ROOT_DEVICE_NAME = "/dev/sda1"
+
+DEFAULT_ARCHITECTURE = "x86_64"
+
+
+@attr.s(frozen=True)
+class InstanceView:
+    """
+    An instance with what its EC2 description needs besides its record.
+
+    @ivar record: the L{nova.db.records.InstanceRecord}.
+    @ivar tags: its tags (a L{dict}).
+    @ivar publicIp: the floating address associated with it, or L{None}.
+    @ivar groups: its security groups: C{(name, ec2 id or None)} pairs.
+    @ivar image: the L{nova.db.images.ImageRecord} of its image, or
+        L{None}.
+    @ivar volumes: the L{nova.db.volumes.VolumeRecord}s attached to it.
+    @ivar zone: its availability zone.
+    """
+
+    record = attr.ib()
+    tags = attr.ib(factory=dict)
+    publicIp = attr.ib(default=None)
+    groups = attr.ib(default=())
+    image = attr.ib(default=None)
+    volumes = attr.ib(default=())
+    zone = attr.ib(default=None)
+
+    @property
+    def state(self):
+        return states.ec2State(self.record.state)
+
+    @property
+    def architecture(self):
+        if self.image is not None and self.image.architecture:
+            return self.image.architecture
+        return DEFAULT_ARCHITECTURE
+
+    @property
+    def rootDeviceName(self):
+        if self.image is not None and self.image.root_device_name:
+            return self.image.root_device_name
+        return ROOT_DEVICE_NAME
+
+
+INSTANCE_FILTERS = {
+    "instance-id": lambda v: v.record.ec2Id,
+    "instance-state-name": lambda v: v.state[1],
+    "instance-state-code": lambda v: v.state[0],
+    "image-id": lambda v: v.record.image_id,
+    "kernel-id": lambda v: v.record.kernel_id,
+    "ramdisk-id": lambda v: v.record.ramdisk_id,
+    "key-name": lambda v: v.record.key_name,
+    "private-ip-address": lambda v: v.record.fixed_ip,
+    "ip-address": lambda v: v.publicIp,
+    "private-dns-name": lambda v: v.record.fixed_ip,
+    "dns-name": lambda v: v.publicIp or v.record.fixed_ip,
+    "availability-zone": lambda v: v.zone,
+    "instance-type": lambda v: v.record.instance_type,
+    "reservation-id": lambda v: v.record.reservation_id,
+    "owner-id": lambda v: v.record.project_id,
+    "launch-index": lambda v: v.record.launch_index,
+    "launch-time": lambda v: v.record.launched_at or v.record.created_at,
+    "architecture": lambda v: v.architecture,
+    "root-device-type": lambda v: "instance-store",
+    "root-device-name": lambda v: v.rootDeviceName,
+    "group-name": lambda v: [name for name, _ in v.groups],
+    "instance.group-name": lambda v: [name for name, _ in v.groups],
+    "group-id": lambda v: [gid for _, gid in v.groups],
+    "instance.group-id": lambda v: [gid for _, gid in v.groups],
+    "block-device-mapping.volume-id": lambda v: [vol.ec2Id for vol in v.volumes],
+    "block-device-mapping.device-name": lambda v: [vol.mountpoint for vol in v.volumes],
+    "monitoring-state": lambda v: "disabled",
+    "tag": lambda v: v.tags,
+}
+
+STATUS_FILTERS = {
+    "availability-zone": lambda s: s["AvailabilityZone"],
+    "instance-state-name": lambda s: s["InstanceState"]["Name"],
+    "instance-state-code": lambda s: s["InstanceState"]["Code"],
+    "instance-status.status": lambda s: s["InstanceStatus"]["Status"],
+    "instance-status.reachability": lambda s: [
+        d["Status"] for d in s["InstanceStatus"].get("Details", ())
+    ],
+    "system-status.status": lambda s: s["SystemStatus"]["Status"],
+    "system-status.reachability": lambda s: [
+        d["Status"] for d in s["SystemStatus"].get("Details", ())
+    ],
+}
+
+
+def _stateShape(state):
+    code, name = states.ec2State(state)
+    return {"Code": code, "Name": name}
+
+
+def _projectScope(context):
+    """
+    @return: the project whose resources the context sees (L{None}: all,
+        for superusers).
+    """
+    return None if context.isAdmin else context.projectId
+
+
+async def instanceViews(call, instances):
+    """
+    Gather what the EC2 descriptions of C{instances} need, with one query
+    per kind of data.
+
+    @param instances: L{nova.db.records.InstanceRecord}s.
+    @return: a L{list} of L{InstanceView}s in the same order.
+    """
+    if not instances:
+        return []
+    backends = call.backends
+    db = backends.db
+    scope = _projectScope(call.context)
+    tags = await tagsFor(db, scope, [i.ec2Id for i in instances])
+    floating = {}
+    if getattr(db, "networks", None) is not None:
+        for address in await db.networks.listFloatingIps(projectId=scope, associated=True):
+            if address.instance_id is not None:
+                floating.setdefault(address.instance_id, address.address)
+    groupIds = {}
+    for group in await db.securityGroups.list(scope):
+        groupIds[(group.project_id, group.name)] = group.ec2Id
+    imageIds = sorted({i.image_id for i in instances if i.image_id})
+    images = {}
+    if imageIds:
+        images = {image.ec2_id: image for image in await db.images.find(ec2Ids=imageIds)}
+    attached = {}
+    for volume in await db.volumes.list(projectId=scope):
+        if volume.instance_id is not None and volume.attach_status == "attached":
+            attached.setdefault(volume.instance_id, []).append(volume)
+    defaultZone = backends.config.node_availability_zone
+    views = []
+    for instance in instances:
+        groups = tuple(
+            (name, groupIds.get((instance.project_id, name)))
+            for name in instance.securityGroups
+        )
+        views.append(
+            InstanceView(
+                record=instance,
+                tags=tags.get(instance.ec2Id, {}),
+                publicIp=floating.get(instance.id),
+                groups=groups,
+                image=images.get(instance.image_id),
+                volumes=tuple(attached.get(instance.id, ())),
+                zone=instance.availability_zone or defaultZone,
+            )
+        )
+    return views
+
+
+def _groupShapes(groups):
+    shapes = []
+    for name, groupId in groups:
+        shape = {"GroupName": name}
+        if groupId is not None:
+            shape["GroupId"] = groupId
+        shapes.append(shape)
+    return shapes
+
+
+def instanceShape(view):
+    """
+    @return: the EC2 C{Instance} structure of an L{InstanceView}.
+    """
+    record = view.record
+    shape = {
+        "InstanceId": record.ec2Id,
+        "ImageId": record.image_id,
+        "State": _stateShape(record.state),
+        "PrivateDnsName": record.fixed_ip or "",
+        "PublicDnsName": view.publicIp or record.fixed_ip or "",
+        "StateTransitionReason": "",
+        "KeyName": record.key_name,
+        "AmiLaunchIndex": record.launch_index,
+        "ProductCodes": [],
+        "InstanceType": record.instance_type,
+        "LaunchTime": record.launched_at or record.created_at,
+        "Placement": {"AvailabilityZone": view.zone, "GroupName": "", "Tenancy": "default"},
+        "KernelId": record.kernel_id,
+        "RamdiskId": record.ramdisk_id,
+        "Monitoring": {"State": "disabled"},
+        "PrivateIpAddress": record.fixed_ip,
+        "PublicIpAddress": view.publicIp,
+        "Architecture": view.architecture,
+        "RootDeviceType": "instance-store",
+        "RootDeviceName": view.rootDeviceName,
+        "BlockDeviceMappings": [
+            {
+                "DeviceName": volume.mountpoint,
+                "Ebs": {
+                    "VolumeId": volume.ec2Id,
+                    "Status": "attached",
+                    "AttachTime": volume.attach_time,
+                    "DeleteOnTermination": False,
+                },
+            }
+            for volume in view.volumes
+        ],
+        "VirtualizationType": "paravirtual" if record.kernel_id else "hvm",
+        "Hypervisor": "xen",
+        "SecurityGroups": _groupShapes(view.groups),
+        "Tags": tagList(view.tags),
+        "EbsOptimized": False,
+    }
+    if record.state == states.ERROR:
+        shape["StateReason"] = {
+            "Code": "Server.InternalError",
+            "Message": record.state_description or "Server.InternalError",
+        }
+        shape["StateTransitionReason"] = record.state_description or ""
+    elif record.state in (states.SHUTTING_DOWN, states.TERMINATED, states.STOPPING, states.STOPPED):
+        shape["StateReason"] = {
+            "Code": "Client.UserInitiatedShutdown",
+            "Message": "Client.UserInitiatedShutdown: User initiated shutdown",
+        }
+        shape["StateTransitionReason"] = "User initiated"
+    return shape
+
+
+def reservationShapes(views):
+    """
+    Group instance views into EC2 reservations, in the order of their
+    first instances.
+    """
+    reservations = {}
+    for view in views:
+        record = view.record
+        reservation = reservations.get(record.reservation_id)
+        if reservation is None:
+            reservation = reservations[record.reservation_id] = {
+                "ReservationId": record.reservation_id,
+                "OwnerId": record.project_id,
+                "Groups": _groupShapes(view.groups),
+                "Instances": [],
+            }
+        reservation["Instances"].append(instanceShape(view))
+    return list(reservations.values())
+
+
+# -- RunInstances --------------------------------------------------------
+
+
+def decodeUserData(text):
+    """
+    Check user data as EC2 takes it: base64 of at most 16 KiB.
+
+    @param text: the C{UserData} parameter.
+    @return: the canonical base64 text to keep, or L{None} for none.
+    @raise InvalidParameterValue: if it is not base64 or too large.
+    """
+    if text is None:
+        return None
+    compact = "".join(text.split())
+    if not compact:
+        return None
+    try:
+        data = base64.b64decode(compact.encode("ascii"), validate=True)
+    except (binascii.Error, UnicodeEncodeError, ValueError):
+        raise InvalidParameterValue("Invalid BASE64 encoding of user data.") from None
+    if len(data) > MAX_USER_DATA_BYTES:
+        raise InvalidParameterValue(
+            f"User data is limited to {MAX_USER_DATA_BYTES} bytes (got {len(data)})."
+        )
+    return base64.b64encode(data).decode("ascii")
+
+
+async def _keyData(call, keyName):
+    if keyName is None:
+        return None
+    try:
+        record = await call.backends.db.keypairs.get(call.context.userId, keyName)
+    except KeyPairNotFound:
+        raise KeyPairNotFound(f"The key pair '{keyName}' does not exist") from None
+    return record.public_key
+
+
+async def _securityGroups(call):
+    """
+    The security groups an instance joins: C{SecurityGroup.N} names and
+    C{SecurityGroupId.N} ids, each existing in the caller's project;
+    C{default} if none is given.
+
+    @return: a L{list} of L{nova.db.security_groups.SecurityGroupRecord}s.
+    """
+    params = call.params
+    context = call.context
+    groupStore = call.backends.db.securityGroups
+    await groupStore.ensureDefault(context.projectId, context.userId)
+    names = list(params.get("SecurityGroups") or ())
+    ids = list(params.get("SecurityGroupIds") or ())
+    if not names and not ids:
+        names = [DEFAULT_GROUP]
+    chosen = {}
+    for name in names:
+        try:
+            group = await groupStore.getByName(context.projectId, name)
+        except SecurityGroupNotFound:
+            raise SecurityGroupNotFound(
+                f"The security group '{name}' does not exist"
+            ) from None
+        chosen[group.id] = group
+    for text in ids:
+        group = None
+        if isinstance(text, str) and text.startswith("sg-"):
+            try:
+                number = int(text[3:], 16)
+            except ValueError:
+                number = None
+            if number is not None:
+                try:
+                    group = await groupStore.get(number)
+                except SecurityGroupNotFound:
+                    group = None
+        if group is None or group.project_id != context.projectId or formatGroupId(group.id) != text:
+            raise SecurityGroupNotFound(f"The security group '{text}' does not exist")
+        chosen[group.id] = group
+    return list(chosen.values())
+
+
+async def _zone(call):
+    """
+    @return: the availability zone (or, for superusers, C{zone:host})
+        asked for, checked against the zones the services table names;
+        L{None} if none is given.
+    """
+    placement = call.params.get("Placement") or {}
+    zone = placement.get("AvailabilityZone")
+    if not zone:
+        return None
+    name, colon, host = zone.partition(":")
+    if colon and not call.context.isAdmin:
+        raise InvalidParameterValue(f"Invalid availability zone: [{zone}]")
+    services = await call.backends.db.services.list()
+    if name not in {service.availability_zone for service in services}:
+        raise InvalidParameterValue(f"Invalid availability zone: [{name}]")
+    return zone
+
+
+async def _joinGroups(call, instances, groups):
+    securityGroups = call.backends.securityGroups
+    names = [group.name for group in groups]
+    for instance in instances:
+        if securityGroups is not None:
+            await securityGroups.addInstance(call.context, instance.id, names)
+        else:
+            for group in groups:
+                await call.backends.db.securityGroups.addInstance(group.id, instance.id)
+
+
+async def runInstances(call):
+    """
+    Launch C{MinCount} to C{MaxCount} instances of an image, as many as
+    the project's quota allows.
+    """
+    params = call.params
+    context = call.context
+    backends = call.backends
+    imageId = params.get("ImageId")
+    if not imageId:
+        raise MissingParameter("ImageId")
+    if context.projectId is None:
+        raise EC2Error("AuthFailure", "RunInstances needs a project.", 403)
+    userData = decodeUserData(params.get("UserData"))
+    wantedTags = tagSpecifications(params, (INSTANCE,))
+    kernelId, ramdiskId = params.get("KernelId"), params.get("RamdiskId")
+    if backends.configured("images"):
+        launch = await backends.images.checkLaunch(context, imageId, kernelId, ramdiskId)
+        kernelId, ramdiskId = launch.kernelId, launch.ramdiskId
+    keyName = params.get("KeyName")
+    keyData = await _keyData(call, keyName)
+    groups = await _securityGroups(call)
+    zone = await _zone(call)
+    reservationId, instances = await backends.compute.runInstances(
+        context,
+        imageId,
+        params["MinCount"],
+        params["MaxCount"],
+        instanceType=params.get("InstanceType"),
+        keyName=keyName,
+        keyData=keyData,
+        userData=userData,
+        securityGroups=[group.name for group in groups],
+        kernelId=kernelId,
+        ramdiskId=ramdiskId,
+        availabilityZone=zone,
+        clientToken=params.get("ClientToken"),
+    )
+    await _joinGroups(call, instances, groups)
+    if wantedTags.get(INSTANCE):
+        await applyTags(
+            backends.db,
+            [(i.ec2Id, INSTANCE, i.project_id) for i in instances],
+            wantedTags[INSTANCE],
+        )
+    views = await instanceViews(call, instances)
+    [reservation] = reservationShapes(views)
+    token = params.get("ClientToken")
+    if token is not None:
+        for shape in reservation["Instances"]:
+            shape["ClientToken"] = token
+    return reservation
+
+
+# -- DescribeInstances ----------------------------------------------------
+
+
+async def describeInstances(call):
+    """
+    The instances the caller may see (recently terminated ones too), by
+    id and filters, grouped into reservations, in pages of C{MaxResults}
+    instances.
+    """
+    params = call.params
+    instances = await call.backends.compute.describeInstances(
+        call.context, params.get("InstanceIds") or None
+    )
+    views = await instanceViews(call, instances)
+    views = applyFilters(params.get("Filters"), views, INSTANCE_FILTERS)
+    page, nextToken = paginate(call, views, lambda view: view.record.id)
+    return {"Reservations": reservationShapes(page), "NextToken": nextToken}
+
+
+# -- state changes --------------------------------------------------------
+
+
+def _changeShapes(changes):
+    return [
+        {
+            "InstanceId": ec2InstanceId(change.instanceId),
+            "CurrentState": _stateShape(change.currentState),
+            "PreviousState": _stateShape(change.previousState),
+        }
+        for change in changes
+    ]
+
+
+def _instanceIds(call):
+    ids = call.params.get("InstanceIds") or []
+    if not ids:
+        raise MissingParameter("InstanceId")
+    return ids
+
+
+async def terminateInstances(call):
+    """
+    Terminate instances: they leave their security groups at once.
+    """
+    changes = await call.backends.compute.terminateInstances(call.context, _instanceIds(call))
+    securityGroups = call.backends.securityGroups
+    for change in changes:
+        if change.previousState != change.currentState:
+            if securityGroups is not None:
+                await securityGroups.removeInstance(call.context, change.instanceId)
+            else:
+                await call.backends.db.securityGroups.removeInstance(change.instanceId)
+    return {"TerminatingInstances": _changeShapes(changes)}
+
+
+async def stopInstances(call):
+    """
+    Stop running instances.
+    """
+    changes = await call.backends.compute.stopInstances(call.context, _instanceIds(call))
+    return {"StoppingInstances": _changeShapes(changes)}
+
+
+async def startInstances(call):
+    """
+    Start stopped instances.
+    """
+    changes = await call.backends.compute.startInstances(call.context, _instanceIds(call))
+    return {"StartingInstances": _changeShapes(changes)}
+
+
+async def rebootInstances(call):
+    """
+    Reboot running instances.
+    """
+    await call.backends.compute.rebootInstances(call.context, _instanceIds(call))
+    return True
+
+
+def _parseTimestamp(text):
+    for pattern in ("%Y-%m-%dT%H:%M:%S.%fZ", "%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S"):
+        try:
+            return datetime.strptime(text, pattern).replace(tzinfo=timezone.utc)
+        except (TypeError, ValueError):
+            continue
+    return None
+
+
+async def getConsoleOutput(call):
+    """
+    An instance's console output, base64-encoded as EC2 gives it.
+    """
+    instanceId = call.params.get("InstanceId")
+    if not instanceId:
+        raise MissingParameter("InstanceId")
+    result = await call.backends.compute.getConsoleOutput(call.context, instanceId)
+    output = result.get("output") or ""
+    if isinstance(output, str):
+        output = output.encode("utf-8", "replace")
+    timestamp = _parseTimestamp(result.get("timestamp"))
+    if timestamp is None:
+        timestamp = datetime.fromtimestamp(call.backends.clock.seconds(), timezone.utc)
+    return {
+        "InstanceId": result.get("instanceId") or instanceId,
+        "Timestamp": timestamp,
+        "Output": base64.b64encode(output).decode("ascii"),
+    }
+
+
+# -- attributes and status -----------------------------------------------
+
+
+def _value(value):
+    return {} if value is None else {"Value": value}
+
+
+_ATTRIBUTES = {
+    "instanceType": ("InstanceType", lambda v: _value(v.record.instance_type)),
+    "kernel": ("KernelId", lambda v: _value(v.record.kernel_id)),
+    "ramdisk": ("RamdiskId", lambda v: _value(v.record.ramdisk_id)),
+    "userData": ("UserData", lambda v: _value(v.record.user_data)),
+    "disableApiTermination": ("DisableApiTermination", lambda v: {"Value": False}),
+    "disableApiStop": ("DisableApiStop", lambda v: {"Value": False}),
+    "instanceInitiatedShutdownBehavior": (
+        "InstanceInitiatedShutdownBehavior",
+        lambda v: {"Value": "stop"},
+    ),
+    "rootDeviceName": ("RootDeviceName", lambda v: _value(v.rootDeviceName)),
+    "groupSet": ("Groups", lambda v: _groupShapes(v.groups)),
+    "blockDeviceMapping": (
+        "BlockDeviceMappings",
+        lambda v: instanceShape(v)["BlockDeviceMappings"],
+    ),
+    "productCodes": ("ProductCodes", lambda v: []),
+    "sourceDestCheck": ("SourceDestCheck", lambda v: {"Value": True}),
+    "ebsOptimized": ("EbsOptimized", lambda v: {"Value": False}),
+    "enaSupport": ("EnaSupport", lambda v: {"Value": False}),
+    "sriovNetSupport": ("SriovNetSupport", lambda v: {}),
+}
+
+
+async def describeInstanceAttribute(call):
+    """
+    One attribute of an instance.
+    """
+    params = call.params
+    attribute = params.get("Attribute")
+    instanceId = params.get("InstanceId")
+    if not instanceId:
+        raise MissingParameter("InstanceId")
+    if not attribute:
+        raise MissingParameter("Attribute")
+    if attribute not in _ATTRIBUTES:
+        raise InvalidParameterValue(
+            f"Value ({attribute}) for parameter attribute is invalid. Unknown attribute."
+        )
+    instance = await call.backends.compute.getInstance(call.context, instanceId)
+    [view] = await instanceViews(call, [instance])
+    member, value = _ATTRIBUTES[attribute]
+    return {"InstanceId": instance.ec2Id, member: value(view)}
+
+
+def _statusShape(view):
+    record = view.record
+    running = record.state in (states.RUNNING, states.REBOOTING)
+    if running:
+        status = {"Status": "ok", "Details": [{"Name": "reachability", "Status": "passed"}]}
+    else:
+        status = {"Status": "not-applicable"}
+    return {
+        "InstanceId": record.ec2Id,
+        "AvailabilityZone": view.zone,
+        "InstanceState": _stateShape(record.state),
+        "InstanceStatus": status,
+        "SystemStatus": dict(status),
+        "Events": [],
+    }
+
+
+async def describeInstanceStatus(call):
+    """
+    The status of running instances (of every visible one with
+    C{IncludeAllInstances}); checks always pass for a running instance.
+    """
+    params = call.params
+    instances = await call.backends.compute.describeInstances(
+        call.context, params.get("InstanceIds") or None
+    )
+    if not params.get("IncludeAllInstances", False):
+        instances = [i for i in instances if i.state in (states.RUNNING, states.REBOOTING)]
+    views = await instanceViews(call, instances)
+    statuses = applyFilters(
+        params.get("Filters"), [_statusShape(view) for view in views], STATUS_FILTERS
+    )
+    page, nextToken = paginate(call, statuses, lambda s: int(s["InstanceId"][2:], 16))
+    return {"InstanceStatuses": page, "NextToken": nextToken}

@@ -1,0 +1,358 @@
+# -*- test-case-name: tests.api.ec2.test_tags -*-
+"""
+Tags: CreateTags, DeleteTags, DescribeTags, and the helpers other actions
+use to show tags (L{tagsFor}, L{tagList}) and to tag what they create
+(L{tagSpecifications}, L{applyTags}).
+
+Tags can be put on instances (C{i-}), images (C{ami-}, C{aki-},
+C{ari-}), volumes (C{vol-}), snapshots (C{snap-}) and security groups
+(C{sg-}) of the caller's project; a resource of another project does not
+exist for the caller (its C{NotFound} code).  EC2's rules: at most 50
+tags per resource, keys of 1 to 128 characters, values of at most 256,
+and keys starting with C{aws:} are reserved.  Tags are private to the
+project owning the resource: another project that sees a public image
+does not see its tags.
+"""
+
+import re
+
+from nova.api.ec2.actions.paging import paginate
+from nova.api.ec2.errors import (
+    EC2Error,
+    InvalidParameterValue,
+    MissingParameter,
+    UnsupportedOperation,
+)
+from nova.api.ec2.filters import applyFilters
+from nova.db.images import ImageNotFound, imageTypeOf
+from nova.db.security_groups import SecurityGroupNotFound
+from nova.db.tags import MAX_TAGS
+from nova.db.volumes import SnapshotNotFound, VolumeNotFound
+
+MAX_KEY_LENGTH = 128
+MAX_VALUE_LENGTH = 256
+RESERVED_PREFIX = "aws:"
+
+INSTANCE = "instance"
+IMAGE = "image"
+VOLUME = "volume"
+SNAPSHOT = "snapshot"
+SECURITY_GROUP = "security-group"
+
+#: The resource types tags can be put on.
+RESOURCE_TYPES = (INSTANCE, IMAGE, VOLUME, SNAPSHOT, SECURITY_GROUP)
+
+_INSTANCE_ID = re.compile(r"\Ai-[0-9a-f]{8,16}\Z")
+_VOLUME_ID = re.compile(r"\Avol-([0-9a-f]{8})\Z")
+_SNAPSHOT_ID = re.compile(r"\Asnap-([0-9a-f]{8})\Z")
+_GROUP_ID = re.compile(r"\Asg-([0-9a-f]{8})\Z")
+
+TAG_FILTERS = {
+    "resource-id": lambda tag: tag.resource_id,
+    "resource-type": lambda tag: tag.resource_type,
+    "key": lambda tag: tag.key,
+    "value": lambda tag: tag.value,
+}
+
+
+class InvalidID(EC2Error):
+    """
+    A resource id of no kind tags can be put on.
+    """
+
+    code = "EC2.InvalidID"
+
+    def __init__(self, resourceId):
+        super().__init__("InvalidID", f"The ID '{resourceId[:100]}' is not valid")
+
+
+def resourceTypeOf(resourceId):
+    """
+    @return: the EC2 resource type of C{resourceId} (one of
+        L{RESOURCE_TYPES}).
+    @raise InvalidID: if it is not the id of a resource tags go on.
+    @raise UnsupportedOperation: for a key pair id.
+    """
+    if not isinstance(resourceId, str):
+        raise InvalidID(repr(resourceId))
+    if _INSTANCE_ID.match(resourceId):
+        return INSTANCE
+    if imageTypeOf(resourceId) is not None:
+        return IMAGE
+    if _VOLUME_ID.match(resourceId):
+        return VOLUME
+    if _SNAPSHOT_ID.match(resourceId):
+        return SNAPSHOT
+    if _GROUP_ID.match(resourceId):
+        return SECURITY_GROUP
+    if resourceId.startswith("key-"):
+        raise UnsupportedOperation("Tags are not supported for key pairs.")
+    raise InvalidID(resourceId)
+
+
+def _owned(context, projectId):
+    return context.isAdmin or (projectId is not None and projectId == context.projectId)
+
+
+async def resourceProject(call, resourceId):
+    """
+    Find the project owning a resource the caller may tag.
+
+    @return: C{(resourceType, projectId)}.
+    @raise InvalidID: for an id of no taggable kind.
+    @raise nova.exception.NotFound: the resource's own not-found error
+        (C{InvalidInstanceID.NotFound}, C{InvalidAMIID.NotFound},
+        C{InvalidVolume.NotFound}, C{InvalidSnapshot.NotFound},
+        C{InvalidGroup.NotFound}) if it does not exist or belongs to
+        another project.
+    """
+    context = call.context
+    db = call.backends.db
+    kind = resourceTypeOf(resourceId)
+    if kind == INSTANCE:
+        instance = await call.backends.compute.getInstance(context, resourceId)
+        return kind, instance.project_id
+    if kind == IMAGE:
+        found = db.images.get(resourceId)
+        notFound, message = ImageNotFound, f"The image id '[{resourceId}]' does not exist"
+    elif kind == VOLUME:
+        found = db.volumes.get(_number(_VOLUME_ID, resourceId))
+        notFound, message = VolumeNotFound, f"The volume '{resourceId}' does not exist."
+    elif kind == SNAPSHOT:
+        found = db.volumes.getSnapshot(_number(_SNAPSHOT_ID, resourceId))
+        notFound, message = SnapshotNotFound, f"The snapshot '{resourceId}' does not exist."
+    else:
+        found = db.securityGroups.get(_number(_GROUP_ID, resourceId))
+        notFound = SecurityGroupNotFound
+        message = f"The security group '{resourceId}' does not exist"
+    try:
+        record = await found
+    except notFound:
+        record = None
+    if record is None or not _owned(context, record.project_id):
+        raise notFound(message)
+    return kind, record.project_id
+
+
+def _number(pattern, resourceId):
+    """
+    @return: the database id in C{resourceId}, the hex digits C{pattern}
+        matched.
+    """
+    return int(pattern.match(resourceId).group(1), 16)
+
+
+def checkTags(tags, requireValue=False):
+    """
+    Check tags as CreateTags (or a C{TagSpecification}) gives them.
+
+    @param tags: a L{list} of C{{"Key": ..., "Value": ...}}.
+    @param requireValue: if false, a missing value is the empty string.
+    @return: a L{list} of C{(key, value)} pairs.
+    @raise InvalidParameterValue: for a key or value EC2 refuses.
+    @raise MissingParameter: for a tag without a key.
+    """
+    pairs = []
+    for tag in tags:
+        key = tag.get("Key")
+        if key is None:
+            raise MissingParameter("Tag.Key")
+        value = tag.get("Value")
+        if value is None:
+            if requireValue:
+                raise MissingParameter("Tag.Value")
+            value = ""
+        if not key:
+            raise InvalidParameterValue("Tag keys cannot be empty")
+        if len(key) > MAX_KEY_LENGTH:
+            raise InvalidParameterValue(
+                f"Tag key exceeds the maximum length of {MAX_KEY_LENGTH} characters"
+            )
+        if key.lower().startswith(RESERVED_PREFIX):
+            raise InvalidParameterValue(
+                f"Tag keys starting with '{RESERVED_PREFIX}' are reserved for internal use"
+            )
+        if len(value) > MAX_VALUE_LENGTH:
+            raise InvalidParameterValue(
+                f"Tag value exceeds the maximum length of {MAX_VALUE_LENGTH} characters"
+            )
+        pairs.append((key, value))
+    if len(dict(pairs)) > MAX_TAGS:
+        raise EC2Error(
+            "TagLimitExceeded",
+            f"The maximum number of tags ({MAX_TAGS}) for a resource has been reached.",
+        )
+    return pairs
+
+
+def tagSpecifications(params, resourceTypes):
+    """
+    The tags a C{TagSpecification.N} parameter asks for, by resource type.
+
+    @param params: the action's parameters (C{TagSpecifications}).
+    @param resourceTypes: the resource types the action creates.
+    @return: a L{dict} from resource type to C{(key, value)} pairs.
+    @raise InvalidParameterValue: for another resource type, a type
+        given twice, or bad tags.
+    """
+    wanted = {}
+    for spec in params.get("TagSpecifications", ()):
+        resourceType = spec.get("ResourceType")
+        if resourceType is None:
+            raise MissingParameter("TagSpecification.ResourceType")
+        if resourceType not in resourceTypes:
+            raise InvalidParameterValue(
+                f"'{resourceType}' is not a valid taggable resource type for this operation."
+            )
+        if resourceType in wanted:
+            raise InvalidParameterValue(
+                f"The tag specification for resource type '{resourceType}' is given twice."
+            )
+        wanted[resourceType] = checkTags(spec.get("Tags", ()))
+    return wanted
+
+
+def applyTags(db, resources, pairs):
+    """
+    Put tags on resources just made (their existence is known).
+
+    @param resources: C{(resourceId, resourceType, projectId)} triples.
+    @param pairs: C{(key, value)} pairs.
+    @return: L{Deferred} firing with C{None}.
+    """
+    return db.tags.setTags(resources, pairs)
+
+
+async def tagsFor(db, projectId, resourceIds):
+    """
+    The tags of resources, as a project sees them.
+
+    @param db: the L{nova.db.api.NovaDatabase}.
+    @param projectId: the project whose tags are shown (L{None}: the tags
+        of any project, for superusers).
+    @param resourceIds: EC2 ids.
+    @return: a L{dict} from each resource id that has tags to a L{dict} of
+        its tags.
+    """
+    resourceIds = list(resourceIds)
+    if not resourceIds:
+        return {}
+    return await db.tags.byResource(projectId, resourceIds)
+
+
+def tagList(tags):
+    """
+    @param tags: a L{dict} of tags, or L{None}.
+    @return: EC2's tag set: C{[{"Key": ..., "Value": ...}]}, by key.
+    """
+    return [{"Key": key, "Value": value} for key, value in sorted((tags or {}).items())]
+
+
+def deleteTagsOf(db, resourceIds):
+    """
+    Remove every tag of resources that are gone (deregistered images,
+    deleted volumes, snapshots and security groups).
+
+    @return: L{Deferred} firing with the number of tags removed.
+    """
+    return db.tags.deleteTags(list(resourceIds))
+
+
+async def _checkedResources(call):
+    resources = call.params.get("Resources") or []
+    if not resources:
+        raise MissingParameter("ResourceId")
+    checked = []
+    for resourceId in dict.fromkeys(resources):
+        kind, projectId = await resourceProject(call, resourceId)
+        checked.append((resourceId, kind, projectId))
+    return checked
+
+
+async def createTags(call):
+    """
+    Add or overwrite tags on resources of the caller's project.
+    """
+    tags = call.params.get("Tags") or []
+    if not tags:
+        raise MissingParameter("Tag")
+    pairs = checkTags(tags)
+    resources = await _checkedResources(call)
+    await applyTags(call.backends.db, resources, pairs)
+    return None
+
+
+async def deleteTags(call):
+    """
+    Remove tags from resources of the caller's project: the keys named
+    (only where the value matches, if a value is given), or every tag if
+    none is named.
+    """
+    pairs = []
+    for tag in call.params.get("Tags") or []:
+        key = tag.get("Key")
+        if key is None:
+            raise MissingParameter("Tag.Key")
+        if key.lower().startswith(RESERVED_PREFIX):
+            raise InvalidParameterValue(
+                f"Tag keys starting with '{RESERVED_PREFIX}' are reserved for internal use"
+            )
+        pairs.append((key, tag.get("Value")))
+    resources = await _checkedResources(call)
+    await call.backends.db.tags.deleteTags([r[0] for r in resources], pairs)
+    return None
+
+
+async def _existing(call, kinds):
+    """
+    @return: the EC2 ids of the resources of the given kinds the caller
+        may see, to leave out tags of resources that are gone.
+    """
+    context = call.context
+    db = call.backends.db
+    projectId = None if context.isAdmin else context.projectId
+    ids = set()
+    if INSTANCE in kinds:
+        instances = await call.backends.compute.describeInstances(context)
+        ids.update(instance.ec2Id for instance in instances)
+    if IMAGE in kinds:
+        owners = None if projectId is None else [projectId]
+        ids.update(image.ec2_id for image in await db.images.find(owners=owners))
+    if VOLUME in kinds:
+        ids.update(volume.ec2Id for volume in await db.volumes.list(projectId=projectId))
+    if SNAPSHOT in kinds:
+        ids.update(s.ec2Id for s in await db.volumes.listSnapshots(projectId=projectId))
+    if SECURITY_GROUP in kinds:
+        ids.update(group.ec2Id for group in await db.securityGroups.list(projectId))
+    return ids
+
+
+async def describeTags(call):
+    """
+    The tags of the caller's project's resources; filters C{resource-id},
+    C{resource-type}, C{key}, C{value}.
+    """
+    context = call.context
+    projectId = None if context.isAdmin else context.projectId
+    if projectId is None and not context.isAdmin:
+        return {"Tags": []}
+    records = await call.backends.db.tags.find(projectId=projectId)
+    records = applyFilters(call.params.get("Filters"), records, TAG_FILTERS)
+    if records:
+        existing = await _existing(call, {record.resource_type for record in records})
+        records = [record for record in records if record.resource_id in existing]
+    page, nextToken = paginate(
+        call, records, lambda record: [record.resource_id, record.key], exclusive=()
+    )
+    return {
+        "Tags": [
+            {
+                "ResourceId": record.resource_id,
+                "ResourceType": record.resource_type,
+                "Key": record.key,
+                "Value": record.value,
+            }
+            for record in page
+        ],
+        "NextToken": nextToken,
+    }

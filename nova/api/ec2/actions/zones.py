@@ -1,0 +1,151 @@
+# -*- test-case-name: tests.api.ec2.test_zones -*-
+"""
+DescribeRegions and DescribeAvailabilityZones.
+
+A Nova cloud is one region, C{nova}, whose endpoint is this API
+(C{ec2_scheme}, C{ec2_host}, C{ec2_port}, C{ec2_path}).  Its availability
+zones are those the services table names (each service registers with its
+host's C{--node_availability_zone}); a zone is C{available} while at least
+one enabled service in it reports, C{unavailable} otherwise.
+
+A superuser asking for the zone C{verbose} gets, as Nova and Eucalyptus
+answered, each zone followed by entries for its hosts (C{|- host}) and
+their services (C{| |- nova-compute}, state C{enabled :-) <last report>},
+C{XXX} instead of C{:-)} for a service that stopped reporting).
+"""
+
+from nova.api.ec2.errors import InvalidParameterValue
+from nova.api.ec2.filters import applyFilters
+from nova.db.services import utcnow
+
+REGION_NAME = "nova"
+
+REGION_FILTERS = {
+    "region-name": lambda region: region["RegionName"],
+    "endpoint": lambda region: region["Endpoint"],
+    "opt-in-status": lambda region: region["OptInStatus"],
+}
+
+ZONE_FILTERS = {
+    "zone-name": lambda zone: zone["ZoneName"],
+    "zone-id": lambda zone: zone["ZoneId"],
+    "state": lambda zone: zone["State"],
+    "region-name": lambda zone: zone["RegionName"],
+    "zone-type": lambda zone: zone["ZoneType"],
+    "group-name": lambda zone: zone["GroupName"],
+    "opt-in-status": lambda zone: zone["OptInStatus"],
+    "message": lambda zone: [m["Message"] for m in zone["Messages"]],
+}
+
+
+def regionEndpoint(config):
+    """
+    @return: the URL of this EC2 API, as DescribeRegions gives it.
+    """
+    return f"{config.ec2_scheme}://{config.ec2_host}:{config.ec2_port}{config.ec2_path}"
+
+
+def describeRegions(call):
+    """
+    The one region, C{nova}.
+    """
+    params = call.params
+    regions = [
+        {
+            "RegionName": REGION_NAME,
+            "Endpoint": regionEndpoint(call.backends.config),
+            "OptInStatus": "opt-in-not-required",
+        }
+    ]
+    unknown = [name for name in params.get("RegionNames", ()) if name != REGION_NAME]
+    if unknown:
+        raise InvalidParameterValue(f"Invalid region: {', '.join(unknown)}")
+    return {"Regions": applyFilters(params.get("Filters"), regions, REGION_FILTERS)}
+
+
+def _zoneEntry(name, available):
+    return {
+        "ZoneName": name,
+        "ZoneId": name,
+        "State": "available" if available else "unavailable",
+        "RegionName": REGION_NAME,
+        "ZoneType": "availability-zone",
+        "GroupName": REGION_NAME,
+        "NetworkBorderGroup": REGION_NAME,
+        "OptInStatus": "opt-in-not-required",
+        "Messages": [],
+    }
+
+
+def _zonesOf(services):
+    """
+    @return: a L{dict} from zone name to its services, in the order the
+        zones first appear.
+    """
+    zones = {}
+    for service in services:
+        zones.setdefault(service.availability_zone, []).append(service)
+    return zones
+
+
+def _verbose(zones, now, downTime):
+    entries = []
+    for zoneName, services in zones.items():
+        entries.append(
+            _zoneEntry(
+                zoneName,
+                any(s.isUp(now, downTime) and not s.disabled for s in services),
+            )
+        )
+        hosts = {}
+        for service in services:
+            hosts.setdefault(service.host, []).append(service)
+        for host, hostServices in hosts.items():
+            entries.append({"ZoneName": f"|- {host}", "State": ""})
+            for service in hostServices:
+                alive = ":-)" if service.isUp(now, downTime) else "XXX"
+                active = "disabled" if service.disabled else "enabled"
+                updated = service.updated_at.strftime("%Y-%m-%d %H:%M:%S")
+                entries.append(
+                    {
+                        "ZoneName": f"| |- {service.binary}",
+                        "State": f"{active} {alive} {updated}",
+                    }
+                )
+    return {"AvailabilityZones": entries}
+
+
+async def describeAvailabilityZones(call):
+    """
+    The zones of the services table, their state, and (for superusers
+    asking for C{verbose}) their hosts and services.
+    """
+    params = call.params
+    backends = call.backends
+    services = await backends.db.services.list()
+    now = utcnow(backends.clock)
+    downTime = backends.config.service_down_time
+    zones = _zonesOf(services)
+    names = list(params.get("ZoneNames", ()))
+    if "verbose" in names:
+        if call.context.isAdmin:
+            return _verbose(zones, now, downTime)
+        names = [name for name in names if name != "verbose"]
+    entries = [
+        _zoneEntry(
+            zoneName,
+            any(s.isUp(now, downTime) and not s.disabled for s in zoneServices),
+        )
+        for zoneName, zoneServices in zones.items()
+    ]
+    for field, key in (("ZoneNames", "ZoneName"), ("ZoneIds", "ZoneId")):
+        wanted = names if field == "ZoneNames" else list(params.get(field, ()))
+        if wanted:
+            have = {entry[key] for entry in entries}
+            missing = [name for name in wanted if name not in have]
+            if missing:
+                raise InvalidParameterValue(
+                    f"Invalid availability zone: [{', '.join(missing)}]"
+                )
+            entries = [entry for entry in entries if entry[key] in wanted]
+    return {"AvailabilityZones": applyFilters(params.get("Filters"), entries, ZONE_FILTERS)}

@@ -1,0 +1,381 @@
+# -*- test-case-name: tests.api.ec2.test_admin -*-
+"""
+Nova's admin API at C{/services/Admin}: users, projects, roles and hosts,
+for superusers only.
+
+It speaks the EC2 Query protocol as Nova's C{AdminController} did, so the
+admin client Nova shipped (boto 2's C{EC2Connection} with
+C{path="/services/Admin"} and C{APIVersion = "nova"}, parsing with
+C{get_object}, C{get_list} and C{get_status}) works unchanged.  There is
+no botocore model for it: L{ADMIN_MODEL} describes its parameters and XML
+in botocore's format, and the framework checks and writes them exactly as
+for the EC2 API.  docs/ec2.md shows every response.
+
+That client sends L{None} arguments as the text C{None}; optional
+parameters treat C{None} and the empty string as absent.
+"""
+
+from nova.api.ec2.errors import InvalidParameterValue
+from nova.api.ec2.model import APIModel
+from nova.auth.interfaces import (
+    ALLOWED_ROLES,
+    GLOBAL_ROLES,
+    ProjectNotFound,
+    UserNotFound,
+)
+from nova.db.services import utcnow
+
+
+def _structure(*members, required=()):
+    return {
+        "type": "structure",
+        "required": list(required),
+        "members": {name: {"shape": shape} for name, shape in members},
+    }
+
+
+def _listOf(shape):
+    return {"type": "list", "member": {"shape": shape, "locationName": "item"}}
+
+
+def _operation(name, inputShape=None, outputShape=None):
+    operation = {"name": name, "http": {"method": "POST", "requestUri": "/"}}
+    if inputShape:
+        operation["input"] = {"shape": inputShape}
+    if outputShape:
+        operation["output"] = {"shape": outputShape}
+    return operation
+
+
+_SHAPES = {
+    "String": {"type": "string"},
+    "Integer": {"type": "integer"},
+    "Boolean": {"type": "boolean"},
+    # Inputs
+    "NameRequest": _structure(("Name", "String"), required=["Name"]),
+    "DescribeProjectsRequest": _structure(("User", "String")),
+    "DescribeRolesRequest": _structure(("ProjectRoles", "Boolean")),
+    "DescribeUserRolesRequest": _structure(
+        ("User", "String"), ("Project", "String"), required=["User"]
+    ),
+    "ModifyUserRoleRequest": _structure(
+        ("User", "String"),
+        ("Role", "String"),
+        ("Project", "String"),
+        ("Operation", "String"),
+        required=["User", "Role"],
+    ),
+    "RegisterProjectRequest": _structure(
+        ("Name", "String"),
+        ("ManagerUser", "String"),
+        ("Description", "String"),
+        ("MemberUsers", "String"),
+        required=["Name", "ManagerUser"],
+    ),
+    "ModifyProjectRequest": _structure(
+        ("Name", "String"),
+        ("ManagerUser", "String"),
+        ("Description", "String"),
+        required=["Name"],
+    ),
+    "ModifyProjectMemberRequest": _structure(
+        ("User", "String"),
+        ("Project", "String"),
+        ("Operation", "String"),
+        required=["User", "Project"],
+    ),
+    # Outputs
+    "UserInfo": _structure(
+        ("username", "String"),
+        ("accesskey", "String"),
+        ("secretkey", "String"),
+        ("file", "String"),
+    ),
+    "UserList": _listOf("UserInfo"),
+    "DescribeUsersResult": _structure(("userSet", "UserList")),
+    "RoleInfo": _structure(("role", "String")),
+    "RoleList": _listOf("RoleInfo"),
+    "RolesResult": _structure(("roles", "RoleList")),
+    "ProjectInfo": _structure(
+        ("projectname", "String"),
+        ("projectManagerId", "String"),
+        ("description", "String"),
+    ),
+    "ProjectList": _listOf("ProjectInfo"),
+    "DescribeProjectsResult": _structure(("projectSet", "ProjectList")),
+    "MemberInfo": _structure(("member", "String")),
+    "MemberList": _listOf("MemberInfo"),
+    "DescribeProjectMembersResult": _structure(("members", "MemberList")),
+    "HostInfo": _structure(
+        ("hostname", "String"),
+        ("zone", "String"),
+        ("compute", "String"),
+        ("volume", "String"),
+        ("network", "String"),
+        ("scheduler", "String"),
+        ("instanceCount", "Integer"),
+    ),
+    "HostList": _listOf("HostInfo"),
+    "DescribeHostsResult": _structure(("hosts", "HostList")),
+}
+
+_OPERATIONS = [
+    _operation("DescribeUsers", None, "DescribeUsersResult"),
+    _operation("DescribeUser", "NameRequest", "UserInfo"),
+    _operation("RegisterUser", "NameRequest", "UserInfo"),
+    _operation("DeregisterUser", "NameRequest"),
+    _operation("DescribeRoles", "DescribeRolesRequest", "RolesResult"),
+    _operation("DescribeUserRoles", "DescribeUserRolesRequest", "RolesResult"),
+    _operation("ModifyUserRole", "ModifyUserRoleRequest"),
+    _operation("DescribeProject", "NameRequest", "ProjectInfo"),
+    _operation("DescribeProjects", "DescribeProjectsRequest", "DescribeProjectsResult"),
+    _operation("RegisterProject", "RegisterProjectRequest", "ProjectInfo"),
+    _operation("ModifyProject", "ModifyProjectRequest"),
+    _operation("DeregisterProject", "NameRequest"),
+    _operation("DescribeProjectMembers", "NameRequest", "DescribeProjectMembersResult"),
+    _operation("ModifyProjectMember", "ModifyProjectMemberRequest"),
+    _operation("DescribeHosts", None, "DescribeHostsResult"),
+    _operation("DescribeHost", "NameRequest", "HostInfo"),
+]
+
+ADMIN_MODEL_DEFINITION = {
+    "version": "2.0",
+    "metadata": {
+        "apiVersion": "nova",
+        "endpointPrefix": "admin",
+        "protocol": "ec2",
+        "serviceFullName": "Nova Admin",
+        "serviceId": "NovaAdmin",
+        "signatureVersion": "v4",
+        "xmlNamespace": "http://ec2.amazonaws.com/doc/nova",
+    },
+    "operations": {operation["name"]: operation for operation in _OPERATIONS},
+    "shapes": _SHAPES,
+}
+
+
+def adminModel():
+    """
+    @return: the admin API's L{APIModel}.
+    """
+    return APIModel(ADMIN_MODEL_DEFINITION, "admin")
+
+
+def _optional(value):
+    """
+    @return: C{value}, or L{None} for the absent forms C{None} and C{""}.
+    """
+    if value is None or value in ("", "None"):
+        return None
+    return value
+
+
+def _addOrRemove(params):
+    operation = (_optional(params.get("Operation")) or "add").lower()
+    if operation not in ("add", "remove"):
+        raise InvalidParameterValue("Operation must be add or remove")
+    return operation
+
+
+def _userInfo(user):
+    return {
+        "username": user.name,
+        "accesskey": user.accessKey,
+        "secretkey": user.secretKey,
+    }
+
+
+def _projectInfo(project):
+    return {
+        "projectname": project.name,
+        "projectManagerId": project.managerId,
+        "description": project.description,
+    }
+
+
+async def describeUsers(call):
+    users = await call.backends.authManager.getUsers()
+    return {"userSet": [_userInfo(user) for user in users]}
+
+
+async def describeUser(call):
+    """
+    The user, or an empty answer if there is no such user (the admin
+    client's C{has_user} relies on that).
+    """
+    try:
+        user = await call.backends.authManager.getUser(call.params["Name"])
+    except UserNotFound:
+        return {}
+    return _userInfo(user)
+
+
+async def registerUser(call):
+    user = await call.backends.authManager.createUser(call.params["Name"])
+    return _userInfo(user)
+
+
+async def deregisterUser(call):
+    await call.backends.authManager.deleteUser(call.params["Name"])
+    return True
+
+
+def describeRoles(call):
+    """
+    The roles that can be granted: all of them, or with
+    C{ProjectRoles=false} only the global ones.
+    """
+    roles = ALLOWED_ROLES if call.params.get("ProjectRoles", True) else GLOBAL_ROLES
+    return {"roles": [{"role": role} for role in roles]}
+
+
+async def describeUserRoles(call):
+    params = call.params
+    roles = await call.backends.authManager.getUserRoles(
+        params["User"], _optional(params.get("Project"))
+    )
+    return {"roles": [{"role": role} for role in roles]}
+
+
+async def modifyUserRole(call):
+    params = call.params
+    manager = call.backends.authManager
+    project = _optional(params.get("Project"))
+    if _addOrRemove(params) == "add":
+        await manager.addRole(params["User"], params["Role"], project)
+    else:
+        await manager.removeRole(params["User"], params["Role"], project)
+    return True
+
+
+async def describeProject(call):
+    """
+    The project, or an empty answer if there is no such project.
+    """
+    try:
+        project = await call.backends.authManager.getProject(call.params["Name"])
+    except ProjectNotFound:
+        return {}
+    return _projectInfo(project)
+
+
+async def describeProjects(call):
+    projects = await call.backends.authManager.getProjects(
+        _optional(call.params.get("User"))
+    )
+    return {"projectSet": [_projectInfo(project) for project in projects]}
+
+
+def _names(text):
+    """
+    @return: the user names in a C{MemberUsers} value: separated by commas
+        or spaces.
+    """
+    text = _optional(text)
+    if text is None:
+        return ()
+    return tuple(name for name in text.replace(",", " ").split() if name)
+
+
+async def registerProject(call):
+    params = call.params
+    project = await call.backends.authManager.createProject(
+        params["Name"],
+        params["ManagerUser"],
+        _optional(params.get("Description")),
+        _names(params.get("MemberUsers")),
+    )
+    return _projectInfo(project)
+
+
+async def modifyProject(call):
+    params = call.params
+    await call.backends.authManager.modifyProject(
+        params["Name"],
+        _optional(params.get("ManagerUser")),
+        _optional(params.get("Description")),
+    )
+    return True
+
+
+async def deregisterProject(call):
+    await call.backends.authManager.deleteProject(call.params["Name"])
+    return True
+
+
+async def describeProjectMembers(call):
+    project = await call.backends.authManager.getProject(call.params["Name"])
+    return {"members": [{"member": member} for member in project.memberIds]}
+
+
+async def modifyProjectMember(call):
+    params = call.params
+    manager = call.backends.authManager
+    if _addOrRemove(params) == "add":
+        await manager.addToProject(params["User"], params["Project"])
+    else:
+        await manager.removeFromProject(params["User"], params["Project"])
+    return True
+
+
+_HOST_SERVICES = {
+    "nova-compute": "compute",
+    "nova-volume": "volume",
+    "nova-network": "network",
+    "nova-scheduler": "scheduler",
+}
+
+
+async def _hosts(call, only=None):
+    backends = call.backends
+    services = await backends.db.services.list(host=only)
+    now = utcnow(backends.clock)
+    downTime = backends.config.service_down_time
+    hosts = {}
+    for service in services:
+        info = hosts.setdefault(
+            service.host, {"hostname": service.host, "zone": service.availability_zone}
+        )
+        field = _HOST_SERVICES.get(service.binary)
+        if field is not None:
+            info[field] = "up" if service.isUp(now, downTime) else "down"
+    for host, info in hosts.items():
+        info["instanceCount"] = len(await backends.db.instances.list(host=host))
+    return list(hosts.values())
+
+
+async def describeHosts(call):
+    """
+    Every host in the services table: the state of its compute, volume,
+    network and scheduler services (C{up} or C{down}) and its instance
+    count.
+    """
+    return {"hosts": await _hosts(call)}
+
+
+async def describeHost(call):
+    """
+    One host, or an empty answer.
+    """
+    hosts = await _hosts(call, call.params["Name"])
+    return hosts[0] if hosts else {}
+
+
+ADMIN_ACTIONS = {
+    "DescribeUsers": describeUsers,
+    "DescribeUser": describeUser,
+    "RegisterUser": registerUser,
+    "DeregisterUser": deregisterUser,
+    "DescribeRoles": describeRoles,
+    "DescribeUserRoles": describeUserRoles,
+    "ModifyUserRole": modifyUserRole,
+    "DescribeProject": describeProject,
+    "DescribeProjects": describeProjects,
+    "RegisterProject": registerProject,
+    "ModifyProject": modifyProject,
+    "DeregisterProject": deregisterProject,
+    "DescribeProjectMembers": describeProjectMembers,
+    "ModifyProjectMember": modifyProjectMember,
+    "DescribeHosts": describeHosts,
+    "DescribeHost": describeHost,
+}

@@ -1,0 +1,400 @@
+# -*- test-case-name: tests.api.ec2.test_resource -*-
+"""
+The twisted.web resource that serves an EC2-style Query API: the EC2 API at
+C{/services/Cloud} and the admin API at C{/services/Admin}.
+
+Every request goes through the same steps, in one coroutine whose failure,
+whatever it is, is turned into an EC2 error document by one errback
+(L{EC2Resource.render}):
+
+  1. the parameters are read from the query string and the form body
+     (L{nova.api.ec2.request.requestParameters});
+  2. the authenticator checks the signature and names the user and project
+     (L{nova.api.ec2.interfaces.IEC2Authenticator});
+  3. the C{Action} is looked up in the API's action table (unknown:
+     C{InvalidAction});
+  4. the API's C{authorize} decides whether the context may run it
+     (C{UnauthorizedOperation});
+  5. the parameters are checked and converted against the action's input
+     shape (L{nova.api.ec2.request.convertInput}); C{DryRun=true} stops
+     here with C{DryRunOperation};
+  6. the action runs with an L{ActionCall} and returns (or fires with) a
+     L{dict} shaped as boto3's output for the action;
+  7. the result is written against the output shape
+     (L{nova.api.ec2.serializer.serializeResponse}).
+"""
+
+import inspect
+
+import attr
+from twisted.internet.defer import ensureDeferred
+from twisted.internet.threads import deferToThread
+from twisted.logger import Logger
+from twisted.web.resource import Resource
+from twisted.web.server import NOT_DONE_YET, Request
+
+from nova.api.ec2.errors import (
+    DryRunOperation,
+    InvalidAction,
+    InvalidRequest,
+    MalformedQueryString,
+    MissingAction,
+    RequestTooLarge,
+    ServiceNotConfigured,
+    UnauthorizedOperation,
+    describeFailure,
+)
+from nova.api.ec2.model import ModelError
+from nova.api.ec2.request import (
+    RESERVED_PARAMETERS,
+    Limits,
+    convertInput,
+    parameterTree,
+    requestParameters,
+)
+from nova.api.ec2.serializer import serializeError, serializeResponse
+from nova.api.web import writeResponse
+from nova.auth.signer import partsFromTwistedRequest
+from nova.context import newRequestId
+
+log = Logger()
+
+CONTENT_TYPE = b"text/xml;charset=UTF-8"
+
+
+def _service(name, service):
+    """
+    @return: a property reading the optional backend C{name} (stored as
+        C{_name}) that raises L{ServiceNotConfigured} naming C{service}
+        when it is L{None}.
+    """
+    private = "_" + name
+
+    def get(self):
+        value = getattr(self, private)
+        if value is None:
+            raise ServiceNotConfigured(service)
+        return value
+
+    return property(get, doc=f"The {service} backend; see L{{Backends}}.")
+
+
+@attr.s(frozen=True)
+class Backends:
+    """
+    What actions act on: built once by C{apiServices} and handed to every
+    action as C{call.backends}.
+
+    The services (C{authManager} and those below it) are optional: a
+    nova-api may be built without some.  Reading one that is missing
+    raises L{ServiceNotConfigured}, which answers the request with EC2's
+    C{Unsupported} (not an internal error), so no action checks for
+    L{None} itself; L{configured} tells whether one is there.
+
+    @ivar config: the L{nova.config.Config}.
+    @ivar db: the L{nova.db.api.NovaDatabase}.
+    @ivar rpc: the L{nova.rpc.interfaces.IRPC}.
+    @ivar clock: an L{IReactorTime}; actions read the time from it.
+    @ivar authManager: the auth manager (users, projects, roles).
+    @ivar runInThread: called as C{runInThread(f, *args)}, runs blocking
+        or CPU-heavy work in a thread and returns a L{Deferred} of its
+        result (L{deferToThread} unless tests give another).
+    @ivar compute: the L{nova.compute.api.ComputeAPI}.
+    @ivar volumes: the L{nova.volume.api.VolumeAPI}.
+    @ivar network: the network API (fixed and floating addresses).
+    @ivar securityGroups: the security group API.
+    @ivar images: the image API.
+    """
+
+    config = attr.ib()
+    db = attr.ib()
+    rpc = attr.ib()
+    clock = attr.ib()
+    _authManager = attr.ib(default=None)
+    runInThread = attr.ib(default=deferToThread)
+    _compute = attr.ib(default=None)
+    _volumes = attr.ib(default=None)
+    _network = attr.ib(default=None)
+    _securityGroups = attr.ib(default=None)
+    _images = attr.ib(default=None)
+
+    authManager = _service("authManager", "auth")
+    compute = _service("compute", "compute")
+    volumes = _service("volumes", "volume")
+    network = _service("network", "network")
+    securityGroups = _service("securityGroups", "security group")
+    images = _service("images", "image")
+
+    def configured(self, name):
+        """
+        @param name: an optional backend's attribute (C{"images"}).
+        @return: whether this nova-api has it.
+        """
+        return getattr(self, "_" + name) is not None
+
+
+@attr.s(frozen=True)
+class ActionCall:
+    """
+    One call of an action: what the action function receives.
+
+    @ivar action: the action's name (C{DescribeKeyPairs}).
+    @ivar params: the parameters, converted: a L{dict} shaped as boto3's
+        input for the action (C{{"KeyNames": ["a"], "Filters": [{"Name":
+        "key-name", "Values": ["a*"]}]}}); members not given are absent.
+    @ivar context: the caller's L{nova.context.RequestContext}.
+    @ivar version: the C{Version} the client asked for.
+    @ivar backends: the L{Backends}.
+    """
+
+    action = attr.ib()
+    params = attr.ib()
+    context = attr.ib()
+    version = attr.ib()
+    backends = attr.ib()
+
+
+def anyMember(context, action):
+    """
+    An C{authorize} function that lets every authenticated member of a
+    project run every action.
+    """
+    return True
+
+
+def superusersOnly(context, action):
+    """
+    An C{authorize} function for the admin API: superusers only.
+    """
+    return bool(context.isAdmin)
+
+
+class EC2API:
+    """
+    One Query API: its model, its action table and its authorization.
+
+    @ivar name: a name for logs (C{"EC2"}, C{"Admin"}).
+    @ivar model: the L{nova.api.ec2.model.APIModel}.
+    @ivar actions: a mapping from action name to action function.
+    @ivar authorize: called as C{authorize(context, actionName)}; true if
+        the context may run the action.
+    @ivar backends: the L{Backends} handed to actions.
+    @ivar dryRun: whether C{DryRun=true} stops a request with
+        C{DryRunOperation} (EC2's rule).
+    """
+
+    def __init__(self, name, model, actions, authorize, backends, dryRun=True):
+        """
+        @raise ModelError: if an action in the table is not in the model or
+            is not callable.
+        """
+        for actionName, function in actions.items():
+            if not model.hasOperation(actionName):
+                raise ModelError(f"{name} action {actionName} is not in the model")
+            if not callable(function):
+                raise ModelError(f"{name} action {actionName} is not callable")
+        self.name = name
+        self.model = model
+        self.actions = dict(actions)
+        self.authorize = authorize
+        self.backends = backends
+        self.dryRun = dryRun
+
+
+@attr.s
+class _State:
+    """
+    What the error mapper needs to know about a request in progress.
+    """
+
+    requestId = attr.ib()
+    action = attr.ib(default=None)
+    version = attr.ib(default=None)
+
+
+class EC2Resource(Resource):
+    """
+    Serves one L{EC2API} over GET and POST.
+    """
+
+    isLeaf = True
+
+    def __init__(self, api, authenticator, limits=None):
+        """
+        @param api: the L{EC2API}.
+        @param authenticator: an L{IEC2Authenticator}.
+        @param limits: the L{nova.api.ec2.request.Limits}; defaults apply
+            if L{None}.
+        """
+        Resource.__init__(self)
+        self.api = api
+        self.authenticator = authenticator
+        self.limits = limits if limits is not None else Limits()
+
+    def render(self, request):
+        state = _State(requestId=newRequestId())
+        lost = []
+        request.notifyFinish().addErrback(lost.append)
+        d = ensureDeferred(self._handle(request, state))
+
+        def failed(failure):
+            status, code, message, unexpected = describeFailure(failure)
+            if unexpected:
+                log.failure(
+                    "{api} {action} request {requestId} failed",
+                    failure,
+                    api=self.api.name,
+                    action=state.action,
+                    requestId=state.requestId,
+                )
+            return status, serializeError(code, message, state.requestId)
+
+        def send(result):
+            status, body = result
+            writeResponse(request, status, CONTENT_TYPE, body, lost)
+
+        d.addCallback(lambda body: (200, body))
+        d.addErrback(failed)
+        d.addCallback(send)
+        d.addErrback(lambda failure: log.failure("writing a response failed", failure))
+        return NOT_DONE_YET
+
+    async def _handle(self, request, state):
+        """
+        Run one request.
+
+        @return: the response body (L{bytes}); any failure is an error
+            answer.
+        """
+        limits = self.limits
+        method = request.method.decode("ascii", "replace")
+        if method not in ("GET", "POST"):
+            raise InvalidRequest(
+                f"The HTTP method {method[:20]} is not supported; use GET or POST.", 405
+            )
+        if getattr(request, "bodyTooLarge", False):
+            raise RequestTooLarge(limits.maxBytes)
+        body = b""
+        if request.content is not None:
+            request.content.seek(0)
+            body = request.content.read(limits.maxBytes + 1)
+        query = request.uri.partition(b"?")[2]
+        contentType = request.getHeader(b"content-type")
+        if contentType is not None:
+            contentType = contentType.decode("latin-1")
+        params = requestParameters(method, query, contentType, body, limits)
+        _checkAuthenticationText(request, params)
+        state.version = params.get("Version") or self.api.model.apiVersion
+
+        parts = partsFromTwistedRequest(request, body)
+        remoteAddress = getattr(request.getClientAddress(), "host", None)
+        context, _ = await self.authenticator.authenticateEC2(
+            parts, params, remoteAddress=remoteAddress, requestId=state.requestId
+        )
+        state.requestId = context.requestId
+
+        actionName = params.get("Action")
+        if not actionName:
+            raise MissingAction()
+        function = self.api.actions.get(actionName)
+        if function is None:
+            raise InvalidAction(actionName[:100])
+        state.action = actionName
+        if not self.api.authorize(context, actionName):
+            raise UnauthorizedOperation()
+
+        model = self.api.model
+        inputShape = model.inputShape(actionName)
+        converted = convertInput(
+            model, inputShape, parameterTree(model.renameLegacy(actionName, params), limits)
+        )
+        if self.api.dryRun and converted.get("DryRun") is True:
+            raise DryRunOperation()
+
+        call = ActionCall(
+            action=actionName,
+            params=converted,
+            context=context,
+            version=state.version,
+            backends=self.api.backends,
+        )
+        result = function(call)
+        if inspect.isawaitable(result):
+            result = await result
+        return serializeResponse(
+            actionName, model.outputShape(actionName), result, context.requestId,
+            state.version,
+        )
+
+
+def _checkAuthenticationText(request, params):
+    """
+    Refuse authentication data that is not text: the protocol parameters
+    (L{RESERVED_PARAMETERS}) and the headers a signature covers must be
+    valid UTF-8 before an access key is looked up or logged.
+
+    @raise MalformedQueryString: for such a parameter.
+    @raise InvalidRequest: for such a header.
+    """
+    for name in RESERVED_PARAMETERS:
+        value = params.get(name)
+        if value is not None and not _isText(value):
+            raise MalformedQueryString(f"The parameter {name} is not valid UTF-8.")
+    for rawName, values in request.requestHeaders.getAllRawHeaders():
+        name = rawName.lower()
+        if name in (b"authorization", b"host") or name.startswith(b"x-amz-"):
+            for value in values:
+                try:
+                    value.decode("utf-8")
+                except UnicodeDecodeError:
+                    raise InvalidRequest(
+                        f"The header {name.decode('latin-1')[:40]} is not valid UTF-8."
+                    ) from None
+
+
+def _isText(value):
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+class BoundedRequest(Request):
+    """
+    A request that keeps at most C{maxBodyBytes} of its body: a longer
+    body is counted and dropped, and C{bodyTooLarge} set, so the resource
+    refuses it without holding it.  A body that goes on past
+    C{abortFactor} times the limit closes the connection.
+
+    @cvar maxBodyBytes: the largest body kept.
+    """
+
+    maxBodyBytes = Limits().maxBytes
+    abortFactor = 16
+    bodyTooLarge = False
+    _bodyReceived = 0
+
+    def gotLength(self, length):
+        if length is not None and length > self.maxBodyBytes:
+            self.bodyTooLarge = True
+            length = 0
+        Request.gotLength(self, length)
+
+    def handleContentChunk(self, data):
+        self._bodyReceived += len(data)
+        if self._bodyReceived > self.maxBodyBytes:
+            self.bodyTooLarge = True
+            if self._bodyReceived > self.maxBodyBytes * self.abortFactor:
+                self.channel.transport.abortConnection()
+            return
+        if not self.bodyTooLarge:
+            Request.handleContentChunk(self, data)
+
+
+def boundedRequestFactory(maxBodyBytes):
+    """
+    @return: a L{BoundedRequest} subclass keeping at most C{maxBodyBytes}
+        of a body, for C{Site(..., requestFactory=...)}.
+    """
+    return type("BoundedRequest", (BoundedRequest,), {"maxBodyBytes": maxBodyBytes})

@@ -1,0 +1,32 @@
+"""
+Flags of nova-api.
+"""
+
+from nova.config import Flag
+
+OPTIONS = (
+    Flag("ec2_listen", "str", "0.0.0.0", "Address the EC2 API and metadata service listen on."),
+    Flag("ec2_port", "int", 8773, "Port of the EC2 API (/services/Cloud, /services/Admin) and the metadata service.", minimum=0),
+    Flag("ec2_host", "str", "127.0.0.1", "Host name or address clients use to reach the EC2 API (written into credentials)."),
+    Flag("ec2_path", "str", "/services/Cloud", "URL path of the EC2 API."),
+    Flag("ec2_scheme", "str", "http", "Scheme clients use to reach the EC2 API (DescribeRegions and credentials).", choices=("http", "https")),
+    Flag(
+        "ec2_max_request_bytes",
+        "int",
+        1024 * 1024,
+        "Largest EC2 or admin API request body (and query string) accepted; "
+        "larger requests are refused with HTTP 413.",
+        minimum=1024,
+    ),
+    Flag(
+        "metadata_trusted_proxies",
+        "list",
+        (),
+        "Addresses or CIDR ranges of proxies in front of the metadata service "
+        "whose X-Forwarded-For header is believed (comma-separated); from any "
+        "other peer the header is ignored and the peer's own address names the "
+        "instance.  Empty: trust none.",
+    ),
+    Flag("osapi_listen", "str", "0.0.0.0", "Address the OpenStack API listens on."),
+    Flag("osapi_port", "int", 8774, "Port of the OpenStack API (/v1.0, /v1.1).", minimum=0),
+)

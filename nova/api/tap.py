@@ -1,0 +1,83 @@
+# -*- test-case-name: tests.test_tap -*-
+"""
+The nova-api daemon: a twistd plugin serving the EC2 API, the admin API
+and the metadata service on C{ec2_port}.
+"""
+
+from twisted.application.internet import TCPServer
+from twisted.web.server import Site
+
+from nova.tap import Daemon, NovaOptions, buildCore
+
+
+class Options(NovaOptions):
+    binary = "nova-api"
+    synopsis = "Serves the EC2 API, the admin API and the metadata service."
+
+
+def apiServices(config, reactor, db, rpc, authManager=None):
+    """
+    Build nova-api's web site: the EC2 API at C{ec2_path}, the admin API at
+    C{/services/Admin} and the metadata service (C{/}, C{/latest/...} and
+    the dated versions), on C{ec2_listen}:C{ec2_port}.
+
+    @param authManager: the L{nova.auth.manager.AuthManager}; it
+        authenticates requests and backs the key pair and admin actions.
+        If L{None}, one is built from the flags and its C{service} is among
+        the services returned.
+    @return: a L{list} of the L{IService}s to start: the one serving
+        C{ec2_port} (named C{ec2-api}), and the auth manager's when built
+        here.
+    """
+    from nova.api.ec2.apis import mountEC2
+    from nova.api.ec2.resource import Backends, boundedRequestFactory
+    from nova.api.metadata.resource import metadataRoot
+    from nova.auth.manager import authManagerFromConfig
+
+    services = []
+    if authManager is None:
+        authManager = authManagerFromConfig(config, db, reactor)
+        services.append(authManager.service)
+    from nova.compute.api import ComputeAPI
+    from nova.image.api import ImageAPI
+    from nova.network.api import NetworkAPI
+    from nova.network.security_groups import SecurityGroupAPI
+    from nova.quota import QuotaEngine
+    from nova.volume.api import VolumeAPI
+
+    quotas = QuotaEngine.fromConfig(config, db)
+    root = metadataRoot(config, db)
+    backends = Backends(
+        config=config,
+        db=db,
+        rpc=rpc,
+        clock=reactor,
+        authManager=authManager,
+        compute=ComputeAPI(config, db, rpc, reactor, quotas=quotas),
+        volumes=VolumeAPI(config, db, rpc, reactor, quotas),
+        network=NetworkAPI(config, db, rpc),
+        securityGroups=SecurityGroupAPI(db, rpc),
+        images=ImageAPI(db, rpc),
+    )
+    mountEC2(root, config, backends, authManager)
+    site = Site(root, requestFactory=boundedRequestFactory(config.ec2_max_request_bytes))
+    ec2 = TCPServer(config.ec2_port, site, interface=config.ec2_listen, reactor=reactor)
+    ec2.setName("ec2-api")
+    return services + [ec2]
+
+
+def makeService(options):
+    from twisted.internet import reactor
+
+    from nova.manager import Manager
+    from nova.service import NovaService
+
+    config = options["config"]
+    top = Daemon(reactor)
+    db, rpc = buildCore(config, reactor, top)
+    for service in apiServices(config, reactor, db, rpc):
+        service.setServiceParent(top)
+    top.addNovaService(
+        NovaService("nova-api", None, Manager(config, db, rpc, reactor), rpc, db, reactor, config)
+    )
+    return top

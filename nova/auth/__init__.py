@@ -1,0 +1,4 @@
+"""
+Identity: users, projects, roles, credentials, request signatures and the
+certificate authority.
+"""

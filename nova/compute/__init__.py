@@ -1,0 +1,3 @@
+"""
+Compute: runs instances on a host through a virt driver.
+"""

@@ -1,0 +1,515 @@
+# -*- test-case-name: tests.compute.test_api -*-
+"""
+The compute API that every API (EC2, OpenStack, admin) uses: it checks
+what a request may do, writes the database, and casts to the scheduler
+and the compute hosts.  It answers at once; the work happens on the
+compute hosts.
+
+Instances are named by their numeric id or their EC2 id (C{i-0000002a});
+every method checks that they belong to the context's project (admins see
+all) and answers L{InstanceNotFound} (EC2: C{InvalidInstanceID.NotFound})
+for instances of other projects.
+"""
+
+import hashlib
+import json
+import random as _random
+from datetime import timedelta
+
+import attr
+from twisted.internet.defer import inlineCallbacks, maybeDeferred
+from twisted.logger import Logger
+
+from nova import exception
+from nova.compute import states
+from nova.compute.errors import (
+    IdempotentParameterMismatch,
+    InstanceLimitExceeded,
+    InstanceNotFound,
+    InvalidParameterValue,
+)
+from nova.compute.instance_types import getInstanceType
+from nova.compute.names import (
+    ec2InstanceId,
+    newMacAddress,
+    newReservationId,
+    parseInstanceId,
+)
+from nova.db.services import utcnow
+from nova.quota import QuotaEngine
+
+#: The quota resources RunInstances checks, with what one instance uses.
+_QUOTA_RESOURCES = (
+    ("instances", lambda itype: 1),
+    ("cores", lambda itype: itype.vcpus),
+    ("ram", lambda itype: itype.memory_mb),
+)
+
+
+@attr.s(frozen=True)
+class StateChange:
+    """
+    What a terminate, stop or start request did to one instance.
+
+    @ivar instanceId: the numeric id.
+    @ivar previousState: the state before the request.
+    @ivar currentState: the state after it.
+    """
+
+    instanceId = attr.ib()
+    previousState = attr.ib()
+    currentState = attr.ib()
+
+    @property
+    def ec2Id(self):
+        return ec2InstanceId(self.instanceId)
+
+
+@attr.s(frozen=True)
+class UnlimitedQuotas:
+    """
+    Quotas that allow everything: for tools and tests that do not test
+    quotas.
+    """
+
+    def getQuota(self, projectId):
+        return {}
+
+
+def requestHash(**parameters):
+    """
+    @return: a digest of a request's parameters, to tell a retried
+        request (same client token, same parameters) from a clash.
+    """
+    text = json.dumps(parameters, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class ComputeAPI:
+    """
+    Runs and manages instances on behalf of API requests.
+
+    @ivar quotas: an object whose C{getQuota(projectId)} returns (or
+        fires a L{Deferred} with) a L{dict} of the project's limits, such
+        as L{nova.quota.QuotaEngine}; the keys used are C{instances},
+        C{cores} and C{ram} (MiB), a missing key, C{None} or a negative
+        limit meaning unlimited.
+    """
+
+    log = Logger()
+    schedulerTopic = "scheduler"
+
+    def __init__(self, config, db, rpc, clock, quotas=None, random=None):
+        """
+        @param quotas: see C{quotas} above; by default a
+            L{nova.quota.QuotaEngine} with the C{--quota_*} defaults over
+            C{db.quotas}.
+        @param random: a L{random.Random} for reservation ids and MAC
+            addresses.
+        """
+        self.config = config
+        self.db = db
+        self.rpc = rpc
+        self.clock = clock
+        if quotas is None:
+            quotas = QuotaEngine.fromConfig(config, db)
+        self.quotas = quotas
+        self.random = random if random is not None else _random.SystemRandom()
+
+    # -- lookups ---------------------------------------------------------
+
+    def _terminatedSince(self):
+        return utcnow(self.clock) - timedelta(seconds=self.config.terminated_instance_ttl)
+
+    def _visible(self, context, instance):
+        if instance.deleted:
+            return False
+        if not context.isAdmin and instance.project_id != context.projectId:
+            return False
+        if (
+            instance.state == states.TERMINATED
+            and instance.terminated_at is not None
+            and instance.terminated_at < self._terminatedSince()
+        ):
+            return False
+        return True
+
+    @inlineCallbacks
+    def getInstance(self, context, instanceId):
+        """
+        @param instanceId: a numeric or EC2 id.
+        @return: L{Deferred} firing with the L{InstanceRecord}; failing
+            with L{InstanceNotFound} if there is none the context may see,
+            or L{nova.compute.errors.InvalidInstanceIDMalformed}.
+        """
+        number = parseInstanceId(instanceId)
+        try:
+            instance = yield self.db.instances.get(number)
+        except InstanceNotFound:
+            instance = None
+        if instance is None or not self._visible(context, instance):
+            raise InstanceNotFound(
+                f"The instance ID '{ec2InstanceId(number)}' does not exist"
+            )
+        return instance
+
+    @inlineCallbacks
+    def describeInstances(self, context, instanceIds=None, reservationId=None):
+        """
+        The instances the context may see: its project's (all, for
+        admins), recently terminated ones included.
+
+        @param instanceIds: numeric or EC2 ids to restrict to; any unknown
+            id fails the request.
+        @return: L{Deferred} firing with a L{list} of L{InstanceRecord} by
+            id; failing with L{InstanceNotFound} naming the unknown ids.
+        """
+        numbers = None
+        if instanceIds:
+            numbers = [parseInstanceId(i) for i in instanceIds]
+        instances = yield self.db.instances.list(
+            projectId=None if context.isAdmin else context.projectId,
+            instanceIds=numbers,
+            reservationId=reservationId,
+            terminatedSince=self._terminatedSince(),
+        )
+        if numbers is not None:
+            missing = sorted(set(numbers) - {i.id for i in instances})
+            if missing:
+                ids = ", ".join(ec2InstanceId(n) for n in missing)
+                raise InstanceNotFound(f"The instance IDs '{ids}' do not exist")
+        return instances
+
+    # -- run -------------------------------------------------------------
+
+    @inlineCallbacks
+    def runInstances(
+        self,
+        context,
+        imageId,
+        minCount,
+        maxCount,
+        instanceType=None,
+        keyName=None,
+        keyData=None,
+        userData=None,
+        securityGroups=(),
+        kernelId=None,
+        ramdiskId=None,
+        availabilityZone=None,
+        clientToken=None,
+    ):
+        """
+        Launch between C{minCount} and C{maxCount} instances, as many as
+        the project's quota allows.
+
+        @param instanceType: a type name, or C{None} for
+            C{--default_instance_type}.
+        @param keyData: the public key of C{keyName}, to inject.
+        @param userData: the user data as given (base64 text in EC2).
+        @param securityGroups: names of the instances' security groups.
+        @param availabilityZone: a zone, or (admins) C{zone:host} to force
+            a host.
+        @param clientToken: an idempotency token (at most 64 ASCII
+            characters): the same token in the same project answers with
+            the first request's reservation.
+        @return: L{Deferred} firing with C{(reservationId, instances)}: the
+            reservation (C{r-} and eight hex digits) and its
+            L{InstanceRecord}s, state C{pending}.  Failing with
+            L{InstanceLimitExceeded} when the quota allows fewer than
+            C{minCount}, L{nova.compute.errors.InstanceTypeNotFound},
+            L{InvalidParameterValue}, L{IdempotentParameterMismatch}.
+        """
+        if context.projectId is None:
+            raise exception.NotAuthorized("RunInstances needs a project")
+        minCount, maxCount = self._counts(minCount, maxCount)
+        securityGroups = tuple(securityGroups or ()) or ("default",)
+        for group in securityGroups:
+            if not isinstance(group, str) or not group or "," in group:
+                raise InvalidParameterValue(f"invalid security group name {group!r}")
+        if clientToken is not None:
+            if not isinstance(clientToken, str) or not (0 < len(clientToken) <= 64) or not clientToken.isascii():
+                raise InvalidParameterValue("ClientToken must be 1 to 64 ASCII characters")
+        digest = requestHash(
+            imageId=imageId,
+            minCount=minCount,
+            maxCount=maxCount,
+            instanceType=instanceType,
+            keyName=keyName,
+            userData=userData,
+            securityGroups=sorted(securityGroups),
+            kernelId=kernelId,
+            ramdiskId=ramdiskId,
+            availabilityZone=availabilityZone,
+        )
+        if clientToken is not None:
+            found = yield self.db.instances.findReservation(context.projectId, clientToken)
+            if found is not None:
+                return self._replay(found, clientToken, digest)
+        itype = yield getInstanceType(self.db, self.config, instanceType)
+        count = yield self._allowedCount(context, minCount, maxCount, itype)
+        zone = availabilityZone.split(":", 1)[0] if availabilityZone else None
+        rows = [
+            {
+                "image_id": imageId,
+                "kernel_id": kernelId,
+                "ramdisk_id": ramdiskId,
+                "instance_type": itype.name,
+                "vcpus": itype.vcpus,
+                "memory_mb": itype.memory_mb,
+                "local_gb": itype.local_gb,
+                "launch_index": index,
+                "key_name": keyName,
+                "key_data": keyData,
+                "user_data": userData,
+                "availability_zone": zone or None,
+                "security_groups": ",".join(securityGroups),
+                "mac_address": newMacAddress(self.random),
+                "state": states.PENDING,
+            }
+            for index in range(count)
+        ]
+        try:
+            reservation, instances, created = yield self.db.instances.createReservation(
+                context.projectId,
+                context.userId or "",
+                clientToken,
+                digest,
+                rows,
+                lambda: newReservationId(self.random),
+            )
+        except exception.DatabaseError:
+            if clientToken is None:
+                raise
+            # Another request with this token won the race: answer as it.
+            found = yield self.db.instances.findReservation(context.projectId, clientToken)
+            if found is None:
+                raise
+            return self._replay(found, clientToken, digest)
+        if created:
+            yield self._schedule(context, instances, availabilityZone)
+        return reservation.reservation_id, instances
+
+    def _replay(self, found, clientToken, digest):
+        reservation, instances = found
+        if reservation.request_hash != digest:
+            raise IdempotentParameterMismatch(
+                f"client token {clientToken!r} was used with different parameters"
+            )
+        return reservation.reservation_id, instances
+
+    def _counts(self, minCount, maxCount):
+        try:
+            minCount, maxCount = int(minCount), int(maxCount)
+        except (TypeError, ValueError):
+            raise InvalidParameterValue("MinCount and MaxCount must be integers")
+        if minCount < 1:
+            raise InvalidParameterValue("MinCount must be at least 1")
+        if maxCount < minCount:
+            raise InvalidParameterValue("MaxCount must not be less than MinCount")
+        return minCount, maxCount
+
+    @inlineCallbacks
+    def _allowedCount(self, context, minCount, maxCount, itype):
+        """
+        @return: L{Deferred} firing with how many instances (at most
+            C{maxCount}) the project's quota allows; failing with
+            L{InstanceLimitExceeded} when that is below C{minCount}.
+        """
+        limits = yield maybeDeferred(self.quotas.getQuota, context.projectId)
+        usage = yield self.db.instances.usageByProject(context.projectId)
+        allowed = maxCount
+        exceeded = []
+        for resource, perInstance in _QUOTA_RESOURCES:
+            limit = limits.get(resource)
+            each = perInstance(itype)
+            if limit is None or limit < 0 or each <= 0:
+                continue
+            room = max(0, (limit - usage[resource]) // each)
+            if room < minCount:
+                exceeded.append(resource)
+            allowed = min(allowed, room)
+        if allowed < minCount:
+            raise InstanceLimitExceeded(
+                f"Instance quota exceeded ({', '.join(exceeded)}): you can run "
+                f"{allowed} more instance(s) of type {itype.name}, not {minCount}"
+            )
+        return allowed
+
+    @inlineCallbacks
+    def _schedule(self, context, instances, availabilityZone):
+        for index, instance in enumerate(instances):
+            try:
+                yield self.rpc.cast(
+                    context,
+                    self.schedulerTopic,
+                    "runInstance",
+                    {"instanceId": instance.id, "availabilityZone": availabilityZone},
+                )
+            except exception.RPCError as e:
+                for unsent in instances[index:]:
+                    yield self.db.instances.transition(
+                        unsent.id,
+                        {states.PENDING},
+                        states.ERROR,
+                        state_description=f"could not reach the scheduler: {e}"[:255],
+                    )
+                raise
+
+    # -- terminate, reboot, stop, start ----------------------------------
+
+    @inlineCallbacks
+    def _owned(self, context, instanceIds):
+        if not instanceIds:
+            raise InvalidParameterValue("no instance ids given")
+        found, seen = [], set()
+        for instanceId in instanceIds:
+            instance = yield self.getInstance(context, instanceId)
+            if instance.id not in seen:
+                seen.add(instance.id)
+                found.append(instance)
+        return found
+
+    def _castCompute(self, context, instance, method):
+        return self.rpc.cast(
+            context, f"compute.{instance.host}", method, {"instanceId": instance.id}
+        )
+
+    @inlineCallbacks
+    def _apply(self, context, instanceIds, action, method):
+        """
+        Check that C{action} suits every instance, then move each to the
+        action's state and cast C{method} to its host.
+
+        @return: L{Deferred} firing with a L{list} of L{StateChange}.
+        """
+        instances = yield self._owned(context, instanceIds)
+        todo = [(instance, action.check(instance)) for instance in instances]
+        changes = []
+        for instance, changesIt in todo:
+            if not changesIt:
+                changes.append(StateChange(instance.id, instance.state, instance.state))
+                continue
+            if instance.host is None and action is states.TERMINATE:
+                # Never reached a host: nothing to clean up anywhere.
+                updated = yield self.db.instances.transition(
+                    instance.id,
+                    action.allowed,
+                    states.TERMINATED,
+                    action=action.name,
+                    terminated_at=utcnow(self.clock),
+                )
+            else:
+                updated = yield self.db.instances.transition(
+                    instance.id, action.allowed, action.to, action=action.name
+                )
+                yield self._castCompute(context, updated, method)
+            changes.append(StateChange(instance.id, instance.state, updated.state))
+        return changes
+
+    def terminateInstances(self, context, instanceIds):
+        """
+        Terminate instances: each goes to C{shutting-down} (or straight to
+        C{terminated} if it never reached a host); terminating a
+        terminated instance changes nothing.
+
+        @param instanceIds: numeric or EC2 ids.
+        @return: L{Deferred} firing with a L{list} of L{StateChange}.
+        """
+        return self._apply(context, instanceIds, states.TERMINATE, "terminateInstance")
+
+    def stopInstances(self, context, instanceIds):
+        """
+        Stop running instances (C{running} -> C{stopping} -> C{stopped}).
+
+        @return: L{Deferred} firing with a L{list} of L{StateChange};
+            failing with L{nova.compute.errors.IncorrectInstanceState} if
+            any instance cannot be stopped (then none is).
+        """
+        return self._apply(context, instanceIds, states.STOP, "stopInstance")
+
+    def startInstances(self, context, instanceIds):
+        """
+        Start stopped instances (C{stopped} -> C{pending} -> C{running}).
+
+        @return: L{Deferred} firing with a L{list} of L{StateChange};
+            failing with L{nova.compute.errors.IncorrectInstanceState}.
+        """
+        return self._apply(context, instanceIds, states.START, "startInstance")
+
+    @inlineCallbacks
+    def rebootInstances(self, context, instanceIds):
+        """
+        Reboot running instances.
+
+        @return: L{Deferred} firing with C{None}; failing with
+            L{nova.compute.errors.IncorrectInstanceState}.
+        """
+        yield self._apply(context, instanceIds, states.REBOOT, "rebootInstance")
+        return None
+
+    # -- console and volumes ---------------------------------------------
+
+    @inlineCallbacks
+    def getConsoleOutput(self, context, instanceId):
+        """
+        @return: L{Deferred} firing with a L{dict}: C{instanceId} (the EC2
+            id), C{timestamp} (ISO 8601) and C{output} (text; empty for an
+            instance that never reached a host).
+        """
+        instance = yield self.getInstance(context, instanceId)
+        if instance.host is None:
+            result = {
+                "output": "",
+                "timestamp": utcnow(self.clock).strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+            }
+        else:
+            result = yield self.rpc.call(
+                context,
+                f"compute.{instance.host}",
+                "getConsoleOutput",
+                {"instanceId": instance.id},
+            )
+        return {"instanceId": instance.ec2Id, **result}
+
+    @inlineCallbacks
+    def attachVolume(self, context, instanceId, devicePath, mountpoint):
+        """
+        Attach the device C{devicePath} (on the instance's host) to a
+        running instance as C{mountpoint}.
+
+        @return: L{Deferred} firing with C{None}.
+        """
+        instance = yield self._runningOnHost(context, instanceId)
+        yield self.rpc.call(
+            context,
+            f"compute.{instance.host}",
+            "attachVolume",
+            {"instanceId": instance.id, "devicePath": devicePath, "mountpoint": mountpoint},
+        )
+        return None
+
+    @inlineCallbacks
+    def detachVolume(self, context, instanceId, mountpoint):
+        """
+        Detach what a running instance has at C{mountpoint}.
+
+        @return: L{Deferred} firing with C{None}.
+        """
+        instance = yield self._runningOnHost(context, instanceId)
+        yield self.rpc.call(
+            context,
+            f"compute.{instance.host}",
+            "detachVolume",
+            {"instanceId": instance.id, "mountpoint": mountpoint},
+        )
+        return None
+
+    @inlineCallbacks
+    def _runningOnHost(self, context, instanceId):
+        instance = yield self.getInstance(context, instanceId)
+        if instance.state != states.RUNNING or instance.host is None:
+            raise states.IncorrectInstanceState(
+                f"The instance '{instance.ec2Id}' is {instance.state}, not running"
+            )
+        return instance

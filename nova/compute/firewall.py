@@ -1,0 +1,371 @@
+# -*- test-case-name: tests.compute.test_firewall -*-
+"""
+Security groups on the compute host: a firewall driver turns an
+instance's groups into packet filtering in front of its guest.
+
+The compute manager builds an L{InstanceFilter} for each instance it runs
+(L{buildInstanceFilter}: the instance's fixed address, its network's DHCP
+server, and every rule of every group it belongs to, with source-group
+rules expanded to the fixed addresses of that group's members) and hands
+it to an L{IFirewallDriver}.  Traffic to the instance that no rule admits
+is dropped; answers to the instance's own connections and DHCP from its
+network's DHCP server always pass.  Nothing is admitted implicitly: a
+project's C{default} group starts with no rules (see
+L{nova.network.security_groups}), so its members reach each other only
+once a rule says so (for example a rule whose source is the C{default}
+group itself), unless C{--allow_project_net_traffic} admits the whole
+network.
+
+L{IptablesFirewallDriver} filters in the C{filter} table's FORWARD (and
+OUTPUT) chains of the host: C{nova-filter-top} jumps to
+C{nova-compute-local}, which sends traffic for each instance's address to
+its chain C{nova-compute-inst-<id>}; that chain ends in
+C{nova-compute-sg-fallback} (DROP).  Routed traffic (floating addresses,
+other networks, the outside) always passes FORWARD; traffic between guests
+on one bridge passes it only when the kernel's br_netfilter calls
+iptables for bridged frames (C{net.bridge.bridge-nf-call-iptables=1}).
+"""
+
+import ipaddress
+
+import attr
+from twisted.internet.defer import fail, succeed
+from twisted.logger import Logger
+from zope.interface import Interface, implementer
+
+from nova.compute import states
+from nova.db.instances import InstanceNotFound
+from nova.db.networks import FixedIpNotFound, NetworkNotFound
+from nova.network.flags import DHCP_MODES, NETWORK_MODES
+from nova.network.interfaces import NetworkDriverError
+from nova.network.iptables import IptablesManager
+
+log = Logger()
+
+
+@attr.s(frozen=True)
+class FilterRule:
+    """
+    One admitted kind of traffic.
+
+    @ivar protocol: C{tcp}, C{udp}, C{icmp} or C{-1} (any).
+    @ivar fromPort: first port (ICMP type for icmp; C{-1} any), or C{None}.
+    @ivar toPort: last port (ICMP code for icmp; C{-1} any), or C{None}.
+    @ivar source: the source CIDR (a single address is C{a.b.c.d/32}).
+    """
+
+    protocol = attr.ib()
+    fromPort = attr.ib()
+    toPort = attr.ib()
+    source = attr.ib()
+
+
+@attr.s(frozen=True)
+class InstanceFilter:
+    """
+    What reaches one instance.
+
+    @ivar instanceId: the instance's id (L{int}).
+    @ivar address: its fixed address.
+    @ivar dhcpServer: the address of its network's DHCP server, or
+        C{None} (flat mode).
+    @ivar networkCidr: its network, or C{None} if unknown.
+    @ivar rules: a L{tuple} of L{FilterRule}.
+    """
+
+    instanceId = attr.ib()
+    address = attr.ib()
+    dhcpServer = attr.ib(default=None)
+    networkCidr = attr.ib(default=None)
+    rules = attr.ib(default=(), converter=tuple)
+
+
+class IFirewallDriver(Interface):
+    """
+    Filters the traffic that reaches the instances of this host.  Every
+    method returns a L{Deferred}; failures are
+    L{nova.network.interfaces.NetworkDriverError}s.
+    """
+
+    def initHost():
+        """
+        Host-wide setup, once when nova-compute starts (before filters are
+        applied again to the instances found running).
+
+        @return: L{Deferred} firing with C{None}.
+        """
+
+    def applyInstanceFilter(instanceFilter):
+        """
+        Filter an instance's traffic as C{instanceFilter} says, replacing
+        what was applied for it before.
+
+        @param instanceFilter: an L{InstanceFilter}.
+        @return: L{Deferred} firing with C{None} once in force.
+        """
+
+    def removeInstanceFilter(instanceId):
+        """
+        Stop filtering for an instance (nothing if there is no filter).
+
+        @return: L{Deferred} firing with C{None}.
+        """
+
+
+@implementer(IFirewallDriver)
+class NoopFirewallDriver:
+    """
+    A firewall driver that filters nothing: C{--firewall_driver=noop}, the
+    default for hosts whose guests are not real (and a recording fake for
+    tests).
+
+    @ivar filters: from instance id to the L{InstanceFilter} last applied.
+    @ivar calls: every call, as C{(method name, argument)}.
+    @ivar failNext: an exception the next apply fails with, or C{None}.
+    """
+
+    def __init__(self):
+        self.filters = {}
+        self.calls = []
+        self.initialised = False
+        self.failNext = None
+
+    @classmethod
+    def fromConfig(cls, config, **dependencies):
+        return cls()
+
+    def initHost(self):
+        self.calls.append(("initHost", None))
+        self.initialised = True
+        return succeed(None)
+
+    def applyInstanceFilter(self, instanceFilter):
+        self.calls.append(("applyInstanceFilter", instanceFilter))
+        if self.failNext is not None:
+            error, self.failNext = self.failNext, None
+            return fail(error)
+        self.filters[instanceFilter.instanceId] = instanceFilter
+        return succeed(None)
+
+    def removeInstanceFilter(self, instanceId):
+        self.calls.append(("removeInstanceFilter", instanceId))
+        self.filters.pop(instanceId, None)
+        return succeed(None)
+
+
+def _portSpec(fromPort, toPort):
+    if fromPort == toPort:
+        return str(fromPort)
+    return f"{fromPort}:{toPort}"
+
+
+def ruleArguments(rule):
+    """
+    @param rule: a L{FilterRule}.
+    @return: the iptables arguments that accept the traffic it admits.
+    """
+    source = str(ipaddress.IPv4Network(rule.source, strict=False))
+    args = ["-s", source]
+    protocol = rule.protocol
+    if protocol in ("tcp", "udp"):
+        args += ["-p", protocol, "-m", protocol, "--dport", _portSpec(int(rule.fromPort), int(rule.toPort))]
+    elif protocol == "icmp":
+        args += ["-p", "icmp"]
+        icmpType = -1 if rule.fromPort is None else int(rule.fromPort)
+        icmpCode = -1 if rule.toPort is None else int(rule.toPort)
+        if icmpType != -1:
+            spec = str(icmpType) if icmpCode == -1 else f"{icmpType}/{icmpCode}"
+            args += ["-m", "icmp", "--icmp-type", spec]
+    elif protocol != "-1":
+        raise ValueError(f"unknown protocol {protocol!r}")
+    return tuple(args + ["-j", "ACCEPT"])
+
+
+def instanceChain(instanceId):
+    """
+    @return: the short name of an instance's chain.
+    """
+    return f"inst-{int(instanceId)}"
+
+
+@implementer(IFirewallDriver)
+class IptablesFirewallDriver:
+    """
+    Security groups as iptables chains (wrap C{nova-compute}); see the
+    module docstring for the layout.
+
+    @ivar iptables: the L{IptablesManager}.
+    @ivar allowProjectNetTraffic: whether traffic from the instance's own
+        network is admitted without a rule.
+    """
+
+    def __init__(self, runner, allowProjectNetTraffic=False, iptables=None):
+        """
+        @param runner: the L{nova.util.process.IProcessRunner} for
+            C{iptables-save} and C{iptables-restore}.
+        """
+        self.iptables = iptables if iptables is not None else IptablesManager(runner, "nova-compute")
+        self.allowProjectNetTraffic = allowProjectNetTraffic
+        self.addresses = {}
+        filter = self.iptables.filter
+        filter.addChain("sg-fallback")
+        filter.addRule("sg-fallback", ("-j", "DROP"))
+
+    @classmethod
+    def fromConfig(cls, config, reactor=None, runner=None, **dependencies):
+        """
+        @param reactor: runs the commands; by default the global reactor.
+        @param runner: an L{nova.util.process.IProcessRunner}; by default
+            a L{nova.util.process.ReactorProcessRunner}.  Wrapped for
+            C{--network_namespace}.
+        """
+        from nova.network.linux_net import namespacedRunner
+        from nova.util.process import ReactorProcessRunner
+
+        if runner is None:
+            from twisted.internet.interfaces import IReactorProcess
+
+            if reactor is None or not IReactorProcess.providedBy(reactor):
+                from twisted.internet import reactor
+            runner = ReactorProcessRunner(reactor)
+        return cls(
+            namespacedRunner(runner, config.network_namespace),
+            allowProjectNetTraffic=config.allow_project_net_traffic,
+        )
+
+    def initHost(self):
+        return self.iptables.apply()
+
+    def chainRules(self, instanceFilter):
+        """
+        @return: the rules of an instance's chain, in order.
+        """
+        rules = [
+            ("-m", "conntrack", "--ctstate", "INVALID", "-j", "DROP"),
+            ("-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED", "-j", "ACCEPT"),
+        ]
+        if instanceFilter.dhcpServer:
+            server = str(ipaddress.IPv4Address(instanceFilter.dhcpServer))
+            rules.append(
+                ("-s", f"{server}/32", "-p", "udp", "-m", "udp", "--sport", "67",
+                 "--dport", "68", "-j", "ACCEPT")
+            )
+        if self.allowProjectNetTraffic and instanceFilter.networkCidr:
+            cidr = str(ipaddress.IPv4Network(instanceFilter.networkCidr, strict=False))
+            rules.append(("-s", cidr, "-j", "ACCEPT"))
+        for rule in instanceFilter.rules:
+            args = ruleArguments(rule)
+            if args not in rules:
+                rules.append(args)
+        rules.append(("-j", "$sg-fallback"))
+        return rules
+
+    def applyInstanceFilter(self, instanceFilter):
+        try:
+            chain = instanceChain(instanceFilter.instanceId)
+            address = str(ipaddress.IPv4Address(instanceFilter.address))
+            rules = self.chainRules(instanceFilter)
+        except (TypeError, ValueError) as e:
+            return fail(NetworkDriverError(f"bad filter for instance {instanceFilter.instanceId!r}: {e}"))
+        filter = self.iptables.filter
+        previous = self.addresses.get(instanceFilter.instanceId)
+        if previous is not None and previous != address:
+            filter.removeRule("local", ("-d", f"{previous}/32", "-j", "$" + chain))
+        filter.addChain(chain)
+        filter.emptyChain(chain)
+        for args in rules:
+            filter.addRule(chain, args)
+        filter.addRule("local", ("-d", f"{address}/32", "-j", "$" + chain))
+        self.addresses[instanceFilter.instanceId] = address
+        return self.iptables.apply()
+
+    def removeInstanceFilter(self, instanceId):
+        filter = self.iptables.filter
+        chain = instanceChain(instanceId)
+        self.addresses.pop(instanceId, None)
+        if not filter.hasChain(chain):
+            return succeed(None)
+        filter.removeChain(chain)
+        return self.iptables.apply()
+
+
+async def _memberAddresses(db, groupId, cache):
+    if groupId in cache:
+        return cache[groupId]
+    addresses = set()
+    for instanceId in await db.securityGroups.instancesInGroup(groupId):
+        try:
+            instance = await db.instances.get(instanceId)
+        except InstanceNotFound:
+            continue
+        if instance.deleted or instance.state == states.TERMINATED:
+            continue
+        if instance.fixed_ip:
+            addresses.add(instance.fixed_ip)
+        for record in await db.networks.listFixedIps(instanceId=instanceId):
+            if record.allocated:
+                addresses.add(record.address)
+    result = sorted(addresses, key=ipaddress.IPv4Address)
+    cache[groupId] = result
+    return result
+
+
+async def _networkPart(db, config, instance, networkInfo):
+    """
+    @return: C{(address, dhcpServer, cidr)} of the instance.
+    """
+    if networkInfo and networkInfo.get("address"):
+        dhcp = networkInfo.get("dhcpServer")
+        return networkInfo["address"], dhcp, networkInfo.get("cidr")
+    address = instance.fixed_ip
+    if not address:
+        return None, None, None
+    try:
+        fixed = await db.networks.getFixedIp(address)
+        network = await db.networks.get(fixed.network_id)
+    except (FixedIpNotFound, NetworkNotFound):
+        return address, None, None
+    mode = NETWORK_MODES.get(config.network_manager)
+    dhcp = network.gateway if mode in DHCP_MODES else None
+    return address, dhcp, network.cidr
+
+
+async def buildInstanceFilter(db, config, instance, networkInfo=None):
+    """
+    Work out what may reach an instance, from the database.
+
+    @param db: the L{nova.db.api.NovaDatabase}.
+    @param instance: an L{nova.db.records.InstanceRecord}.
+    @param networkInfo: the network description from the network service
+        at spawn (C{address}, C{dhcpServer}, C{cidr}), or C{None} to take
+        them from the database (the instance's C{fixed_ip} and its
+        network).
+    @return: the L{InstanceFilter}, or C{None} if the instance has no
+        fixed address.
+    """
+    address, dhcp, cidr = await _networkPart(db, config, instance, networkInfo)
+    if not address:
+        return None
+    groups = await db.securityGroups.groupsForInstance(instance.id)
+    cache = {}
+    rules = []
+    for group in groups:
+        for rule in group.rules:
+            if rule.cidr is not None:
+                sources = [rule.cidr]
+            elif rule.group_id is not None:
+                members = await _memberAddresses(db, rule.group_id, cache)
+                sources = [f"{member}/32" for member in members]
+            else:
+                continue
+            for source in sources:
+                candidate = FilterRule(rule.protocol, rule.from_port, rule.to_port, source)
+                if candidate not in rules:
+                    rules.append(candidate)
+    return InstanceFilter(
+        instanceId=instance.id,
+        address=address,
+        dhcpServer=dhcp,
+        networkCidr=cidr,
+        rules=rules,
+    )

@@ -1,0 +1,628 @@
+# -*- test-case-name: tests.compute.test_manager -*-
+"""
+The compute manager: runs, reboots, stops, starts and terminates the
+instances of this host through an L{IVirtDriver}, and keeps their rows in
+the database true to what the hypervisor says.
+
+Requests for one instance run one at a time, in order of arrival.  The
+API has already moved the instance into the state of the request
+(C{rebooting}, C{stopping}, C{pending}, C{shutting-down}); the manager does
+the work and moves it on (or to C{error}, with the reason in
+C{state_description}).  A request the instance's state does not allow
+fails with L{IncorrectInstanceState}.
+
+Each instance's security groups are enforced by an L{IFirewallDriver}
+(C{--firewall_driver}): its filter is applied before its guest is spawned,
+applied again to every live instance when nova-compute starts, removed
+when its guest is destroyed, and rebuilt when the network API's fanout
+C{refreshSecurityGroup(securityGroupId)} says a group's rules or members
+changed.
+"""
+
+from collections import OrderedDict
+
+from twisted.internet.defer import DeferredLock, inlineCallbacks
+from twisted.logger import Logger
+
+from nova.compute import states
+from nova.compute.firewall import IFirewallDriver, buildInstanceFilter
+from nova.compute.flags import FIREWALL_DRIVERS, VIRT_DRIVERS
+from nova.compute.names import InstanceNamer
+from nova.compute.network import NetworkRPCClient
+from nova.context import adminContext
+from nova.db.instances import IncorrectInstanceState, InstanceNotFound
+from nova.db.services import utcnow
+from nova.drivers import loadDriver
+from nova.manager import Manager, expose
+from nova.network.api import setupComputeNetwork
+from nova.network.flags import NETWORK_DRIVERS
+from nova.network.interfaces import INetworkDriver
+from nova.virt import power
+from nova.virt.errors import GuestNotFound
+from nova.virt.interfaces import InstanceSpec, IVirtDriver
+
+
+def _isoTime(when):
+    return when.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+class ComputeManager(Manager):
+    """
+    Runs instances on this host through a virt driver.
+
+    @ivar driver: the L{IVirtDriver}.
+    @ivar network: the L{nova.compute.network.INetworkClient}.
+    @ivar namer: the L{InstanceNamer} of C{--instance_name_template}.
+    @ivar firewall: the L{IFirewallDriver}.
+    @ivar consoleLogs: the last console output of instances terminated
+        here, by instance id (at most C{--console_log_cache} of them).
+    """
+
+    log = Logger()
+
+    def __init__(
+        self, config, db, rpc, clock, driver=None, network=None, firewall=None, networkDriver=None
+    ):
+        """
+        @param driver: an L{IVirtDriver}; by default the one
+            C{--connection_type} names.
+        @param networkDriver: the L{nova.network.interfaces.INetworkDriver}
+            that makes the bridge (and VLAN or VXLAN interface) an instance
+            joins on this host; by default the one C{--network_driver}
+            names.
+        @param network: an L{nova.compute.network.INetworkClient}; by
+            default L{NetworkRPCClient} over C{rpc}.
+        @param firewall: an L{IFirewallDriver}; by default the one
+            C{--firewall_driver} names.
+        @raise nova.config.ConfigError: for an unknown driver or a bad
+            C{--instance_name_template}.
+        """
+        Manager.__init__(self, config, db, rpc, clock)
+        if driver is None:
+            driver = loadDriver(IVirtDriver, VIRT_DRIVERS, config.connection_type, config)
+        self.driver = driver
+        self.network = network if network is not None else NetworkRPCClient(rpc)
+        if firewall is None:
+            firewall = loadDriver(
+                IFirewallDriver, FIREWALL_DRIVERS, config.firewall_driver, config, reactor=clock
+            )
+        self.firewall = firewall
+        if networkDriver is None:
+            networkDriver = loadDriver(
+                INetworkDriver, NETWORK_DRIVERS, config.network_driver, config
+            )
+        self.networkDriver = networkDriver
+        self.namer = InstanceNamer(config.instance_name_template)
+        self.consoleLogs = OrderedDict()
+        self._locks = {}
+
+    # -- helpers ---------------------------------------------------------
+
+    def instanceName(self, instance):
+        """
+        @param instance: an L{nova.db.records.InstanceRecord}.
+        @return: the name of its guest on the hypervisor.
+        """
+        return self.namer.name(instance.id)
+
+    def _locked(self, instanceId, fn, *args):
+        """
+        Run C{fn(*args)} once no other request for the instance runs.
+        """
+        lock = self._locks.get(instanceId)
+        if lock is None:
+            lock = self._locks[instanceId] = DeferredLock()
+        d = lock.run(fn, *args)
+
+        def forget(result):
+            if not lock.locked and not lock.waiting:
+                self._locks.pop(instanceId, None)
+            return result
+
+        return d.addBoth(forget)
+
+    def _now(self):
+        return utcnow(self.clock)
+
+    def _keepConsole(self, instanceId, text):
+        limit = self.config.console_log_cache
+        if limit <= 0:
+            return
+        self.consoleLogs[instanceId] = text
+        self.consoleLogs.move_to_end(instanceId)
+        while len(self.consoleLogs) > limit:
+            self.consoleLogs.popitem(last=False)
+
+    @inlineCallbacks
+    def _settle(self, instanceId, fromState, toState, **fields):
+        """
+        Move the instance out of C{fromState}; if something else moved it
+        meanwhile (a termination), leave it.
+
+        @return: L{Deferred} firing with the record, or C{None} if it was
+            left alone.
+        """
+        try:
+            record = yield self.db.instances.transition(
+                instanceId, {fromState}, toState, **fields
+            )
+        except (IncorrectInstanceState, InstanceNotFound):
+            return None
+        return record
+
+    def _fail(self, instanceId, fromState, reason, **fields):
+        self.log.warn(
+            "instance i-{id:08x} failed: {reason}", id=instanceId, reason=reason
+        )
+        return self._settle(
+            instanceId,
+            fromState,
+            states.ERROR,
+            state_description=reason[:255],
+            **fields,
+        )
+
+    @inlineCallbacks
+    def _powerState(self, name):
+        try:
+            info = yield self.driver.getInfo(name)
+        except GuestNotFound:
+            return power.NOSTATE
+        return info["state"]
+
+    # -- run -------------------------------------------------------------
+
+    @expose
+    def runInstance(self, context, instanceId):
+        """
+        Spawn a pending instance on this host: get it a fixed address from
+        the network service, boot its guest, and mark it running.
+
+        @return: L{Deferred} firing with C{None}; failing with the reason
+            the instance went to C{error}.
+        """
+        return self._locked(instanceId, self._runInstance, context, instanceId)
+
+    @inlineCallbacks
+    def _runInstance(self, context, instanceId):
+        instance = yield self.db.instances.get(instanceId)
+        if instance.state != states.PENDING or instance.launched_at is not None:
+            self.log.info(
+                "not spawning i-{id:08x}: it is {state}", id=instanceId, state=instance.state
+            )
+            return None
+        instance = yield self._settle(instanceId, states.PENDING, states.PENDING, host=self.host)
+        if instance is None:
+            return None
+        name = self.instanceName(instance)
+        try:
+            networkInfo = yield self.network.allocateForInstance(context, instance)
+        except Exception as e:
+            yield self._fail(instanceId, states.PENDING, f"network allocation failed: {e}")
+            # The address may have been allocated even if the answer was lost.
+            yield self._releaseNetwork(context, instanceId)
+            raise
+        networkInfo = networkInfo or {}
+        instance = yield self._settle(
+            instanceId, states.PENDING, states.PENDING, fixed_ip=networkInfo.get("address")
+        )
+        if instance is None:
+            yield self._releaseNetwork(context, instanceId)
+            return None
+        try:
+            if networkInfo.get("bridge"):
+                yield setupComputeNetwork(self.networkDriver, self.config, networkInfo)
+            yield self._applyFilter(instance, networkInfo)
+            yield self.driver.spawn(InstanceSpec.fromRecord(name, instance), networkInfo)
+            powerState = yield self._powerState(name)
+        except Exception as e:
+            yield self._fail(instanceId, states.PENDING, f"spawn failed: {e}")
+            yield self._removeFilter(instanceId)
+            yield self._releaseNetwork(context, instanceId)
+            raise
+        running = yield self._settle(
+            instanceId,
+            states.PENDING,
+            states.RUNNING,
+            power_state=powerState,
+            launched_at=self._now(),
+            state_description=None,
+        )
+        if running is None:
+            # Terminated while it booted: the termination either follows
+            # (shutting-down) or already happened without a guest.
+            current = yield self.db.instances.get(instanceId)
+            if current.state == states.TERMINATED:
+                yield self._destroyGuest(current)
+                yield self._releaseNetwork(context, instanceId)
+        return None
+
+    @inlineCallbacks
+    def _releaseNetwork(self, context, instanceId):
+        try:
+            instance = yield self.db.instances.get(instanceId)
+            yield self.network.deallocateForInstance(context, instance)
+        except Exception:
+            self.log.failure("releasing the address of i-{id:08x} failed", id=instanceId)
+
+    @inlineCallbacks
+    def _destroyGuest(self, instance):
+        name = self.instanceName(instance)
+        try:
+            output = yield self.driver.getConsoleOutput(name)
+        except GuestNotFound:
+            output = None
+        if output is not None:
+            self._keepConsole(instance.id, output)
+        try:
+            yield self.driver.destroy(name)
+        except GuestNotFound:
+            pass
+        yield self._removeFilter(instance.id)
+
+    # -- security groups -------------------------------------------------
+
+    @inlineCallbacks
+    def _applyFilter(self, instance, networkInfo=None):
+        """
+        Put the instance's security groups in force (nothing if it has no
+        fixed address).
+        """
+        instanceFilter = yield buildInstanceFilter(self.db, self.config, instance, networkInfo)
+        if instanceFilter is not None:
+            yield self.firewall.applyInstanceFilter(instanceFilter)
+
+    @inlineCallbacks
+    def _removeFilter(self, instanceId):
+        try:
+            yield self.firewall.removeInstanceFilter(instanceId)
+        except Exception:
+            self.log.failure("removing the filter of i-{id:08x} failed", id=instanceId)
+
+    @expose
+    def refreshSecurityGroup(self, context, securityGroupId):
+        """
+        A security group's rules or members changed (the network API's
+        fanout): rebuild the filters of this host's live instances in it.
+
+        @return: L{Deferred} firing with the number of instances whose
+            filter was rebuilt.
+        """
+        return self._refreshSecurityGroup(securityGroupId)
+
+    @inlineCallbacks
+    def _refreshSecurityGroup(self, securityGroupId):
+        instanceIds = yield self.db.securityGroups.instancesInGroup(securityGroupId)
+        refreshed = 0
+        for instanceId in instanceIds:
+            try:
+                instance = yield self.db.instances.get(instanceId)
+            except InstanceNotFound:
+                continue
+            if instance.host != self.host:
+                continue
+            done = yield self._locked(instanceId, self._refreshFilter, instanceId)
+            refreshed += done
+        return refreshed
+
+    @inlineCallbacks
+    def _refreshFilter(self, instanceId):
+        """
+        Rebuild one instance's filter from the database, if it is live on
+        this host.
+
+        @return: L{Deferred} firing with 1 if it was rebuilt, else 0.
+        """
+        try:
+            instance = yield self.db.instances.get(instanceId)
+        except InstanceNotFound:
+            return 0
+        if (
+            instance.host != self.host
+            or instance.deleted
+            or instance.state in (states.TERMINATED, states.SHUTTING_DOWN)
+            or not instance.fixed_ip
+        ):
+            return 0
+        yield self._applyFilter(instance)
+        return 1
+
+    # -- terminate -------------------------------------------------------
+
+    @expose
+    def terminateInstance(self, context, instanceId):
+        """
+        Destroy an instance's guest, release its address and mark it
+        terminated.  Terminating a terminated instance does nothing.
+
+        @return: L{Deferred} firing with C{None}.
+        """
+        return self._locked(instanceId, self._terminateInstance, context, instanceId)
+
+    @inlineCallbacks
+    def _terminateInstance(self, context, instanceId):
+        instance = yield self.db.instances.get(instanceId)
+        if instance.state == states.TERMINATED:
+            return None
+        if instance.state != states.SHUTTING_DOWN:
+            states.TERMINATE.check(instance)
+            instance = yield self.db.instances.transition(
+                instanceId, states.TERMINATE.allowed, states.SHUTTING_DOWN, action="terminate"
+            )
+        try:
+            yield self._destroyGuest(instance)
+        except Exception as e:
+            yield self._fail(instanceId, states.SHUTTING_DOWN, f"terminate failed: {e}")
+            raise
+        yield self._releaseNetwork(context, instanceId)
+        yield self._settle(
+            instanceId,
+            states.SHUTTING_DOWN,
+            states.TERMINATED,
+            power_state=power.NOSTATE,
+            terminated_at=self._now(),
+        )
+        return None
+
+    # -- reboot, stop, start ---------------------------------------------
+
+    @inlineCallbacks
+    def _act(self, instanceId, action, operate):
+        """
+        Do C{action} to an instance: move it to the action's state (unless
+        the API did), call C{operate(guestName)}, then settle it in the
+        state its guest's power state means.
+        """
+        instance = yield self.db.instances.get(instanceId)
+        if action is states.START and instance.launched_at is None:
+            raise IncorrectInstanceState(
+                f"The instance '{instance.ec2Id}' was never launched; it cannot be started."
+            )
+        if instance.state != action.to:
+            if not action.check(instance):
+                return None
+            instance = yield self.db.instances.transition(
+                instanceId, action.allowed, action.to, action=action.name
+            )
+        name = self.instanceName(instance)
+        try:
+            yield operate(name)
+            powerState = yield self._powerState(name)
+        except Exception as e:
+            yield self._fail(instanceId, action.to, f"{action.name} failed: {e}")
+            raise
+        fields = {"power_state": powerState, "state_description": None}
+        if powerState in power.ACTIVE:
+            final = states.RUNNING
+            if instance.launched_at is None:
+                fields["launched_at"] = self._now()
+        elif powerState in power.OFF:
+            final = states.STOPPED
+        else:
+            final = states.ERROR
+            fields["state_description"] = f"guest is {power.name(powerState)} after {action.name}"
+        yield self._settle(instanceId, action.to, final, **fields)
+        return None
+
+    @expose
+    def rebootInstance(self, context, instanceId):
+        """
+        Reboot a running instance.
+
+        @return: L{Deferred} firing with C{None}.
+        """
+        return self._locked(
+            instanceId, self._act, instanceId, states.REBOOT, self.driver.reboot
+        )
+
+    @expose
+    def stopInstance(self, context, instanceId):
+        """
+        Power off a running instance, keeping its guest (state C{stopped}).
+
+        @return: L{Deferred} firing with C{None}.
+        """
+        return self._locked(
+            instanceId, self._act, instanceId, states.STOP, self.driver.powerOff
+        )
+
+    @expose
+    def startInstance(self, context, instanceId):
+        """
+        Power on a stopped instance.
+
+        @return: L{Deferred} firing with C{None}.
+        """
+        return self._locked(
+            instanceId, self._act, instanceId, states.START, self.driver.powerOn
+        )
+
+    # -- console, volumes, host ------------------------------------------
+
+    @expose
+    def getConsoleOutput(self, context, instanceId):
+        """
+        @return: L{Deferred} firing with a L{dict}: C{output} (the guest's
+            console text; for an instance terminated here, its last output)
+            and C{timestamp} (ISO 8601, UTC).
+        """
+        return self._getConsoleOutput(instanceId)
+
+    @inlineCallbacks
+    def _getConsoleOutput(self, instanceId):
+        instance = yield self.db.instances.get(instanceId)
+        try:
+            output = yield self.driver.getConsoleOutput(self.instanceName(instance))
+        except GuestNotFound:
+            output = self.consoleLogs.get(instanceId, "")
+        return {"output": output, "timestamp": _isoTime(self._now())}
+
+    @expose
+    def attachVolume(self, context, instanceId, devicePath, mountpoint):
+        """
+        Attach the block device C{devicePath} of this host to a running
+        instance as C{mountpoint}.
+
+        @return: L{Deferred} firing with C{None}.
+        """
+        return self._locked(
+            instanceId, self._volumeAction, instanceId, "attach a volume to",
+            lambda name: self.driver.attachVolume(name, devicePath, mountpoint),
+        )
+
+    @expose
+    def detachVolume(self, context, instanceId, mountpoint):
+        """
+        Detach the device a running instance has at C{mountpoint}.
+
+        @return: L{Deferred} firing with C{None}.
+        """
+        return self._locked(
+            instanceId, self._volumeAction, instanceId, "detach a volume from",
+            lambda name: self.driver.detachVolume(name, mountpoint),
+        )
+
+    @inlineCallbacks
+    def _volumeAction(self, instanceId, what, operate):
+        instance = yield self.db.instances.get(instanceId)
+        if instance.state != states.RUNNING:
+            raise IncorrectInstanceState(
+                f"The instance '{instance.ec2Id}' is {instance.state}; cannot {what} it."
+            )
+        yield operate(self.instanceName(instance))
+        return None
+
+    @expose
+    def getHostStats(self, context):
+        """
+        @return: L{Deferred} firing with the driver's host statistics.
+        """
+        return self.driver.getHostStats()
+
+    # -- start-up and periodic reconciliation ----------------------------
+
+    @inlineCallbacks
+    def initHost(self):
+        """
+        Connect the driver, then reconcile the database with the
+        hypervisor: instances whose guest vanished go to C{error},
+        interrupted requests are settled from the guests' power states,
+        guests that carry an instance name but belong to no live
+        instance are destroyed, and the security-group filters of the
+        live instances are applied again.
+        """
+        yield self.driver.initHost(self.host)
+        yield self.firewall.initHost()
+        yield self.reconcile(restart=True)
+        instances = yield self.db.instances.list(host=self.host)
+        for instance in instances:
+            try:
+                yield self._refreshFilter(instance.id)
+            except Exception:
+                self.log.failure(
+                    "applying the filter of i-{id:08x} failed", id=instance.id
+                )
+
+    def periodicTasks(self, context):
+        """
+        Sync the recorded power states with the hypervisor.
+        """
+        return self.reconcile(restart=False)
+
+    @inlineCallbacks
+    def reconcile(self, restart):
+        """
+        Bring this host's instance rows in line with the hypervisor.
+
+        @param restart: C{True} at start-up, when no request is under way:
+            instances in intermediate states are settled and orphan guests
+            destroyed.  C{False} for the periodic sync, which only updates
+            instances no request is working on.
+        @return: L{Deferred} firing with C{None}.
+        """
+        instances = yield self.db.instances.list(host=self.host)
+        guests = set((yield self.driver.listInstances()))
+        live = {}
+        for instance in instances:
+            if instance.state == states.TERMINATED:
+                continue
+            name = self.instanceName(instance)
+            live[name] = instance
+            if not restart and instance.id in self._locks:
+                continue
+            try:
+                if name in guests:
+                    yield self._syncGuest(instance, name, restart)
+                else:
+                    yield self._guestMissing(instance, restart)
+            except GuestNotFound:
+                yield self._guestMissing(instance, restart)
+        if restart:
+            for name in sorted(guests - set(live)):
+                if self.namer.instanceId(name) is None:
+                    continue
+                self.log.warn("destroying guest {name}: no live instance owns it", name=name)
+                try:
+                    yield self.driver.destroy(name)
+                except GuestNotFound:
+                    pass
+                yield self._removeFilter(self.namer.instanceId(name))
+
+    @inlineCallbacks
+    def _guestMissing(self, instance, restart):
+        state = instance.state
+        if state == states.SHUTTING_DOWN:
+            yield self._settle(
+                instance.id,
+                state,
+                states.TERMINATED,
+                power_state=power.NOSTATE,
+                terminated_at=self._now(),
+            )
+        elif state == states.ERROR:
+            if instance.power_state != power.NOSTATE:
+                yield self.db.instances.update(instance.id, power_state=power.NOSTATE)
+        elif state == states.PENDING and instance.launched_at is None:
+            if restart:
+                yield self._fail(
+                    instance.id,
+                    state,
+                    "nova-compute restarted before the guest was spawned",
+                    power_state=power.NOSTATE,
+                )
+        elif restart or state in (states.RUNNING, states.STOPPED):
+            yield self._fail(
+                instance.id,
+                state,
+                "the guest vanished from the hypervisor",
+                power_state=power.NOSTATE,
+            )
+
+    @inlineCallbacks
+    def _syncGuest(self, instance, name, restart):
+        state = instance.state
+        if state == states.SHUTTING_DOWN:
+            if restart:
+                yield self._terminateInstance(adminContext(), instance.id)
+            return
+        powerState = yield self._powerState(name)
+        fields = {}
+        if powerState != instance.power_state:
+            fields["power_state"] = powerState
+        settleable = {states.RUNNING, states.STOPPED}
+        if restart:
+            settleable |= {states.REBOOTING, states.STOPPING, states.PENDING}
+        target = state
+        if state in settleable:
+            if powerState in power.ACTIVE:
+                target = states.RUNNING
+                if instance.launched_at is None:
+                    fields["launched_at"] = self._now()
+            elif powerState in power.OFF - {power.CRASHED}:
+                target = states.STOPPED
+            elif powerState == power.CRASHED:
+                target = states.ERROR
+                fields["state_description"] = "the guest crashed"
+        if target == state and not fields:
+            return
+        yield self._settle(instance.id, state, target, **fields)

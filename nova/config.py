@@ -1,0 +1,453 @@
+# -*- test-case-name: tests.test_config -*-
+"""
+gflags-style configuration, parsed once into a frozen L{Config}.
+
+Nova is configured the way its documentation has always said: flags on the
+command line or in flagfiles::
+
+    twistd -n nova-compute --flagfile=/etc/nova/nova.conf --connection_type=fake
+
+A flagfile holds one C{--name=value} per line, C{#} comments and blank lines,
+and may include other flagfiles with C{--flagfile=path} (a relative path is
+taken relative to the including file's directory).  Values given on the
+command line override values from flagfiles.  Boolean flags also accept the
+bare forms C{--name} and C{--noname}.
+
+Every flag is a L{Flag} with a type, a default and help text, defined in the
+C{flags} module of the subsystem it belongs to and listed in L{FLAG_MODULES}.
+Nothing here is global or mutable: L{parseFlags} returns a new frozen
+L{Config}, which C{makeService} passes down to what it builds.
+"""
+
+import os
+import socket
+import textwrap
+from types import MappingProxyType
+
+import attr
+
+from twisted.python.reflect import namedAny
+
+
+class ConfigError(Exception):
+    """
+    A flag is unknown, malformed or has a value its type refuses.  The
+    message is one line that names the flag.
+    """
+
+
+@attr.s(frozen=True)
+class Computed:
+    """
+    A default computed when the flags are parsed, from the other values.
+
+    @ivar compute: called with a mapping of the other flags' values.
+    @ivar description: how the default reads in help and the sample file.
+    """
+
+    compute = attr.ib()
+    description = attr.ib()
+
+
+def _parseBool(text):
+    lowered = text.strip().lower()
+    if lowered in ("1", "true", "yes", "on", "t", "y"):
+        return True
+    if lowered in ("0", "false", "no", "off", "f", "n"):
+        return False
+    raise ValueError("expected true or false")
+
+
+def _parseInt(text):
+    return int(text.strip(), 10)
+
+
+def _parseList(text):
+    return tuple(item.strip() for item in text.split(",") if item.strip())
+
+
+_PARSERS = {
+    "str": str,
+    "int": _parseInt,
+    "float": float,
+    "bool": _parseBool,
+    "list": _parseList,
+}
+
+_KIND_NAMES = {
+    "str": "a string",
+    "int": "an integer",
+    "float": "a number",
+    "bool": "true or false",
+    "list": "a comma-separated list",
+}
+
+
+@attr.s(frozen=True)
+class Flag:
+    """
+    One configuration flag.
+
+    @ivar name: the flag's name, as written after C{--}.
+    @ivar kind: one of C{str}, C{int}, C{float}, C{bool}, C{list}.
+    @ivar default: the value when the flag is not given, or a L{Computed}.
+    @ivar help: one or two sentences for operators.
+    @ivar choices: if not empty, the only values allowed.
+    @ivar minimum: for numbers, the smallest value allowed.
+    """
+
+    name = attr.ib()
+    kind = attr.ib(validator=attr.validators.in_(_PARSERS))
+    default = attr.ib()
+    help = attr.ib()
+    choices = attr.ib(default=(), converter=tuple)
+    minimum = attr.ib(default=None)
+
+    def parse(self, text):
+        """
+        Turn the text form of a value into a checked value.
+
+        @raise ConfigError: naming the flag, if C{text} does not parse or is
+            not allowed.
+        """
+        try:
+            value = _PARSERS[self.kind](text)
+        except ValueError:
+            raise ConfigError(
+                f"--{self.name}: expected {_KIND_NAMES[self.kind]}, got {text!r}"
+            )
+        return self.check(value)
+
+    def check(self, value):
+        """
+        Check a value of the right Python type against choices and minimum.
+
+        @raise ConfigError: naming the flag.
+        """
+        if self.choices and value not in self.choices:
+            raise ConfigError(
+                f"--{self.name}: {value!r} is not one of {', '.join(self.choices)}"
+            )
+        if self.minimum is not None and value < self.minimum:
+            raise ConfigError(
+                f"--{self.name}: {value!r} is less than the minimum {self.minimum}"
+            )
+        return value
+
+    def describeDefault(self):
+        """
+        @return: the default as text for help and the sample flagfile.
+        """
+        if isinstance(self.default, Computed):
+            return self.default.description
+        return formatValue(self.default)
+
+
+def formatValue(value):
+    """
+    @return: C{value} written the way a flagfile would hold it.
+    """
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, tuple):
+        return ",".join(value)
+    return str(value)
+
+
+# The modules whose OPTIONS tuples make up Nova's flags, in the order the
+# sample flagfile and --help list them.  A closed list: nothing registers
+# flags by being imported.
+FLAG_MODULES = (
+    "nova.config",
+    "nova.service",
+    "nova.db.flags",
+    "nova.rpc.flags",
+    "nova.auth.flags",
+    "nova.api.flags",
+    "nova.objectstore.flags",
+    "nova.image.flags",
+    "nova.scheduler.flags",
+    "nova.compute.flags",
+    "nova.network.flags",
+    "nova.volume.flags",
+    "nova.cache.flags",
+    "nova.auth.manager",
+    "nova.auth.ldapdriver",
+    "nova.quota",
+)
+
+
+def _defaultStatePath(values):
+    return os.path.abspath(os.path.join(os.getcwd(), "var"))
+
+
+def _defaultHost(values):
+    return socket.gethostname()
+
+
+OPTIONS = (
+    Flag(
+        "flagfile",
+        "str",
+        "",
+        "Read further flags from this file: one --name=value per line, '#' "
+        "starts a comment.  May be given several times and nested.",
+    ),
+    Flag(
+        "host",
+        "str",
+        Computed(_defaultHost, "the machine's host name"),
+        "Name of this host, used in RPC topics (<topic>.<host>) and the "
+        "services table.",
+    ),
+    Flag(
+        "state_path",
+        "str",
+        Computed(_defaultStatePath, "./var"),
+        "Top-level directory for Nova's state: the SQLite database, keys, "
+        "certificates, images, instances and buckets.",
+    ),
+)
+
+
+def allFlags():
+    """
+    @return: a L{dict} from name to L{Flag} of every flag Nova knows, in
+        definition order.
+    @raise RuntimeError: if two modules define the same flag.
+    """
+    flags = {}
+    for moduleName in FLAG_MODULES:
+        for flag in namedAny(moduleName).OPTIONS:
+            if flag.name in flags:
+                raise RuntimeError(f"flag --{flag.name} is defined twice")
+            flags[flag.name] = flag
+    return flags
+
+
+def flagsByModule():
+    """
+    @return: a L{list} of C{(moduleName, flags)} in L{FLAG_MODULES} order.
+    """
+    return [(name, namedAny(name).OPTIONS) for name in FLAG_MODULES]
+
+
+class Config:
+    """
+    Nova's configuration: every flag's value, read as an attribute.  Frozen:
+    use L{Config.replace} to derive a changed copy.
+    """
+
+    __slots__ = ("_values",)
+
+    def __init__(self, values):
+        object.__setattr__(self, "_values", MappingProxyType(dict(values)))
+
+    def __getattr__(self, name):
+        try:
+            return self._values[name]
+        except KeyError:
+            raise AttributeError(f"no flag named {name!r}") from None
+
+    def __setattr__(self, name, value):
+        raise AttributeError("Config is frozen; use replace()")
+
+    def __repr__(self):
+        return f"<Config {dict(self._values)!r}>"
+
+    def asDict(self):
+        """
+        @return: a new L{dict} of every flag's value.
+        """
+        return dict(self._values)
+
+    def replace(self, **changes):
+        """
+        @return: a new L{Config} with C{changes} applied and checked.
+        @raise ConfigError: for an unknown flag or a refused value.
+        """
+        flags = allFlags()
+        values = dict(self._values)
+        for name, value in changes.items():
+            if name not in flags:
+                raise ConfigError(f"unknown flag --{name}")
+            values[name] = flags[name].check(value)
+        return Config(values)
+
+
+def _splitToken(token):
+    """
+    Split C{--name=value}, C{--name} into C{(name, value-or-None)}.
+    """
+    body = token[2:]
+    if "=" in body:
+        name, value = body.split("=", 1)
+        return name, value
+    return body, None
+
+
+def _readFlagfile(path, seen):
+    path = os.path.abspath(path)
+    if path in seen:
+        raise ConfigError(f"--flagfile: {path} includes itself")
+    try:
+        with open(path, encoding="utf-8") as f:
+            lines = f.read().splitlines()
+    except OSError as e:
+        raise ConfigError(f"--flagfile: cannot read {path}: {e.strerror}")
+    tokens = []
+    for number, line in enumerate(lines, 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        if not line.startswith("--"):
+            raise ConfigError(
+                f"--flagfile: {path}:{number}: expected --name=value, got {line!r}"
+            )
+        name, value = _splitToken(line)
+        if name == "flagfile":
+            if not value:
+                raise ConfigError(f"--flagfile: {path}:{number}: empty path")
+            if not os.path.isabs(value):
+                value = os.path.join(os.path.dirname(path), value)
+            tokens.extend(_readFlagfile(value, seen | {path}))
+        else:
+            tokens.append((name, value))
+    return tokens
+
+
+def _resolve(flags, name, value, nextToken):
+    """
+    Work out the value text for one flag occurrence.
+
+    @return: C{(flag, parsed value, consumed next token)}.
+    """
+    if name not in flags and name.startswith("no") and value is None:
+        positive = flags.get(name[2:])
+        if positive is not None and positive.kind == "bool":
+            return positive, False, False
+    if name not in flags:
+        raise ConfigError(f"unknown flag --{name}")
+    flag = flags[name]
+    if value is None:
+        if flag.kind == "bool":
+            return flag, True, False
+        if nextToken is None or nextToken.startswith("--"):
+            raise ConfigError(f"--{name}: needs a value")
+        return flag, flag.parse(nextToken), True
+    return flag, flag.parse(value), False
+
+
+def parseFlags(argv, allowPositional=False, defaults=None):
+    """
+    Parse flags and flagfiles into a L{Config}.
+
+    @param argv: the arguments, without the program name.
+    @param allowPositional: if true, arguments that are not flags are
+        returned; if false they are refused.
+    @param defaults: a mapping of flag name to value that replaces the
+        defined default (daemons use it, for example, to pick their own
+        listening port); command line and flagfiles still override it.
+    @return: C{(config, positional)} where C{positional} is a L{list}.
+    @raise ConfigError: with a one-line message naming the offending flag.
+    """
+    flags = allFlags()
+    fromFiles, fromCommandLine, positional = {}, {}, []
+    index = 0
+    onlyPositional = False
+    while index < len(argv):
+        token = argv[index]
+        index += 1
+        if onlyPositional or not token.startswith("--"):
+            if not allowPositional:
+                raise ConfigError(f"unexpected argument {token!r}")
+            positional.append(token)
+            continue
+        if token == "--":
+            onlyPositional = True
+            continue
+        name, value = _splitToken(token)
+        if name == "flagfile":
+            if value is None:
+                if index >= len(argv):
+                    raise ConfigError("--flagfile: needs a value")
+                value = argv[index]
+                index += 1
+            for fileName, fileValue in _readFlagfile(value, frozenset()):
+                flag, parsed, _ = _resolve(flags, fileName, fileValue, None)
+                fromFiles[flag.name] = parsed
+            continue
+        nextToken = argv[index] if index < len(argv) else None
+        flag, parsed, consumed = _resolve(flags, name, value, nextToken)
+        if consumed:
+            index += 1
+        fromCommandLine[flag.name] = parsed
+    values = {}
+    computed = []
+    for name, flag in flags.items():
+        if name in fromCommandLine:
+            values[name] = fromCommandLine[name]
+        elif name in fromFiles:
+            values[name] = fromFiles[name]
+        elif defaults and name in defaults:
+            values[name] = flag.check(defaults[name])
+        elif isinstance(flag.default, Computed):
+            computed.append(flag)
+        else:
+            values[name] = flag.default
+    for flag in computed:
+        values[flag.name] = flag.default.compute(values)
+    return Config(values), positional
+
+
+def configFromFlags(**values):
+    """
+    Build a L{Config} for tests: every default, with C{values} applied.
+
+    @raise ConfigError: for an unknown flag or a refused value.
+    """
+    config, _ = parseFlags([])
+    return config.replace(**values)
+
+
+def helpText():
+    """
+    @return: the text C{--help} prints: every flag, its default and help.
+    """
+    out = []
+    for moduleName, flags in flagsByModule():
+        out.append(f"{moduleName}:")
+        for flag in flags:
+            out.append(f"  --{flag.name}=<{flag.kind}> (default: {flag.describeDefault()})")
+            for line in textwrap.wrap(flag.help, 72):
+                out.append(f"      {line}")
+            if flag.choices:
+                out.append(f"      choices: {', '.join(flag.choices)}")
+    return "\n".join(out) + "\n"
+
+
+def sampleText():
+    """
+    @return: the contents of C{etc/nova/nova.conf.sample}: every flag,
+        commented out, with its help and default.
+    """
+    out = [
+        "# nova.conf.sample: every flag Nova knows, with its default.",
+        "# Generated from the flag definitions by `make sample`; do not edit by hand.",
+        "# Uncomment a line and change its value to use it; pass the file with",
+        "# --flagfile=/etc/nova/nova.conf.",
+        "",
+    ]
+    for moduleName, flags in flagsByModule():
+        out.append("#" * 72)
+        out.append(f"# {moduleName}")
+        out.append("#" * 72)
+        out.append("")
+        for flag in flags:
+            for line in textwrap.wrap(flag.help, 70):
+                out.append(f"# {line}")
+            if flag.choices:
+                out.append(f"# Choices: {', '.join(flag.choices)}")
+            out.append(f"# ({flag.kind}) --{flag.name}={flag.describeDefault()}")
+            out.append("")
+    return "\n".join(out)

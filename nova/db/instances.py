@@ -1,0 +1,386 @@
+# -*- test-case-name: tests.db.test_services,tests.compute.test_db -*-
+"""
+The instances table, and the reservations (RunInstances requests) that
+group instances.
+"""
+
+import uuid
+
+from storm.expr import Count, Or, Sum
+
+from nova import exception
+from nova.db.models import Instance, Reservation
+from nova.db.records import InstanceRecord, ReservationRecord
+from nova.db.services import utcnow
+
+
+class InstanceNotFound(exception.NotFound):
+    """Instance not found."""
+
+    code = "InstanceNotFound"
+    ec2Code = "InvalidInstanceID.NotFound"
+
+
+class IncorrectInstanceState(exception.Invalid):
+    """The instance is not in a state that allows the request."""
+
+    code = "IncorrectInstanceState"
+    ec2Code = "IncorrectInstanceState"
+
+
+class IdempotentParameterMismatch(exception.Invalid):
+    """The client token was used before with different parameters."""
+
+    code = "IdempotentParameterMismatch"
+    ec2Code = "IdempotentParameterMismatch"
+
+
+#: The state of an instance that is gone (but still visible for a while).
+TERMINATED = "terminated"
+
+_CREATE_FIELDS = frozenset(a.name for a in InstanceRecord.__attrs_attrs__) - {
+    "id",
+    "uuid",
+    "created_at",
+    "updated_at",
+    "deleted",
+}
+
+
+def _checkFields(fields, allowed):
+    unknown = set(fields) - allowed
+    if unknown:
+        raise exception.Invalid(f"unknown instance fields {sorted(unknown)}")
+
+
+def _newRow(fields, now):
+    row = Instance()
+    row.uuid = str(uuid.uuid4())
+    row.state = "pending"
+    row.power_state = 0
+    row.launch_index = 0
+    row.deleted = False
+    for name, value in fields.items():
+        setattr(row, name, value)
+    row.created_at = row.updated_at = now
+    return row
+
+
+class InstanceStore:
+    """
+    Rows of the instances and reservations tables.
+    """
+
+    def __init__(self, transactor, clock):
+        self.transactor = transactor
+        self.clock = clock
+
+    def create(self, **fields):
+        """
+        Add an instance.  C{fields} are column values; C{state} defaults to
+        C{pending} and C{power_state} to 0.
+
+        @return: L{Deferred} firing with the new L{InstanceRecord}.
+        """
+        _checkFields(fields, _CREATE_FIELDS)
+        return self.transactor.transact(self.thd_create, fields, utcnow(self.clock))
+
+    def thd_create(self, store, fields, now):
+        row = _newRow(fields, now)
+        store.add(row)
+        store.flush()
+        return InstanceRecord.fromModel(row)
+
+    def createReservation(
+        self, projectId, userId, clientToken, requestHash, instances, newReservationId
+    ):
+        """
+        Add a reservation and its instances in one transaction, unless the
+        project already made a reservation with C{clientToken}.
+
+        @param clientToken: the client's idempotency token, or C{None}.
+        @param requestHash: a digest of the request's parameters: a token
+            used again with a different digest is refused.
+        @param instances: a L{list} of L{dict}s of instance column values
+            (C{reservation_id}, C{project_id} and C{user_id} are set here;
+            C{hostname} defaults to the EC2 id).
+        @param newReservationId: called with no arguments, returns a
+            candidate reservation id; called again while the id is taken.
+        @return: L{Deferred} firing with C{(reservation, instances,
+            created)}: a L{ReservationRecord}, a L{list} of
+            L{InstanceRecord}s by launch index, and whether they are new.
+            Failing with L{IdempotentParameterMismatch}.
+        """
+        for fields in instances:
+            _checkFields(fields, _CREATE_FIELDS)
+        return self.transactor.transact(
+            self.thd_createReservation,
+            projectId,
+            userId,
+            clientToken,
+            requestHash,
+            instances,
+            newReservationId,
+            utcnow(self.clock),
+        )
+
+    def thd_createReservation(
+        self, store, projectId, userId, clientToken, requestHash, instances, newReservationId, now
+    ):
+        if clientToken is not None:
+            found = self.thd_findReservation(store, projectId, clientToken)
+            if found is not None:
+                reservation, records = found
+                if reservation.request_hash != requestHash:
+                    raise IdempotentParameterMismatch(
+                        f"client token {clientToken!r} was used with different parameters"
+                    )
+                return reservation, records, False
+        for _ in range(20):
+            reservationId = newReservationId()
+            if store.find(Reservation, Reservation.reservation_id == reservationId).is_empty():
+                break
+        else:
+            raise exception.DatabaseError("no free reservation id")
+        reservation = Reservation()
+        reservation.reservation_id = reservationId
+        reservation.project_id = projectId
+        reservation.user_id = userId
+        reservation.client_token = clientToken
+        reservation.request_hash = requestHash
+        reservation.created_at = now
+        store.add(reservation)
+        rows = []
+        for fields in instances:
+            row = _newRow(fields, now)
+            row.reservation_id = reservationId
+            row.project_id = projectId
+            row.user_id = userId
+            store.add(row)
+            rows.append(row)
+        store.flush()
+        for row in rows:
+            if not row.hostname:
+                row.hostname = "i-%08x" % (row.id,)
+        store.flush()
+        return (
+            ReservationRecord.fromModel(reservation),
+            [InstanceRecord.fromModel(row) for row in rows],
+            True,
+        )
+
+    def findReservation(self, projectId, clientToken):
+        """
+        @return: L{Deferred} firing with C{(reservation, instances)} of the
+            project's reservation made with C{clientToken}, or C{None}.
+        """
+        return self.transactor.transact(self.thd_findReservation, projectId, clientToken)
+
+    def thd_findReservation(self, store, projectId, clientToken):
+        reservation = store.find(
+            Reservation,
+            Reservation.project_id == projectId,
+            Reservation.client_token == clientToken,
+        ).one()
+        if reservation is None:
+            return None
+        rows = store.find(
+            Instance, Instance.reservation_id == reservation.reservation_id
+        ).order_by(Instance.launch_index, Instance.id)
+        return (
+            ReservationRecord.fromModel(reservation),
+            [InstanceRecord.fromModel(row) for row in rows],
+        )
+
+    def get(self, instanceId):
+        """
+        @return: L{Deferred} firing with the L{InstanceRecord}; failing with
+            L{InstanceNotFound}.
+        """
+        return self.transactor.transact(self.thd_get, instanceId)
+
+    def thd_get(self, store, instanceId):
+        row = store.get(Instance, instanceId)
+        if row is None:
+            raise InstanceNotFound(f"instance {instanceId} not found")
+        return InstanceRecord.fromModel(row)
+
+    def list(
+        self,
+        projectId=None,
+        host=None,
+        includeDeleted=False,
+        instanceIds=None,
+        reservationId=None,
+        states=None,
+        terminatedSince=None,
+    ):
+        """
+        @param instanceIds: only these ids.
+        @param states: only instances in one of these states.
+        @param terminatedSince: a naive UTC L{datetime}: leave out
+            terminated instances that were terminated before it.
+        @return: L{Deferred} firing with a L{list} of L{InstanceRecord} by id.
+        """
+        return self.transactor.transact(
+            self.thd_list,
+            projectId,
+            host,
+            includeDeleted,
+            None if instanceIds is None else list(instanceIds),
+            reservationId,
+            None if states is None else list(states),
+            terminatedSince,
+        )
+
+    def thd_list(
+        self,
+        store,
+        projectId,
+        host,
+        includeDeleted,
+        instanceIds=None,
+        reservationId=None,
+        states=None,
+        terminatedSince=None,
+    ):
+        conditions = []
+        if projectId is not None:
+            conditions.append(Instance.project_id == projectId)
+        if host is not None:
+            conditions.append(Instance.host == host)
+        if not includeDeleted:
+            conditions.append(Instance.deleted == False)  # noqa: E712
+        if instanceIds is not None:
+            if not instanceIds:
+                return []
+            conditions.append(Instance.id.is_in(instanceIds))
+        if reservationId is not None:
+            conditions.append(Instance.reservation_id == reservationId)
+        if states is not None:
+            conditions.append(Instance.state.is_in(states))
+        if terminatedSince is not None:
+            conditions.append(
+                Or(
+                    Instance.state != TERMINATED,
+                    Instance.terminated_at == None,  # noqa: E711
+                    Instance.terminated_at >= terminatedSince,
+                )
+            )
+        rows = store.find(Instance, *conditions).order_by(Instance.id)
+        return [InstanceRecord.fromModel(row) for row in rows]
+
+    def update(self, instanceId, **fields):
+        """
+        Change columns of one instance.
+
+        @return: L{Deferred} firing with the updated L{InstanceRecord};
+            failing with L{InstanceNotFound}.
+        """
+        _checkFields(fields, _CREATE_FIELDS | {"deleted"})
+        return self.transactor.transact(
+            self.thd_update, instanceId, fields, utcnow(self.clock)
+        )
+
+    def thd_update(self, store, instanceId, fields, now):
+        row = store.get(Instance, instanceId)
+        if row is None:
+            raise InstanceNotFound(f"instance {instanceId} not found")
+        for name, value in fields.items():
+            setattr(row, name, value)
+        row.updated_at = now
+        store.flush()
+        return InstanceRecord.fromModel(row)
+
+    def transition(self, instanceId, fromStates, toState, action=None, **fields):
+        """
+        Move an instance to C{toState} (and set C{fields}) if, and only if,
+        its state is one of C{fromStates}: a compare-and-set in one
+        transaction.
+
+        @param action: what is being done, for the error message.
+        @return: L{Deferred} firing with the updated L{InstanceRecord};
+            failing with L{IncorrectInstanceState} or L{InstanceNotFound}.
+        """
+        _checkFields(fields, _CREATE_FIELDS | {"deleted"})
+        return self.transactor.transact(
+            self.thd_transition,
+            instanceId,
+            frozenset(fromStates),
+            toState,
+            action,
+            fields,
+            utcnow(self.clock),
+        )
+
+    def thd_transition(self, store, instanceId, fromStates, toState, action, fields, now):
+        row = store.get(Instance, instanceId)
+        if row is None or row.deleted:
+            raise InstanceNotFound(f"instance i-{instanceId:08x} not found")
+        if row.state not in fromStates:
+            raise IncorrectInstanceState(
+                f"instance i-{instanceId:08x} is {row.state}; cannot "
+                f"{action or 'become ' + toState}"
+            )
+        row.state = toState
+        for name, value in fields.items():
+            setattr(row, name, value)
+        row.updated_at = now
+        store.flush()
+        return InstanceRecord.fromModel(row)
+
+    def coresByHost(self):
+        """
+        @return: L{Deferred} firing with a L{dict} from host to the virtual
+            CPUs of its instances that are not terminated.
+        """
+        return self.transactor.transact(self.thd_coresByHost)
+
+    def thd_coresByHost(self, store):
+        result = store.find(
+            (Instance.host, Sum(Instance.vcpus)),
+            Instance.deleted == False,  # noqa: E712
+            Instance.state != TERMINATED,
+            Instance.host != None,  # noqa: E711
+        ).group_by(Instance.host)
+        return {host: int(cores or 0) for host, cores in result}
+
+    def usageByProject(self, projectId):
+        """
+        @return: L{Deferred} firing with a L{dict} of the project's
+            instances that are not terminated: C{instances}, C{cores} and
+            C{ram} (MiB).
+        """
+        return self.transactor.transact(self.thd_usageByProject, projectId)
+
+    def thd_usageByProject(self, store, projectId):
+        count, cores, ram = store.find(
+            (Count(Instance.id), Sum(Instance.vcpus), Sum(Instance.memory_mb)),
+            Instance.project_id == projectId,
+            Instance.deleted == False,  # noqa: E712
+            Instance.state != TERMINATED,
+        ).one()
+        return {"instances": int(count or 0), "cores": int(cores or 0), "ram": int(ram or 0)}
+
+    def purgeTerminated(self, before):
+        """
+        Mark deleted every instance terminated before C{before}.
+
+        @param before: a naive UTC L{datetime}.
+        @return: L{Deferred} firing with the number of instances deleted.
+        """
+        return self.transactor.transact(self.thd_purgeTerminated, before, utcnow(self.clock))
+
+    def thd_purgeTerminated(self, store, before, now):
+        rows = store.find(
+            Instance,
+            Instance.deleted == False,  # noqa: E712
+            Instance.state == TERMINATED,
+            Instance.terminated_at < before,
+        )
+        count = 0
+        for row in rows:
+            row.deleted = True
+            row.updated_at = now
+            count += 1
+        return count

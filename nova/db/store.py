@@ -1,0 +1,235 @@
+# -*- test-case-name: tests.db.test_store -*-
+"""
+Opening databases and running transactions in threads.
+
+A transaction is a function C{fn(store, ...)} run by a L{Transactor}: in a
+thread of its pool, committed if it returns, rolled back if it raises.  Its
+result must not hold Storm objects: components turn them into records
+first.
+
+A transaction that loses a conflict with a concurrent one (L{isConflict})
+runs again, up to L{CONFLICT_RETRIES} times in all.  A function that takes
+a keyword argument C{attempt} is told which run this is (0, 1, ...), so
+after a conflict it can try other rows than its rivals; it may itself
+raise L{TransactionConflict} to be run again.
+"""
+
+import inspect
+import os
+import threading
+
+from storm.database import create_database
+from storm.databases.sqlite import SQLite
+from storm.exceptions import DisconnectionError, Error as StormDBError
+from storm.store import Store
+from twisted.application.service import Service
+from twisted.internet.defer import fail, succeed
+from twisted.internet.threads import deferToThreadPool
+from twisted.python.threadpool import ThreadPool
+
+from nova import exception
+
+
+def normaliseURI(uri):
+    """
+    Accept the common spellings of database URIs.
+
+    @return: the Storm form of C{uri}.
+    """
+    if uri.startswith("postgresql://"):
+        return "postgres://" + uri[len("postgresql://"):]
+    if uri.startswith("mysql+mysqldb://"):
+        return "mysql://" + uri[len("mysql+mysqldb://"):]
+    return uri
+
+
+def openDatabase(uri):
+    """
+    @return: a Storm database for C{uri}.
+    @raise nova.exception.DatabaseError: for an unsupported URI.
+    """
+    uri = normaliseURI(uri)
+    scheme = uri.split(":", 1)[0]
+    if scheme not in ("sqlite", "postgres", "mysql"):
+        raise exception.DatabaseError(
+            f"unsupported database {scheme!r}: use sqlite:, postgres:// or mysql://"
+        )
+    if scheme == "sqlite":
+        path = uri[len("sqlite:"):].split("?", 1)[0]
+        if path and path != ":memory:":
+            if not path.startswith("/"):
+                raise exception.DatabaseError(f"sqlite path must be absolute: {uri!r}")
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+    try:
+        return create_database(uri)
+    except ImportError as e:
+        raise exception.DatabaseError(f"no driver for {scheme}: {e}")
+
+
+def dialect(store):
+    """
+    @return: C{"sqlite"}, C{"postgres"} or C{"mysql"} for C{store}'s database.
+    """
+    name = type(store.get_database()).__module__.rsplit(".", 1)[-1]
+    return name
+
+
+#: How many times in all a transaction that keeps losing conflicts with
+#: concurrent ones (L{isConflict}) runs before its error is returned.
+CONFLICT_RETRIES = 5
+
+
+class TransactionConflict(exception.DatabaseError):
+    """
+    The transaction lost to a concurrent one and may simply run again.
+    """
+
+    code = "TransactionConflict"
+
+
+#: What the database says when a transaction lost to a concurrent one
+#: (PostgreSQL's serialization failure, deadlocks, SQLite's lock).
+_CONFLICT_TEXT = ("could not serialize", "deadlock", "database is locked")
+
+
+def isConflict(error):
+    """
+    @param error: an exception a transaction raised: the driver's, Storm's
+        wrapper of it (whose C{__cause__} is the driver's), or a
+        L{nova.exception.DatabaseError} wrapping either.
+    @return: C{True} if it says the transaction lost to a concurrent one
+        (L{TransactionConflict}, PostgreSQL's serialization failure or
+        deadlock, MySQL's deadlock or lock wait timeout, SQLite's lock) and
+        may simply run again.
+    """
+    while error is not None:
+        if isinstance(error, TransactionConflict):
+            return True
+        if getattr(error, "pgcode", None) in ("40001", "40P01"):
+            return True
+        args = getattr(error, "args", ())
+        if args and isinstance(args[0], int) and args[0] in (1205, 1213):
+            return True
+        if isinstance(error, (exception.DatabaseError, StormDBError)) or (
+            type(error).__name__ == "OperationalError"
+        ):
+            text = str(error).lower()
+            if any(phrase in text for phrase in _CONFLICT_TEXT):
+                return True
+        error = error.__cause__
+    return False
+
+
+def _takesAttempt(function):
+    """
+    @return: whether C{function} has a parameter named C{attempt}.
+    """
+    try:
+        return "attempt" in inspect.signature(function).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def _runTransaction(store, fn, args, kwargs):
+    takesAttempt = "attempt" not in kwargs and _takesAttempt(fn)
+    for attempt in range(CONFLICT_RETRIES):
+        try:
+            if takesAttempt:
+                result = fn(store, *args, attempt=attempt, **kwargs)
+            else:
+                result = fn(store, *args, **kwargs)
+            store.commit()
+            return result
+        except BaseException as e:
+            try:
+                store.rollback()
+            except DisconnectionError:
+                pass
+            if attempt < CONFLICT_RETRIES - 1 and isConflict(e):
+                continue
+            if isinstance(e, StormDBError) and not isinstance(e, exception.NovaError):
+                raise exception.DatabaseError(f"{type(e).__name__}: {e}") from e
+            raise
+        finally:
+            store.reset()
+
+
+class Transactor(Service):
+    """
+    Runs transactions in a thread pool owned by this service.  SQLite
+    databases get one thread and a store per transaction; server databases
+    keep one store (one connection) per thread.
+    """
+
+    def __init__(self, database, reactor, maxThreads=4):
+        self.database = database
+        self.reactor = reactor
+        self.isSQLite = isinstance(database, SQLite)
+        threads = 1 if self.isSQLite else maxThreads
+        self.pool = ThreadPool(minthreads=0, maxthreads=threads, name="nova-db")
+        self._local = threading.local()
+        self._stores = []
+        self._lock = threading.Lock()
+
+    def startService(self):
+        Service.startService(self)
+        self.pool.start()
+
+    def stopService(self):
+        Service.stopService(self)
+        self.pool.stop()
+        with self._lock:
+            stores, self._stores = self._stores, []
+        for store in stores:
+            store.close()
+
+    def _threadStore(self):
+        store = getattr(self._local, "store", None)
+        if store is None:
+            store = self._local.store = Store(self.database)
+            with self._lock:
+                self._stores.append(store)
+        return store
+
+    def _work(self, fn, args, kwargs):
+        try:
+            store = Store(self.database) if self.isSQLite else self._threadStore()
+        except StormDBError as e:
+            raise exception.DatabaseError(f"cannot connect to the database: {e}") from e
+        try:
+            return _runTransaction(store, fn, args, kwargs)
+        finally:
+            if self.isSQLite:
+                store.close()
+
+    def transact(self, fn, *args, **kwargs):
+        """
+        Run C{fn(store, *args, **kwargs)} in a transaction.
+
+        @return: L{Deferred} firing with C{fn}'s result, or failing with its
+            exception (database errors become
+            L{nova.exception.DatabaseError}).
+        """
+        if not self.pool.started:
+            self.pool.start()
+        return deferToThreadPool(self.reactor, self.pool, self._work, fn, args, kwargs)
+
+
+class InlineTransactor:
+    """
+    Runs transactions at once in the calling thread, on one store: for
+    tests and command-line tools.
+    """
+
+    def __init__(self, database):
+        self.database = database
+        self.store = Store(database)
+
+    def transact(self, fn, *args, **kwargs):
+        try:
+            return succeed(_runTransaction(self.store, fn, args, kwargs))
+        except BaseException as e:
+            return fail(e)
+
+    def close(self):
+        self.store.close()

@@ -1,0 +1,3 @@
+"""
+Networks: fixed and floating IP addresses, bridges, DHCP and NAT.
+"""

@@ -1,0 +1,349 @@
+# -*- test-case-name: tests.objectstore.test_common -*-
+"""
+What every object store backend shares: the rules for bucket names and
+keys, the paging of listings, multipart ETags and the canned ACLs.
+"""
+
+import hashlib
+import ipaddress
+import re
+from bisect import bisect_left, bisect_right
+
+from nova.objectstore import errors
+from nova.objectstore.interfaces import (
+    ALL_USERS,
+    AUTHENTICATED_USERS,
+    PERMISSIONS,
+    Grant,
+)
+
+MAX_KEY_BYTES = 1024
+MIN_PART_SIZE = 5 * 1024 * 1024
+MAX_PART_NUMBER = 10000
+MAX_OBJECT_SIZE = 5 * 1024 ** 4
+MAX_PUT_SIZE = 5 * 1024 ** 3
+LOG_DELIVERY = "http://acs.amazonaws.com/groups/s3/LogDelivery"
+
+_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+# Names an existing bucket may have; anything else cannot name a bucket of
+# ours and is never turned into a path.
+_LOOKUP_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$")
+
+
+def checkNewBucketName(name):
+    """
+    Check a name for CreateBucket against S3's rules for bucket names.
+
+    @raise InvalidBucketName: if C{name} breaks a rule.
+    """
+    if (
+        not _BUCKET_RE.match(name)
+        or ".." in name
+        or ".-" in name
+        or "-." in name
+        or name.startswith("xn--")
+        or name.startswith("sthree-")
+        or name.endswith("-s3alias")
+        or name.endswith("--ol-s3")
+        or _isIPv4(name)
+    ):
+        raise errors.InvalidBucketName(BucketName=name)
+
+
+def _isIPv4(name):
+    try:
+        ipaddress.IPv4Address(name)
+    except ValueError:
+        return False
+    return True
+
+
+def isLookupName(name):
+    """
+    @return: whether C{name} could be the name of a bucket (existing bucket
+        names are a subset of these, and all are safe as one path segment).
+    """
+    return bool(_LOOKUP_RE.match(name)) and ".." not in name
+
+
+def checkKey(key):
+    """
+    @raise KeyTooLongError: for a key over 1024 bytes of UTF-8.
+    @raise InvalidArgument: for an empty key or one that holds NUL.
+    """
+    encoded = key.encode("utf-8", "surrogatepass")
+    if len(encoded) > MAX_KEY_BYTES:
+        raise errors.KeyTooLongError(Size=str(len(encoded)), MaxSizeAllowed=str(MAX_KEY_BYTES))
+    if not key:
+        raise errors.InvalidArgument("Object key must not be empty")
+    if "\x00" in key:
+        raise errors.InvalidArgument("Object key must not contain NUL")
+    try:
+        key.encode("utf-8")
+    except UnicodeEncodeError:
+        raise errors.InvalidURI()
+
+
+def prefixEnd(prefix):
+    """
+    @return: the smallest string greater than every string that starts
+        with C{prefix} (C{None} if there is none).
+    """
+    while prefix:
+        last = ord(prefix[-1])
+        if last < 0x10FFFF:
+            return prefix[:-1] + chr(last + 1)
+        prefix = prefix[:-1]
+    return None
+
+
+def pageKeys(sortedKeys, prefix="", delimiter="", marker="", maxKeys=1000):
+    """
+    Page through keys the way ListObjects does.
+
+    @param sortedKeys: a sequence of keys sorted in code point order (the
+        same as UTF-8 binary order).
+    @return: C{(keys, commonPrefixes, isTruncated, nextMarker)}.
+    """
+    start = bisect_right(sortedKeys, marker) if marker else 0
+    if prefix:
+        start = max(start, bisect_left(sortedKeys, prefix))
+    keys, prefixes = [], []
+    truncated = False
+    last = None
+    i, n = start, len(sortedKeys)
+    while i < n:
+        key = sortedKeys[i]
+        if not key.startswith(prefix):
+            break
+        common = None
+        if delimiter:
+            pos = key.find(delimiter, len(prefix))
+            if pos >= 0:
+                common = key[: pos + len(delimiter)]
+        if common is not None and marker and common <= marker:
+            end = prefixEnd(common)
+            i = n if end is None else bisect_left(sortedKeys, end, i)
+            continue
+        if len(keys) + len(prefixes) >= maxKeys:
+            truncated = maxKeys > 0
+            break
+        if common is not None:
+            prefixes.append(common)
+            last = common
+            end = prefixEnd(common)
+            i = n if end is None else bisect_left(sortedKeys, end, i)
+        else:
+            keys.append(key)
+            last = key
+            i += 1
+    return keys, prefixes, truncated, (last if truncated else None)
+
+
+def multipartETag(partETags):
+    """
+    @param partETags: the parts' MD5 hex digests, in order.
+    @return: the ETag of the object they make: MD5 of the concatenated
+        binary digests, a dash and the number of parts.
+    """
+    md5 = hashlib.md5()
+    for etag in partETags:
+        md5.update(bytes.fromhex(etag))
+    return f"{md5.hexdigest()}-{len(partETags)}"
+
+
+def normalizeETag(etag):
+    """
+    @return: C{etag} without surrounding whitespace, quotes or C{W/}.
+    """
+    etag = etag.strip()
+    if etag.startswith("W/"):
+        etag = etag[2:]
+    if len(etag) >= 2 and etag[0] == etag[-1] == '"':
+        etag = etag[1:-1]
+    return etag
+
+
+CANNED_ACLS = (
+    "private",
+    "public-read",
+    "public-read-write",
+    "authenticated-read",
+    "bucket-owner-read",
+    "bucket-owner-full-control",
+    "log-delivery-write",
+    "aws-exec-read",
+)
+
+
+def cannedACL(name, bucketOwner=None):
+    """
+    @param bucketOwner: for objects, the owner of their bucket (used by the
+        C{bucket-owner-*} ACLs).
+    @return: the L{Grant}s (besides the owner's full control) a canned ACL
+        stands for.
+    @raise InvalidArgument: for an unknown name.
+    """
+    if name not in CANNED_ACLS:
+        raise errors.InvalidArgument(ArgumentName="x-amz-acl", ArgumentValue=name)
+    if name == "public-read":
+        return (Grant("Group", ALL_USERS, "READ"),)
+    if name == "public-read-write":
+        return (Grant("Group", ALL_USERS, "READ"), Grant("Group", ALL_USERS, "WRITE"))
+    if name == "authenticated-read":
+        return (Grant("Group", AUTHENTICATED_USERS, "READ"),)
+    if name == "log-delivery-write":
+        return (Grant("Group", LOG_DELIVERY, "WRITE"), Grant("Group", LOG_DELIVERY, "READ_ACP"))
+    if name == "bucket-owner-read" and bucketOwner:
+        return (Grant("CanonicalUser", bucketOwner, "READ"),)
+    if name == "bucket-owner-full-control" and bucketOwner:
+        return (Grant("CanonicalUser", bucketOwner, "FULL_CONTROL"),)
+    return ()
+
+
+def checkGrants(grants):
+    """
+    @raise MalformedACLError: for a grant of an unknown permission or type.
+    """
+    for grant in grants:
+        if grant.permission not in PERMISSIONS:
+            raise errors.MalformedACLError()
+        if grant.granteeType not in ("CanonicalUser", "Group"):
+            raise errors.MalformedACLError()
+    return tuple(grants)
+
+
+def isAllowed(context, owner, acl, permission, bucketOwner=None):
+    """
+    Decide whether C{context} may use C{permission} on a bucket or object.
+
+    Admins may do anything; the owning project, and for an object the
+    owner of its bucket, have full control; anyone else needs a grant to
+    them, to all authenticated users or to all users.
+
+    @param context: a L{nova.context.RequestContext}, or C{None} for an
+        anonymous request.
+    @return: L{bool}
+    """
+    if context is not None:
+        if context.isAdmin:
+            return True
+        project = context.projectId
+        if project is not None and (project == owner or project == bucketOwner):
+            return True
+    for grant in acl:
+        if grant.permission not in (permission, "FULL_CONTROL"):
+            continue
+        if grant.granteeType == "Group":
+            if grant.grantee == ALL_USERS:
+                return True
+            if grant.grantee == AUTHENTICATED_USERS and context is not None:
+                return True
+        elif grant.granteeType == "CanonicalUser" and context is not None:
+            if grant.grantee == context.projectId:
+                return True
+    return False
+
+
+def checkCompletion(requested, stored, minPartSize):
+    """
+    Check the part list of a CompleteMultipartUpload.
+
+    @param requested: the C{(partNumber, etag)} pairs the client sent.
+    @param stored: a L{dict} from part number to the uploaded L{PartInfo}.
+    @return: the L{PartInfo}s to assemble, in order.
+    @raise MalformedXML: for an empty list.
+    @raise InvalidPartOrder: if the numbers do not ascend.
+    @raise InvalidPart: for a part not uploaded or of another ETag.
+    @raise EntityTooSmall: for a part but the last under C{minPartSize}.
+    """
+    if not requested:
+        raise errors.MalformedXML()
+    previous = 0
+    for number, _ in requested:
+        if number <= previous:
+            raise errors.InvalidPartOrder(UploadId=None)
+        previous = number
+    chosen = []
+    for number, etag in requested:
+        part = stored.get(number)
+        if part is None or normalizeETag(etag) != part.etag:
+            raise errors.InvalidPart(PartNumber=str(number), ETag=normalizeETag(etag))
+        chosen.append(part)
+    for part in chosen[:-1]:
+        if part.size < minPartSize:
+            raise errors.EntityTooSmall(
+                ProposedSize=str(part.size),
+                MinSizeAllowed=str(minPartSize),
+                PartNumber=str(part.partNumber),
+                ETag=part.etag,
+            )
+    return chosen
+
+
+def checkWriteConditions(conditions, current):
+    """
+    @param conditions: L{WriteConditions} or C{None}.
+    @param current: the L{ObjectInfo} there now, or C{None}.
+    @raise PreconditionFailed: if a condition does not hold.
+    @raise NoSuchKey: for C{If-Match} on a missing key.
+    """
+    if conditions is None:
+        return
+    if conditions.ifNoneMatch is not None and current is not None:
+        if conditions.ifNoneMatch == "*" or normalizeETag(conditions.ifNoneMatch) == current.etag:
+            raise errors.PreconditionFailed(Condition="If-None-Match")
+    if conditions.ifMatch is not None:
+        if current is None:
+            raise errors.NoSuchKey()
+        if conditions.ifMatch != "*" and normalizeETag(conditions.ifMatch) != current.etag:
+            raise errors.PreconditionFailed(Condition="If-Match")
+
+
+def listUploads(uploads, prefix="", delimiter="", keyMarker="", uploadIdMarker="", maxUploads=1000):
+    """
+    Page through multipart uploads the way ListMultipartUploads does.
+
+    @param uploads: L{MultipartUpload}s sorted by C{(key, initiated,
+        uploadId)}.
+    @return: C{(uploads, commonPrefixes, isTruncated, nextKeyMarker,
+        nextUploadIdMarker)}.
+    """
+    chosen, prefixes = [], []
+    truncated = False
+    seen = set()
+    lastKey = lastId = None
+    afterMarker = not keyMarker
+    for upload in uploads:
+        if not upload.key.startswith(prefix):
+            continue
+        if keyMarker:
+            if upload.key < keyMarker:
+                continue
+            if upload.key == keyMarker:
+                if not uploadIdMarker:
+                    continue
+                if not afterMarker:
+                    if upload.uploadId == uploadIdMarker:
+                        afterMarker = True
+                    continue
+        common = None
+        if delimiter:
+            pos = upload.key.find(delimiter, len(prefix))
+            if pos >= 0:
+                common = upload.key[: pos + len(delimiter)]
+                if common in seen or (keyMarker and common <= keyMarker):
+                    continue
+        if len(chosen) + len(prefixes) >= maxUploads:
+            truncated = maxUploads > 0
+            break
+        if common is not None:
+            seen.add(common)
+            prefixes.append(common)
+            lastKey, lastId = common, None
+        else:
+            chosen.append(upload)
+            lastKey, lastId = upload.key, upload.uploadId
+    if not truncated:
+        lastKey = lastId = None
+    return chosen, prefixes, truncated, lastKey, lastId

@@ -1,0 +1,3 @@
+"""
+The scheduler: picks a host for each instance and volume.
+"""

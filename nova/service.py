@@ -1,0 +1,216 @@
+# -*- test-case-name: tests.test_service -*-
+"""
+L{NovaService} binds a manager to its RPC topics, keeps its row in the
+services table fresh, and runs the manager's periodic tasks.
+"""
+
+from twisted.application.internet import TimerService
+from twisted.application.service import MultiService
+from twisted.internet.defer import DeferredList, inlineCallbacks, succeed
+from twisted.logger import Logger
+from zope.interface import implementer
+
+from nova import exception
+from nova.config import Flag
+from nova.context import adminContext
+from nova.manager import ManagerDispatcher
+from nova.rpc.interfaces import IDispatcher
+
+OPTIONS = (
+    Flag(
+        "report_interval",
+        "float",
+        10.0,
+        "Seconds between a service's heartbeats in the services table.",
+        minimum=0.1,
+    ),
+    Flag(
+        "periodic_interval",
+        "float",
+        60.0,
+        "Seconds between runs of a manager's periodic tasks.",
+        minimum=0.1,
+    ),
+    Flag(
+        "service_down_time",
+        "float",
+        60.0,
+        "A service whose last heartbeat is older than this many seconds "
+        "counts as down: schedulers skip it and nova-manage shows XXX.",
+        minimum=1.0,
+    ),
+    Flag(
+        "enable_new_services",
+        "bool",
+        True,
+        "Whether a service registering for the first time is enabled; with "
+        "false, new hosts stay out of scheduling until `nova-manage service "
+        "enable`.",
+    ),
+    Flag(
+        "node_availability_zone",
+        "str",
+        "nova",
+        "Availability zone of this host's services.",
+    ),
+)
+
+
+@implementer(IDispatcher)
+class DrainingDispatcher:
+    """
+    Tracks requests in flight so that stopping can wait for them.
+    """
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.inFlight = set()
+
+    def dispatch(self, context, method, args):
+        d = self.inner.dispatch(context, method, args)
+        self.inFlight.add(d)
+
+        def done(result):
+            self.inFlight.discard(d)
+            return result
+
+        d.addBoth(done)
+        return d
+
+    def drain(self):
+        return DeferredList(list(self.inFlight), consumeErrors=True)
+
+
+class NovaService(MultiService):
+    """
+    One Nova service (for example C{nova-compute} on host C{h1}).
+
+    Starting it registers its row in the services table, runs the
+    manager's C{initHost}, then consumes C{<topic>}, C{<topic>.<host>} and
+    the fanout of C{<topic>}; it reports every C{report_interval} seconds
+    and runs the manager's periodic tasks every C{periodic_interval}
+    seconds, both on the injected clock.  Stopping stops consuming, waits
+    for requests in flight, and stops the timers.
+
+    A service with no C{topic} (nova-api, nova-objectstore) only reports.
+
+    @ivar ready: a L{Deferred} that fires once the service consumes RPC, or
+        fails with the reason it could not start.
+    """
+
+    log = Logger()
+
+    def __init__(self, binary, topic, manager, rpc, db, clock, config):
+        MultiService.__init__(self)
+        self.binary = binary
+        self.topic = topic
+        self.host = config.host
+        self.zone = config.node_availability_zone
+        self.enableNew = config.enable_new_services
+        self.manager = manager
+        self.rpc = rpc
+        self.db = db
+        self.clock = clock
+        self.serviceId = None
+        self.consumer = None
+        self.ready = None
+        self.dispatcher = DrainingDispatcher(ManagerDispatcher(manager))
+        self.setName(f"{binary}.{self.host}")
+        self._reporter = TimerService(config.report_interval, self.report)
+        self._reporter.clock = clock
+        periodic = TimerService(config.periodic_interval, self.periodicTasks)
+        periodic.clock = clock
+        self._periodicTimer = periodic
+
+    def startService(self):
+        MultiService.startService(self)
+        self.ready = self._start()
+
+    @inlineCallbacks
+    def _start(self):
+        yield self.db.checkSchema()
+        yield self._register()
+        yield self.manager.initHost()
+        if self.topic is not None and self.running:
+            consumer = yield self.rpc.serve(self.topic, self.host, self.dispatcher)
+            if not self.running:
+                # Stopped while the consumer was being set up.
+                yield consumer.stop()
+                return
+            self.consumer = consumer
+        if not self.running:
+            return
+        self._reporter.setServiceParent(self)
+        self._periodicTimer.setServiceParent(self)
+        if self.topic is None:
+            self.log.info("{binary} on {host} started", binary=self.binary, host=self.host)
+        else:
+            self.log.info(
+                "{binary} on {host} consumes {topic}, {topic}.{host} and the fanout",
+                binary=self.binary,
+                host=self.host,
+                topic=self.topic,
+            )
+
+    @inlineCallbacks
+    def _register(self):
+        record = yield self.db.services.register(
+            self.host,
+            self.binary,
+            self.topic or self.binary,
+            self.zone,
+            disabled=not self.enableNew,
+        )
+        self.serviceId = record.id
+
+    def report(self):
+        """
+        Write a heartbeat (registering again if the row has vanished).  A
+        failure is logged; the next report tries again.
+
+        @return: L{Deferred} firing when done.
+        """
+        if self.serviceId is None:
+            d = self._register()
+        else:
+            d = self.db.services.report(self.serviceId)
+
+            def reRegister(failure):
+                failure.trap(exception.ServiceNotFound)
+                return self._register()
+
+            d.addErrback(reRegister)
+        d.addErrback(
+            lambda f: self.log.failure("{name}: heartbeat failed", f, name=self.name)
+        )
+        return d
+
+    def periodicTasks(self):
+        """
+        Run the manager's periodic tasks; a failure is logged.
+
+        @return: L{Deferred} firing when done.
+        """
+        d = self.manager.periodicTasks(adminContext())
+        d.addErrback(
+            lambda f: self.log.failure("{name}: periodic tasks failed", f, name=self.name)
+        )
+        return d
+
+    @inlineCallbacks
+    def stopService(self):
+        if self.consumer is not None:
+            yield self.consumer.stop()
+            self.consumer = None
+        yield self.dispatcher.drain()
+        yield MultiService.stopService(self)
+        self.log.info("{name} stopped", name=self.name)
+
+
+def waitReady(services):
+    """
+    @return: L{Deferred} firing when every started L{NovaService} in
+        C{services} consumes RPC.
+    """
+    ds = [s.ready for s in services if s.ready is not None]
+    return DeferredList(ds, fireOnOneErrback=True) if ds else succeed(None)

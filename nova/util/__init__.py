@@ -1,0 +1,3 @@
+"""
+Helpers that several subsystems share (running commands, ...).
+"""

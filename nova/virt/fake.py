@@ -1,0 +1,272 @@
+# -*- test-case-name: tests.virt.test_fake -*-
+"""
+The fake virt driver: guests live in a L{dict}, with honest power states
+and a console that tells what happened to them.  It is the embedded
+default (C{--connection_type=fake}) and what the tests of the compute
+manager run on.
+"""
+
+import attr
+from twisted.internet.defer import fail, succeed
+from zope.interface import implementer
+
+from nova.virt import errors, power
+from nova.virt.interfaces import IVirtDriver
+
+
+@attr.s
+class FakeGuest:
+    """
+    One guest of a L{FakeVirtDriver}.
+
+    @ivar spec: the L{nova.virt.interfaces.InstanceSpec} it was spawned
+        from.
+    @ivar state: its power state.
+    @ivar networkInfo: the network description given to C{spawn}.
+    @ivar volumes: a L{dict} from mount point to device path.
+    @ivar console: the lines written to its console so far.
+    @ivar boots: how many times it booted.
+    """
+
+    spec = attr.ib()
+    state = attr.ib(default=power.NOSTATE)
+    networkInfo = attr.ib(default=None)
+    volumes = attr.ib(factory=dict)
+    console = attr.ib(factory=list)
+    boots = attr.ib(default=0)
+    cpuTime = attr.ib(default=0)
+
+
+@implementer(IVirtDriver)
+class FakeVirtDriver:
+    """
+    An L{IVirtDriver} in memory.
+
+    Tests read C{guests} and C{calls} and make the next call fail by
+    setting C{failNext} to an exception (any method), or with L{failOn}
+    (one method).
+
+    @ivar guests: a L{dict} from name to L{FakeGuest}.
+    @ivar calls: every call as C{(method name, arguments...)}.
+    @ivar failNext: an exception the next call fails with, or C{None}.
+    @ivar failures: a L{dict} from method name to the exception its next
+        call fails with.
+    @ivar host: the host name given to L{initHost}, or C{None}.
+    """
+
+    hypervisorType = "fake"
+
+    def __init__(self, vcpus=16, memoryMb=32768, localGb=1024):
+        self.vcpus = vcpus
+        self.memoryMb = memoryMb
+        self.localGb = localGb
+        self.guests = {}
+        self.calls = []
+        self.failNext = None
+        self.failures = {}
+        self.host = None
+
+    @classmethod
+    def fromConfig(cls, config):
+        """
+        @return: a L{FakeVirtDriver} (it has no flags).
+        """
+        return cls()
+
+    def failOn(self, method, error):
+        """
+        Make the next call of C{method} fail with C{error}.
+        """
+        self.failures[method] = error
+
+    def _enter(self, method, *args):
+        """
+        Record a call and consume an injected failure.
+
+        @return: the exception to fail with, or C{None}.
+        """
+        self.calls.append((method,) + args)
+        if self.failNext is not None:
+            error, self.failNext = self.failNext, None
+            return error
+        return self.failures.pop(method, None)
+
+    def _guest(self, name):
+        guest = self.guests.get(name)
+        if guest is None:
+            raise errors.GuestNotFound(f"no guest named {name}")
+        return guest
+
+    def _run(self, method, action, *args):
+        error = self._enter(method, *args)
+        if error is not None:
+            return fail(error)
+        try:
+            return succeed(action(*args))
+        except errors.VirtError as e:
+            return fail(e)
+
+    def _say(self, guest, line):
+        guest.console.append(line)
+
+    def _boot(self, guest):
+        guest.boots += 1
+        guest.state = power.RUNNING
+        spec = guest.spec
+        self._say(guest, f"[    0.000000] Linux version 6.1.0-fake (nova@fake) boot {guest.boots}")
+        self._say(
+            guest,
+            f"[    0.000000] Memory: {spec.memoryMb * 1024}K available, {spec.vcpus} CPU(s)",
+        )
+        if guest.networkInfo and guest.networkInfo.get("address"):
+            self._say(guest, f"eth0: leased {guest.networkInfo['address']}")
+        self._say(guest, f"{spec.name} login: ")
+
+    def initHost(self, host):
+        def action(host):
+            self.host = host
+
+        return self._run("initHost", action, host)
+
+    def listInstances(self):
+        return self._run("listInstances", lambda: sorted(self.guests))
+
+    def spawn(self, instance, networkInfo=None, blockDevices=()):
+        def action(instance, networkInfo, blockDevices):
+            if instance.name in self.guests:
+                raise errors.GuestExists(f"guest {instance.name} exists")
+            guest = FakeGuest(spec=instance, networkInfo=networkInfo)
+            for devicePath, mountpoint in blockDevices:
+                guest.volumes[mountpoint] = devicePath
+            self.guests[instance.name] = guest
+            self._boot(guest)
+
+        return self._run("spawn", action, instance, networkInfo, tuple(blockDevices))
+
+    def destroy(self, instanceName):
+        def action(name):
+            self._guest(name)
+            del self.guests[name]
+
+        return self._run("destroy", action, instanceName)
+
+    def reboot(self, instanceName):
+        def action(name):
+            guest = self._guest(name)
+            if guest.state not in power.ACTIVE:
+                raise errors.GuestStateError(
+                    f"cannot reboot {name}: it is {power.name(guest.state)}"
+                )
+            self._say(guest, "reboot: Restarting system")
+            self._boot(guest)
+
+        return self._run("reboot", action, instanceName)
+
+    def powerOff(self, instanceName):
+        def action(name):
+            guest = self._guest(name)
+            if guest.state in power.OFF:
+                return
+            if guest.state == power.SUSPENDED:
+                raise errors.GuestStateError(f"cannot power off {name}: it is suspended")
+            self._say(guest, "reboot: Power down")
+            guest.state = power.SHUTOFF
+
+        return self._run("powerOff", action, instanceName)
+
+    def powerOn(self, instanceName):
+        def action(name):
+            guest = self._guest(name)
+            if guest.state in power.ACTIVE:
+                return
+            if guest.state not in power.OFF:
+                raise errors.GuestStateError(
+                    f"cannot power on {name}: it is {power.name(guest.state)}"
+                )
+            self._boot(guest)
+
+        return self._run("powerOn", action, instanceName)
+
+    def _change(self, method, name, fromStates, toState, line):
+        def action(name):
+            guest = self._guest(name)
+            if guest.state not in fromStates:
+                raise errors.GuestStateError(
+                    f"cannot {method} {name}: it is {power.name(guest.state)}"
+                )
+            self._say(guest, line)
+            guest.state = toState
+
+        return self._run(method, action, name)
+
+    def pause(self, instanceName):
+        return self._change("pause", instanceName, power.ACTIVE, power.PAUSED, "paused")
+
+    def unpause(self, instanceName):
+        return self._change(
+            "unpause", instanceName, {power.PAUSED}, power.RUNNING, "unpaused"
+        )
+
+    def suspend(self, instanceName):
+        return self._change(
+            "suspend", instanceName, power.ACTIVE, power.SUSPENDED, "PM: suspend to disk"
+        )
+
+    def resume(self, instanceName):
+        return self._change(
+            "resume", instanceName, {power.SUSPENDED}, power.RUNNING, "PM: resumed from disk"
+        )
+
+    def getInfo(self, instanceName):
+        def action(name):
+            guest = self._guest(name)
+            return {
+                "state": guest.state,
+                "memory_mb": guest.spec.memoryMb,
+                "vcpus": guest.spec.vcpus,
+                "cpu_time": guest.cpuTime,
+            }
+
+        return self._run("getInfo", action, instanceName)
+
+    def getConsoleOutput(self, instanceName):
+        def action(name):
+            guest = self._guest(name)
+            return "".join(line + "\n" for line in guest.console)
+
+        return self._run("getConsoleOutput", action, instanceName)
+
+    def attachVolume(self, instanceName, devicePath, mountpoint):
+        def action(name, devicePath, mountpoint):
+            guest = self._guest(name)
+            if mountpoint in guest.volumes:
+                raise errors.DeviceInUse(f"{name} already has a device at {mountpoint}")
+            guest.volumes[mountpoint] = devicePath
+            self._say(guest, f"virtio_blk: attached {mountpoint}")
+
+        return self._run("attachVolume", action, instanceName, devicePath, mountpoint)
+
+    def detachVolume(self, instanceName, mountpoint):
+        def action(name, mountpoint):
+            guest = self._guest(name)
+            if mountpoint not in guest.volumes:
+                raise errors.DeviceNotFound(f"{name} has no device at {mountpoint}")
+            del guest.volumes[mountpoint]
+            self._say(guest, f"virtio_blk: detached {mountpoint}")
+
+        return self._run("detachVolume", action, instanceName, mountpoint)
+
+    def getHostStats(self):
+        def action():
+            guests = list(self.guests.values())
+            return {
+                "vcpus": self.vcpus,
+                "memory_mb": self.memoryMb,
+                "local_gb": self.localGb,
+                "vcpus_used": sum(g.spec.vcpus for g in guests),
+                "memory_mb_used": sum(g.spec.memoryMb for g in guests),
+                "local_gb_used": sum(g.spec.localGb for g in guests),
+                "hypervisor_type": self.hypervisorType,
+            }
+
+        return self._run("getHostStats", action)

@@ -1,0 +1,3 @@
+"""
+Block volumes: LVM and iSCSI, or files, attached to instances.
+"""

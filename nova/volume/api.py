@@ -1,0 +1,601 @@
+# -*- test-case-name: tests.volume.test_api -*-
+"""
+The volume API that every API (EC2, OpenStack, admin) uses: it checks
+what a request may do, writes the database, and casts to the scheduler
+and the volume hosts; attaching and detaching it carries out itself, by
+calling the compute host of the instance.
+
+Volumes and snapshots are named by their numeric id or their EC2 id
+(C{vol-0000000a}, C{snap-0000000a}); every method checks that they belong
+to the context's project (admins see all) and answers
+L{nova.volume.errors.VolumeNotFound} (EC2: C{InvalidVolume.NotFound}) or
+L{nova.volume.errors.SnapshotNotFound} (C{InvalidSnapshot.NotFound}) for
+those of other projects.
+
+RPC sent:
+
+  - C{scheduler}: C{createVolume(volumeId, size, availabilityZone)}, which
+    picks a volume host and casts C{createVolume(volumeId)} to it;
+  - C{volume.<host>}: C{createVolume(volumeId)} (a volume made from a
+    snapshot goes straight to the snapshot's host), C{deleteVolume(volumeId)},
+    C{createSnapshot(snapshotId)}, C{deleteSnapshot(snapshotId)} (casts);
+  - C{compute.<host>}: C{attachVolume(instanceId, devicePath, mountpoint)}
+    and C{detachVolume(instanceId, mountpoint)} (calls).  For an export
+    other than a file (iSCSI), C{attachVolume} also gets C{exportInfo}, the
+    export L{dict} (see L{nova.volume.interfaces.IVolumeDriver}).
+"""
+
+import re
+
+from twisted.internet.defer import DeferredLock, inlineCallbacks, maybeDeferred
+from twisted.logger import Logger
+
+from nova import exception
+from nova.compute import states
+from nova.compute.names import ec2InstanceId, parseInstanceId
+from nova.db import volumes as v
+from nova.db.instances import IncorrectInstanceState, InstanceNotFound
+from nova.db.services import utcnow
+from nova.virt.errors import DeviceNotFound
+from nova.volume.errors import (
+    IncorrectSnapshotState,
+    IncorrectVolumeState,
+    InvalidAttachmentNotFound,
+    InvalidVolumeParameterValue,
+    InvalidVolumeZoneMismatch,
+    SnapshotInUse,
+    SnapshotNotFound,
+    VolumeInUse,
+    VolumeLimitExceeded,
+    VolumeNotFound,
+)
+from nova.volume.names import ec2SnapshotId, ec2VolumeId, parseSnapshotId, parseVolumeId
+
+#: The largest volume, in GiB (EC2's limit).
+MAX_SIZE_GB = 16384
+
+#: The devices a volume may be attached as.
+DEVICE = re.compile(r"^/dev/(?:sd|hd|vd|xvd)[a-z]{1,2}$")
+
+#: Export types whose C{devicePath} is all a compute host needs.
+_PATH_EXPORTS = frozenset({"file", "fake"})
+
+
+def _limit(quota, resource):
+    value = quota.get(resource)
+    if value is None or value < 0:
+        return None
+    return value
+
+
+def parseSize(size):
+    """
+    @param size: gigabytes, an L{int} or a string of digits.
+    @return: the size as an L{int}.
+    @raise InvalidVolumeParameterValue: unless it is between 1 and
+        L{MAX_SIZE_GB}.
+    """
+    if isinstance(size, str) and size.strip().isdigit():
+        size = int(size.strip())
+    if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= MAX_SIZE_GB:
+        raise InvalidVolumeParameterValue(
+            f"Invalid value '{size}' for size: a volume has 1 to {MAX_SIZE_GB} GiB"
+        )
+    return size
+
+
+class VolumeAPI:
+    """
+    Creates, deletes, attaches and snapshots volumes on behalf of API
+    requests.
+
+    @ivar quotas: an object whose C{getQuota(projectId)} returns (or fires
+        a L{Deferred} with) a L{dict} of the project's limits, such as
+        L{nova.quota.QuotaEngine}; the keys used are C{volumes} and
+        C{gigabytes}, a missing key, C{None} or a negative limit meaning
+        unlimited.
+    """
+
+    log = Logger()
+    schedulerTopic = "scheduler"
+
+    def __init__(self, config, db, rpc, clock, quotas):
+        self.config = config
+        self.db = db
+        self.rpc = rpc
+        self.clock = clock
+        self.quotas = quotas
+        self._createLock = DeferredLock()
+
+    # -- lookups ---------------------------------------------------------
+
+    def _visible(self, context, record):
+        return context.isAdmin or record.project_id == context.projectId
+
+    @inlineCallbacks
+    def getVolume(self, context, volumeId):
+        """
+        @param volumeId: a numeric or EC2 id.
+        @return: L{Deferred} firing with the L{nova.db.volumes.VolumeRecord};
+            failing with L{VolumeNotFound} if there is none the context may
+            see, or L{nova.volume.errors.InvalidVolumeIDMalformed}.
+        """
+        number = parseVolumeId(volumeId)
+        try:
+            volume = yield self.db.volumes.get(number)
+        except VolumeNotFound:
+            volume = None
+        if volume is None or not self._visible(context, volume):
+            raise VolumeNotFound(f"The volume '{ec2VolumeId(number)}' does not exist.")
+        return volume
+
+    @inlineCallbacks
+    def describeVolumes(self, context, volumeIds=None):
+        """
+        The volumes the context may see: its project's (all, for admins).
+
+        @param volumeIds: numeric or EC2 ids to restrict to; any unknown id
+            fails the request.
+        @return: L{Deferred} firing with a L{list} of
+            L{nova.db.volumes.VolumeRecord} by id; failing with
+            L{VolumeNotFound} naming the unknown ids.
+        """
+        projectId = None if context.isAdmin else context.projectId
+        if not volumeIds:
+            volumes = yield self.db.volumes.list(projectId=projectId)
+            return volumes
+        numbers = [parseVolumeId(volumeId) for volumeId in volumeIds]
+        volumes = yield self.db.volumes.list(projectId=projectId, volumeIds=numbers)
+        missing = sorted(set(numbers) - {volume.id for volume in volumes})
+        if missing:
+            names = ", ".join(ec2VolumeId(n) for n in missing)
+            raise VolumeNotFound(f"The volume '{names}' does not exist.")
+        return volumes
+
+    @inlineCallbacks
+    def getSnapshot(self, context, snapshotId):
+        """
+        @param snapshotId: a numeric or EC2 id.
+        @return: L{Deferred} firing with the
+            L{nova.db.volumes.SnapshotRecord}; failing with
+            L{SnapshotNotFound} if there is none the context may see, or
+            L{nova.volume.errors.InvalidSnapshotIDMalformed}.
+        """
+        number = parseSnapshotId(snapshotId)
+        try:
+            snapshot = yield self.db.volumes.getSnapshot(number)
+        except SnapshotNotFound:
+            snapshot = None
+        if snapshot is None or not self._visible(context, snapshot):
+            raise SnapshotNotFound(f"The snapshot '{ec2SnapshotId(number)}' does not exist.")
+        return snapshot
+
+    @inlineCallbacks
+    def describeSnapshots(self, context, snapshotIds=None):
+        """
+        The snapshots the context may see.
+
+        @param snapshotIds: numeric or EC2 ids to restrict to; any unknown
+            id fails the request.
+        @return: L{Deferred} firing with a L{list} of
+            L{nova.db.volumes.SnapshotRecord} by id; failing with
+            L{SnapshotNotFound} naming the unknown ids.
+        """
+        projectId = None if context.isAdmin else context.projectId
+        if not snapshotIds:
+            snapshots = yield self.db.volumes.listSnapshots(projectId=projectId)
+            return snapshots
+        numbers = [parseSnapshotId(snapshotId) for snapshotId in snapshotIds]
+        snapshots = yield self.db.volumes.listSnapshots(projectId=projectId, snapshotIds=numbers)
+        missing = sorted(set(numbers) - {snapshot.id for snapshot in snapshots})
+        if missing:
+            names = ", ".join(ec2SnapshotId(n) for n in missing)
+            raise SnapshotNotFound(f"The snapshot '{names}' does not exist.")
+        return snapshots
+
+    # -- create and delete -----------------------------------------------
+
+    @inlineCallbacks
+    def createVolume(
+        self,
+        context,
+        size=None,
+        snapshotId=None,
+        availabilityZone=None,
+        displayName=None,
+        displayDescription=None,
+    ):
+        """
+        Create a volume, empty or from a snapshot, within the project's
+        quotas.  The answer comes at once, with the volume C{creating}; a
+        volume host makes it.
+
+        @param size: gigabytes (1 to L{MAX_SIZE_GB}); with C{snapshotId},
+            by default the snapshot's size, and never less.
+        @param snapshotId: a numeric or EC2 snapshot id, or C{None}.
+        @param availabilityZone: the zone asked for, or C{None}.
+        @return: L{Deferred} firing with the new
+            L{nova.db.volumes.VolumeRecord}; failing with
+            L{VolumeLimitExceeded} when the project has too many volumes or
+            gigabytes, L{InvalidVolumeParameterValue} for a bad size,
+            L{SnapshotNotFound} or L{IncorrectSnapshotState}.
+        """
+        if context.projectId is None:
+            raise exception.NotAuthorized("A volume belongs to a project: the request has none.")
+        snapshot = None
+        if snapshotId is not None:
+            snapshot = yield self.getSnapshot(context, snapshotId)
+            if snapshot.status != v.AVAILABLE:
+                raise IncorrectSnapshotState(
+                    f"The snapshot '{snapshot.ec2Id}' is {snapshot.ec2Status}, not completed."
+                )
+            if size is None:
+                size = snapshot.volume_size
+        if size is None:
+            raise InvalidVolumeParameterValue("The request must give a size or a snapshot.")
+        size = parseSize(size)
+        if snapshot is not None and size < snapshot.volume_size:
+            raise InvalidVolumeParameterValue(
+                f"Invalid value '{size}' for size: snapshot {snapshot.ec2Id} has "
+                f"{snapshot.volume_size} GiB"
+            )
+        volume = yield self._createLock.run(
+            self._createWithinQuota,
+            context,
+            size,
+            snapshot,
+            availabilityZone,
+            displayName,
+            displayDescription,
+        )
+        try:
+            if snapshot is not None:
+                yield self.rpc.cast(
+                    context, f"volume.{snapshot.host}", "createVolume", {"volumeId": volume.id}
+                )
+            else:
+                yield self.rpc.cast(
+                    context,
+                    self.schedulerTopic,
+                    "createVolume",
+                    {"volumeId": volume.id, "size": size, "availabilityZone": availabilityZone},
+                )
+        except exception.RPCError as e:
+            yield self.db.volumes.setError(volume.id, f"could not be scheduled: {e}")
+            raise
+        return volume
+
+    @inlineCallbacks
+    def _createWithinQuota(
+        self, context, size, snapshot, availabilityZone, displayName, displayDescription
+    ):
+        projectId = context.projectId
+        quota = yield maybeDeferred(self.quotas.getQuota, projectId)
+        usage = yield self.db.volumes.usageByProject(projectId)
+        volumes, gigabytes = _limit(quota, "volumes"), _limit(quota, "gigabytes")
+        if volumes is not None and usage["volumes"] + 1 > volumes:
+            raise VolumeLimitExceeded(
+                f"Quota exceeded for volumes: {usage['volumes']} of {volumes} in use"
+            )
+        if gigabytes is not None and usage["gigabytes"] + size > gigabytes:
+            raise VolumeLimitExceeded(
+                f"Quota exceeded for gigabytes: requested {size}, "
+                f"{usage['gigabytes']} of {gigabytes} in use"
+            )
+        volume = yield self.db.volumes.create(
+            projectId,
+            context.userId,
+            size,
+            availabilityZone=availabilityZone,
+            snapshotId=None if snapshot is None else snapshot.id,
+            displayName=displayName,
+            displayDescription=displayDescription,
+            host=None if snapshot is None else snapshot.host,
+        )
+        return volume
+
+    @inlineCallbacks
+    def deleteVolume(self, context, volumeId):
+        """
+        Delete an available volume (or one in error).  The answer comes at
+        once, with the volume C{deleting}; its host removes it.
+
+        @return: L{Deferred} firing with the
+            L{nova.db.volumes.VolumeRecord} as it is now; failing with
+            L{VolumeInUse} for an attached volume, L{IncorrectVolumeState}
+            for one being created, deleted or snapshotted, or
+            L{VolumeNotFound}.
+        """
+        volume = yield self.getVolume(context, volumeId)
+        if volume.instance_id is not None or volume.status in v.ATTACHED_STATUSES:
+            raise VolumeInUse(
+                f"Volume {volume.ec2Id} is currently attached to {volume.instanceEc2Id}"
+            )
+        if volume.status not in (v.AVAILABLE, v.ERROR):
+            raise IncorrectVolumeState(
+                f"The volume '{volume.ec2Id}' is {volume.status}; cannot delete it."
+            )
+        taking = yield self.db.volumes.listSnapshots(volumeId=volume.id, statuses={v.CREATING})
+        if taking:
+            raise IncorrectVolumeState(
+                f"The volume '{volume.ec2Id}' has a snapshot in progress ({taking[0].ec2Id})."
+            )
+        volume = yield self.db.volumes.transition(
+            volume.id, {v.AVAILABLE, v.ERROR}, v.DELETING, action="delete it",
+            status_description=None,
+        )
+        if volume.host is None:
+            yield self.db.volumes.delete(volume.id)
+            return volume
+        yield self.rpc.cast(context, f"volume.{volume.host}", "deleteVolume", {"volumeId": volume.id})
+        return volume
+
+    # -- attach and detach -----------------------------------------------
+
+    @inlineCallbacks
+    def _getInstance(self, context, instanceId):
+        number = parseInstanceId(instanceId)
+        try:
+            instance = yield self.db.instances.get(number)
+        except InstanceNotFound:
+            instance = None
+        if instance is None or instance.deleted or not self._visible(context, instance):
+            raise InstanceNotFound(f"The instance ID '{ec2InstanceId(number)}' does not exist")
+        return instance
+
+    @inlineCallbacks
+    def attachVolume(self, context, volumeId, instanceId, device):
+        """
+        Attach an available volume to a running instance of the same
+        project as C{device}: the volume goes C{attaching}, the instance's
+        compute host attaches its export, and the volume is C{in-use}.  If
+        the compute host refuses, the volume is C{available} again (with
+        the reason in C{status_description}); if it does not answer, the
+        volume goes to C{error} with its attachment kept, since the guest
+        may have it (L{detachVolume} clears that).
+
+        @param device: C{/dev/sdX}, C{/dev/vdX}, C{/dev/xvdX} or
+            C{/dev/hdX}.
+        @return: L{Deferred} firing with the L{nova.db.volumes.VolumeRecord}
+            once attached; failing with L{VolumeNotFound},
+            L{nova.db.instances.InstanceNotFound}, L{IncorrectVolumeState},
+            L{VolumeInUse}, L{IncorrectInstanceState},
+            L{InvalidVolumeParameterValue} (a bad device),
+            L{nova.volume.errors.VolumeDeviceInUse},
+            L{InvalidVolumeZoneMismatch}, or what the compute host failed
+            with.
+        """
+        volume = yield self.getVolume(context, volumeId)
+        instance = yield self._getInstance(context, instanceId)
+        if not isinstance(device, str) or not DEVICE.match(device):
+            raise InvalidVolumeParameterValue(
+                f"Invalid value '{device}' for unixDevice: use /dev/sdX, /dev/vdX, "
+                "/dev/xvdX or /dev/hdX"
+            )
+        if volume.status in v.ATTACHED_STATUSES or volume.instance_id is not None:
+            raise VolumeInUse(
+                f"Volume {volume.ec2Id} is already attached to {volume.instanceEc2Id}"
+            )
+        if volume.status != v.AVAILABLE:
+            raise IncorrectVolumeState(
+                f"The volume '{volume.ec2Id}' is {volume.status}, not available."
+            )
+        if volume.project_id != instance.project_id:
+            raise InvalidVolumeParameterValue(
+                f"Volume {volume.ec2Id} and instance {instance.ec2Id} belong to different projects"
+            )
+        if instance.state != states.RUNNING or instance.host is None:
+            raise IncorrectInstanceState(
+                f"The instance '{instance.ec2Id}' is {instance.state}, not running."
+            )
+        if (
+            volume.availability_zone is not None
+            and instance.availability_zone is not None
+            and volume.availability_zone != instance.availability_zone
+        ):
+            raise InvalidVolumeZoneMismatch(
+                f"Volume {volume.ec2Id} is in zone {volume.availability_zone}, "
+                f"instance {instance.ec2Id} in {instance.availability_zone}"
+            )
+        export = volume.exportInfo
+        if not export or not export.get("devicePath"):
+            raise IncorrectVolumeState(f"The volume '{volume.ec2Id}' has no export.")
+        volume = yield self.db.volumes.beginAttach(volume.id, instance.id, device)
+        args = {"instanceId": instance.id, "devicePath": export["devicePath"], "mountpoint": device}
+        if export.get("type") not in _PATH_EXPORTS:
+            args["exportInfo"] = export
+        try:
+            yield self.rpc.call(context, f"compute.{instance.host}", "attachVolume", args)
+        except exception.RPCTimeout as e:
+            yield self.db.volumes.transition(
+                volume.id, {v.ATTACHING}, v.ERROR,
+                status_description=f"no answer from {instance.host} while attaching: {e}"[:255],
+            )
+            raise
+        except Exception as e:
+            self.log.info(
+                "attaching {volume} to {instance} failed: {error}",
+                volume=volume.ec2Id, instance=instance.ec2Id, error=e,
+            )
+            yield self.db.volumes.transition(
+                volume.id, {v.ATTACHING}, v.AVAILABLE,
+                status_description=f"attach failed: {e}"[:255],
+                **v.DETACHED_FIELDS,
+            )
+            raise
+        volume = yield self.db.volumes.transition(
+            volume.id, {v.ATTACHING}, v.IN_USE,
+            attach_status=v.ATTACHED, attach_time=utcnow(self.clock),
+        )
+        return volume
+
+    @inlineCallbacks
+    def detachVolume(self, context, volumeId, instanceId=None, device=None, force=False):
+        """
+        Detach a volume from its instance: the volume goes C{detaching},
+        the compute host detaches it (if the instance is running; a guest
+        that no longer has the device counts as detached), and the volume
+        is C{available}.  A volume in C{error} that kept its attachment is
+        detached the same way.
+
+        @param instanceId: if given, the instance the volume must be
+            attached to.
+        @param device: if given, the device it must be attached as.
+        @param force: detach in the database even if the compute host
+            fails.
+        @return: L{Deferred} firing with the L{nova.db.volumes.VolumeRecord}
+            once detached; failing with L{VolumeNotFound},
+            L{IncorrectVolumeState} (not attached, or busy),
+            L{InvalidAttachmentNotFound}, or what the compute host failed
+            with (the volume then stays C{in-use}).
+        """
+        volume = yield self.getVolume(context, volumeId)
+        if volume.instance_id is None or volume.status not in (v.IN_USE, v.ERROR):
+            raise IncorrectVolumeState(
+                f"Volume '{volume.ec2Id}' is in the '{volume.ec2Status}' state"
+                + ("" if volume.instance_id is None else f" ({volume.status})")
+                + "; it cannot be detached."
+            )
+        if instanceId is not None and parseInstanceId(instanceId) != volume.instance_id:
+            raise InvalidAttachmentNotFound(
+                f"Volume {volume.ec2Id} is not attached to {ec2InstanceId(parseInstanceId(instanceId))}"
+            )
+        if device is not None and device != volume.mountpoint:
+            raise InvalidAttachmentNotFound(
+                f"Volume {volume.ec2Id} is not attached as {device}"
+            )
+        fromStatus, fromAttach = volume.status, volume.attach_status
+        volume = yield self.db.volumes.transition(
+            volume.id, {fromStatus}, v.DETACHING, action="detach it",
+            attach_status=v.ATTACH_DETACHING,
+        )
+        try:
+            instance = yield self.db.instances.get(volume.instance_id)
+        except InstanceNotFound:
+            instance = None
+        running = (
+            instance is not None
+            and instance.state == states.RUNNING
+            and instance.host is not None
+        )
+        if running:
+            try:
+                yield self.rpc.call(
+                    context,
+                    f"compute.{instance.host}",
+                    "detachVolume",
+                    {"instanceId": instance.id, "mountpoint": volume.mountpoint},
+                )
+            except DeviceNotFound:
+                pass
+            except Exception as e:
+                if not force:
+                    yield self.db.volumes.transition(
+                        volume.id, {v.DETACHING}, fromStatus, attach_status=fromAttach,
+                    )
+                    raise
+                self.log.warn(
+                    "forced detach of {volume}: the compute host failed: {error}",
+                    volume=volume.ec2Id, error=e,
+                )
+        volume = yield self.db.volumes.transition(
+            volume.id, {v.DETACHING}, v.AVAILABLE, status_description=None,
+            **v.DETACHED_FIELDS,
+        )
+        return volume
+
+    @inlineCallbacks
+    def detachAllFromInstance(self, context, instanceId):
+        """
+        Record that an instance's guest is gone (terminated): every volume
+        attached to it becomes C{available}, without asking its compute
+        host.  Volumes busy attaching or detaching are left alone.
+
+        @param instanceId: a numeric or EC2 instance id.
+        @return: L{Deferred} firing with the L{list} of the
+            L{nova.db.volumes.VolumeRecord}s detached.
+        """
+        number = parseInstanceId(instanceId)
+        attached = yield self.db.volumes.list(instanceId=number, statuses={v.IN_USE, v.ERROR})
+        detached = []
+        for volume in attached:
+            try:
+                volume = yield self.db.volumes.transition(
+                    volume.id, {volume.status}, v.AVAILABLE, status_description=None,
+                    **v.DETACHED_FIELDS,
+                )
+            except (IncorrectVolumeState, VolumeNotFound):
+                continue
+            detached.append(volume)
+        return detached
+
+    # -- snapshots -------------------------------------------------------
+
+    @inlineCallbacks
+    def createSnapshot(self, context, volumeId, description=None, displayName=None):
+        """
+        Take a snapshot of a volume (available or in use: a snapshot of an
+        attached volume holds what was on its disk, as after a crash).  The
+        answer comes at once, with the snapshot C{creating} (EC2:
+        C{pending}).
+
+        @return: L{Deferred} firing with the new
+            L{nova.db.volumes.SnapshotRecord}; failing with
+            L{VolumeNotFound} or L{IncorrectVolumeState}.
+        """
+        volume = yield self.getVolume(context, volumeId)
+        if volume.status not in (v.AVAILABLE, v.IN_USE) or volume.host is None:
+            raise IncorrectVolumeState(
+                f"The volume '{volume.ec2Id}' is {volume.status}; cannot snapshot it."
+            )
+        snapshot = yield self.db.volumes.createSnapshot(
+            volume.project_id,
+            context.userId or volume.user_id,
+            volume.id,
+            volume.size,
+            volume.host,
+            displayName=displayName,
+            displayDescription=description,
+        )
+        try:
+            yield self.rpc.cast(
+                context, f"volume.{volume.host}", "createSnapshot", {"snapshotId": snapshot.id}
+            )
+        except exception.RPCError as e:
+            yield self.db.volumes.updateSnapshot(
+                snapshot.id, status=v.ERROR, status_description=f"could not be sent: {e}"[:255]
+            )
+            raise
+        return snapshot
+
+    @inlineCallbacks
+    def deleteSnapshot(self, context, snapshotId):
+        """
+        Delete a completed snapshot (or one in error).  The answer comes at
+        once; the snapshot's host removes it.
+
+        @return: L{Deferred} firing with the
+            L{nova.db.volumes.SnapshotRecord} as it is now; failing with
+            L{SnapshotNotFound}, L{IncorrectSnapshotState}, or
+            L{SnapshotInUse} while a volume is being made from it.
+        """
+        snapshot = yield self.getSnapshot(context, snapshotId)
+        if snapshot.status not in (v.AVAILABLE, v.ERROR):
+            raise IncorrectSnapshotState(
+                f"The snapshot '{snapshot.ec2Id}' is {snapshot.status}; cannot delete it."
+            )
+        users = yield self.db.volumes.list(snapshotId=snapshot.id, statuses={v.CREATING})
+        if users:
+            raise SnapshotInUse(
+                f"The snapshot '{snapshot.ec2Id}' is in use by {users[0].ec2Id}"
+            )
+        snapshot = yield self.db.volumes.transitionSnapshot(
+            snapshot.id, {v.AVAILABLE, v.ERROR}, v.DELETING, action="delete it",
+        )
+        if snapshot.host is None:
+            yield self.db.volumes.deleteSnapshot(snapshot.id)
+            return snapshot
+        yield self.rpc.cast(
+            context, f"volume.{snapshot.host}", "deleteSnapshot", {"snapshotId": snapshot.id}
+        )
+        return snapshot

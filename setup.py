@@ -1,0 +1,48 @@
+"""
+Packaging of Nova on Twisted (distribution C{txnova}).
+"""
+
+from setuptools import find_packages, setup
+
+setup(
+    name="txnova",
+    version="0.1.0",
+    description="An IaaS cloud controller with EC2 and S3 APIs, built on Twisted",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.11",
+    packages=find_packages(exclude=["tests", "tests.*", "benchmarks"]) + ["twisted.plugins"],
+    package_data={"nova.rpc": ["*.xml"], "nova": ["etc/*"]},
+    include_package_data=True,
+    install_requires=[
+        "Twisted[tls]>=24.7",
+        "txAMQP>=0.8.2",
+        "txredisapi>=1.4.10",
+        "storm>=1.0",
+        "psycopg2-binary>=2.9",
+        "ldap3>=2.9",
+        "attrs>=23.1",
+        "zope.interface>=6.0",
+        "cryptography>=42",
+        "treq>=23.11",
+        "botocore>=1.34",
+        "boto3>=1.34",
+    ],
+    extras_require={
+        "mysql": ["mysqlclient>=2.2"],
+        "libvirt": ["libvirt-python>=9.0"],
+        "test": ["awscli>=1.32", "boto>=2.49", "moto[server]>=5.0"],
+    },
+    entry_points={
+        "console_scripts": [
+            "nova-manage=nova.manage:main",
+            "nova-dhcpbridge=nova.network.dhcpbridge:main",
+            "nova-bundle-image=nova.image.bundletool:main",
+        ],
+    },
+    classifiers=[
+        "Framework :: Twisted",
+        "Programming Language :: Python :: 3",
+    ],
+)

@@ -1,0 +1,3 @@
+"""
+Tests of nova-api's web APIs.
+"""

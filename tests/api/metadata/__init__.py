@@ -1,0 +1,3 @@
+"""
+Tests of the metadata service guests read.
+"""

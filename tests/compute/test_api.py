@@ -1,0 +1,324 @@
+"""
+Tests for L{nova.compute.api.ComputeAPI}: what it checks and writes, and
+what it casts.
+"""
+
+from twisted.trial.unittest import SynchronousTestCase
+
+from nova import exception
+from nova.compute import states
+from nova.compute.api import ComputeAPI, requestHash
+from nova.compute.errors import (
+    DeviceInUse,
+    IdempotentParameterMismatch,
+    IncorrectInstanceState,
+    InstanceLimitExceeded,
+    InstanceNotFound,
+    InstanceTypeNotFound,
+    InvalidInstanceIDMalformed,
+    InvalidParameterValue,
+)
+from nova.context import RequestContext
+from tests.compute.util import ADMIN, ALICE, BOB, Cloud, DictQuotas
+
+
+class RunInstancesTests(SynchronousTestCase):
+    def setUp(self):
+        self.cloud = Cloud(self, quotas=DictQuotas())
+        self.api = self.cloud.api
+
+    def run_(self, context=ALICE, minCount=1, maxCount=1, **kw):
+        return self.api.runInstances(context, "ami-00000001", minCount, maxCount, **kw)
+
+    def test_rowsArePending(self):
+        reservationId, instances = self.successResultOf(
+            self.run_(
+                minCount=2,
+                maxCount=2,
+                instanceType="m1.medium",
+                keyName="k",
+                keyData="ssh-rsa AAAA k",
+                userData="aGVsbG8=",
+                securityGroups=["web", "db"],
+                kernelId="aki-00000002",
+                ramdiskId="ari-00000003",
+            )
+        )
+        self.assertRegex(reservationId, r"^r-[0-9a-f]{8}$")
+        self.assertEqual([i.launch_index for i in instances], [0, 1])
+        first = instances[0]
+        self.assertEqual(first.state, states.PENDING)
+        self.assertEqual((first.project_id, first.user_id), ("wonderland", "alice"))
+        self.assertEqual(first.reservation_id, reservationId)
+        self.assertEqual(
+            (first.instance_type, first.vcpus, first.memory_mb, first.local_gb),
+            ("m1.medium", 2, 4096, 40),
+        )
+        self.assertEqual((first.image_id, first.kernel_id, first.ramdisk_id), ("ami-00000001", "aki-00000002", "ari-00000003"))
+        self.assertEqual((first.key_name, first.key_data, first.user_data), ("k", "ssh-rsa AAAA k", "aGVsbG8="))
+        self.assertEqual(first.securityGroups, ("web", "db"))
+        self.assertEqual(first.hostname, first.ec2Id)
+        self.assertRegex(first.mac_address, r"^02:16:3e(:[0-9a-f]{2}){3}$")
+        self.assertNotEqual(first.mac_address, instances[1].mac_address)
+        self.assertIsNone(first.host)
+        self.assertEqual(
+            self.cloud.rpc.sent,
+            [
+                ("cast", "scheduler", "runInstance", {"instanceId": i.id, "availabilityZone": None})
+                for i in instances
+            ],
+        )
+
+    def test_defaults(self):
+        _, [instance] = self.successResultOf(self.run_())
+        self.assertEqual(instance.instance_type, "m1.small")
+        self.assertEqual(instance.securityGroups, ("default",))
+
+    def test_unknownType(self):
+        failure = self.failureResultOf(self.run_(instanceType="m9.huge"), InstanceTypeNotFound)
+        self.assertEqual(failure.value.ec2Code, "InvalidParameterValue")
+        self.assertEqual(str(failure.value), "Invalid value 'm9.huge' for InstanceType.")
+
+    def test_badCounts(self):
+        for minCount, maxCount in ((0, 1), (2, 1), ("x", 1)):
+            self.failureResultOf(self.run_(minCount=minCount, maxCount=maxCount), InvalidParameterValue)
+        self.assertEqual(self.cloud.rpc.sent, [])
+
+    def test_needsProject(self):
+        self.failureResultOf(self.run_(RequestContext(userId="u")), exception.NotAuthorized)
+
+    def test_quotaTrims(self):
+        self.cloud.quotas.limits["wonderland"] = {"instances": 5}
+        self.successResultOf(self.run_(minCount=3, maxCount=3))
+        _, instances = self.successResultOf(self.run_(minCount=1, maxCount=10))
+        self.assertEqual(len(instances), 2)
+
+    def test_quotaTrimsByCores(self):
+        self.cloud.quotas.limits["wonderland"] = {"cores": 10, "instances": -1}
+        _, instances = self.successResultOf(self.run_(minCount=1, maxCount=5, instanceType="m1.large"))
+        self.assertEqual(len(instances), 2)
+
+    def test_quotaTrimsByRam(self):
+        self.cloud.quotas.limits["wonderland"] = {"ram": 5000}
+        _, instances = self.successResultOf(self.run_(minCount=1, maxCount=5))
+        self.assertEqual(len(instances), 2)
+
+    def test_quotaRefuses(self):
+        self.cloud.quotas.limits["wonderland"] = {"instances": 2}
+        failure = self.failureResultOf(self.run_(minCount=3, maxCount=4), InstanceLimitExceeded)
+        self.assertEqual(failure.value.ec2Code, "InstanceLimitExceeded")
+        self.assertIn("you can run 2 more", str(failure.value))
+        self.assertEqual(self.successResultOf(self.api.describeInstances(ALICE)), [])
+        self.assertEqual(self.cloud.rpc.sent, [])
+
+    def test_quotaIsPerProject(self):
+        self.cloud.quotas.limits["wonderland"] = {"instances": 1}
+        self.successResultOf(self.run_())
+        self.failureResultOf(self.run_(), InstanceLimitExceeded)
+        self.successResultOf(self.run_(BOB, minCount=3, maxCount=3))
+
+    def test_terminatedInstancesFreeQuota(self):
+        self.cloud.quotas.limits["wonderland"] = {"instances": 1}
+        _, [instance] = self.successResultOf(self.run_())
+        self.successResultOf(self.api.terminateInstances(ALICE, [instance.id]))
+        self.successResultOf(self.run_())
+
+    def test_quotaEngineByDefault(self):
+        """
+        Without a quotas object the API uses L{nova.quota.QuotaEngine}:
+        the --quota_* flags, overridden per project in the database.
+        """
+        from nova.quota import QuotaEngine, QuotaExceeded
+
+        config = self.cloud.config.replace(quota_instances=3, quota_cores=20)
+        api = ComputeAPI(config, self.cloud.db, self.cloud.rpc, self.cloud.clock)
+        self.assertIsInstance(api.quotas, QuotaEngine)
+        _, instances = self.successResultOf(api.runInstances(ALICE, "ami-00000001", 1, 5))
+        self.assertEqual(len(instances), 3)
+        failure = self.failureResultOf(api.runInstances(ALICE, "ami-00000001", 1, 1), QuotaExceeded)
+        self.assertIsInstance(failure.value, InstanceLimitExceeded)
+        self.successResultOf(api.quotas.setQuota("wonderland", "instances", None))
+        _, instances = self.successResultOf(api.runInstances(ALICE, "ami-00000001", 1, 50))
+        self.assertEqual(len(instances), 17)
+
+    def test_clientTokenReplays(self):
+        first = self.successResultOf(self.run_(minCount=2, maxCount=2, clientToken="abc"))
+        sent = len(self.cloud.rpc.sent)
+        again = self.successResultOf(self.run_(minCount=2, maxCount=2, clientToken="abc"))
+        self.assertEqual(again[0], first[0])
+        self.assertEqual([i.id for i in again[1]], [i.id for i in first[1]])
+        self.assertEqual(len(self.cloud.rpc.sent), sent)
+        self.assertEqual(len(self.successResultOf(self.api.describeInstances(ALICE))), 2)
+
+    def test_clientTokenReplayIgnoresQuota(self):
+        self.cloud.quotas.limits["wonderland"] = {"instances": 1}
+        first = self.successResultOf(self.run_(clientToken="abc"))
+        self.assertEqual(self.successResultOf(self.run_(clientToken="abc"))[0], first[0])
+
+    def test_clientTokenMismatch(self):
+        self.successResultOf(self.run_(clientToken="abc"))
+        failure = self.failureResultOf(
+            self.run_(clientToken="abc", instanceType="m1.tiny"), IdempotentParameterMismatch
+        )
+        self.assertEqual(failure.value.ec2Code, "IdempotentParameterMismatch")
+
+    def test_clientTokenIsPerProject(self):
+        alice = self.successResultOf(self.run_(clientToken="abc"))
+        bob = self.successResultOf(self.run_(BOB, clientToken="abc"))
+        self.assertNotEqual(alice[0], bob[0])
+
+    def test_badClientToken(self):
+        self.failureResultOf(self.run_(clientToken="x" * 65), InvalidParameterValue)
+
+    def test_schedulerUnreachable(self):
+        class DeadBus:
+            def cast(self, context, topic, method, args):
+                from twisted.internet.defer import fail
+
+                return fail(exception.RPCError("broker gone"))
+
+        api = ComputeAPI(self.cloud.config, self.cloud.db, DeadBus(), self.cloud.clock, DictQuotas())
+        self.failureResultOf(
+            api.runInstances(ALICE, "ami-00000001", 2, 2), exception.RPCError
+        )
+        instances = self.successResultOf(self.api.describeInstances(ALICE))
+        self.assertEqual({i.state for i in instances}, {states.ERROR})
+        self.assertIn("could not reach the scheduler", instances[0].state_description)
+
+    def test_requestHashStable(self):
+        self.assertEqual(requestHash(a=1, b=["x"]), requestHash(b=["x"], a=1))
+        self.assertNotEqual(requestHash(a=1), requestHash(a=2))
+
+
+class AccessTests(SynchronousTestCase):
+    def setUp(self):
+        self.cloud = Cloud(self)
+        self.api = self.cloud.api
+        _, [self.instance] = self.cloud.run(ALICE)
+
+    def test_otherProjectSeesNothing(self):
+        self.assertEqual(self.successResultOf(self.api.describeInstances(BOB)), [])
+        for call in (
+            lambda: self.api.getInstance(BOB, self.instance.ec2Id),
+            lambda: self.api.describeInstances(BOB, [self.instance.ec2Id]),
+            lambda: self.api.terminateInstances(BOB, [self.instance.ec2Id]),
+            lambda: self.api.rebootInstances(BOB, [self.instance.ec2Id]),
+            lambda: self.api.stopInstances(BOB, [self.instance.ec2Id]),
+            lambda: self.api.startInstances(BOB, [self.instance.ec2Id]),
+            lambda: self.api.getConsoleOutput(BOB, self.instance.ec2Id),
+        ):
+            failure = self.failureResultOf(call(), InstanceNotFound)
+            self.assertEqual(failure.value.ec2Code, "InvalidInstanceID.NotFound")
+        self.assertEqual(self.cloud.instance(self.instance.id).state, states.RUNNING)
+
+    def test_adminSeesAll(self):
+        _, [bobs] = self.cloud.run(BOB)
+        described = self.successResultOf(self.api.describeInstances(ADMIN))
+        self.assertEqual([i.id for i in described], [self.instance.id, bobs.id])
+        self.successResultOf(self.api.stopInstances(ADMIN, [bobs.ec2Id]))
+
+    def test_describeByIds(self):
+        [found] = self.successResultOf(self.api.describeInstances(ALICE, [self.instance.ec2Id]))
+        self.assertEqual(found.id, self.instance.id)
+        failure = self.failureResultOf(
+            self.api.describeInstances(ALICE, [self.instance.ec2Id, "i-000000ff"]), InstanceNotFound
+        )
+        self.assertIn("i-000000ff", str(failure.value))
+
+    def test_describeByReservation(self):
+        reservationId, _ = self.cloud.run(ALICE, count=2)
+        found = self.successResultOf(self.api.describeInstances(ALICE, reservationId=reservationId))
+        self.assertEqual(len(found), 2)
+
+    def test_malformedIds(self):
+        for bad in ("ami-00000001", "i-", "i-xyz", "", 0, None, True):
+            failure = self.failureResultOf(self.api.getInstance(ALICE, bad), InvalidInstanceIDMalformed)
+            self.assertEqual(failure.value.ec2Code, "InvalidInstanceID.Malformed")
+
+    def test_numericIds(self):
+        self.assertEqual(self.successResultOf(self.api.getInstance(ALICE, self.instance.id)).id, self.instance.id)
+
+
+class TransitionTests(SynchronousTestCase):
+    def setUp(self):
+        self.cloud = Cloud(self)
+        self.api = self.cloud.api
+
+    def test_illegalTransitionsRefused(self):
+        _, [instance] = self.cloud.run()
+        self.successResultOf(self.api.stopInstances(ALICE, [instance.id]))
+        self.cloud.flush()
+        failure = self.failureResultOf(self.api.rebootInstances(ALICE, [instance.id]), IncorrectInstanceState)
+        self.assertEqual(failure.value.ec2Code, "IncorrectInstanceState")
+        self.assertEqual(failure.value.httpStatus, 400)
+        [change] = self.successResultOf(self.api.stopInstances(ALICE, [instance.id]))
+        self.assertEqual((change.previousState, change.currentState), (states.STOPPED, states.STOPPED))
+        self.successResultOf(self.api.terminateInstances(ALICE, [instance.id]))
+        self.cloud.flush()
+        for call in (self.api.rebootInstances, self.api.stopInstances, self.api.startInstances):
+            self.failureResultOf(call(ALICE, [instance.id]), IncorrectInstanceState)
+        [change] = self.successResultOf(self.api.terminateInstances(ALICE, [instance.id]))
+        self.assertEqual((change.previousState, change.currentState), (states.TERMINATED, states.TERMINATED))
+
+    def test_oneRefusalChangesNone(self):
+        _, [first, second] = self.cloud.run(count=2)
+        self.successResultOf(self.api.stopInstances(ALICE, [second.id]))
+        self.cloud.flush()
+        self.failureResultOf(self.api.rebootInstances(ALICE, [first.id, second.id]), IncorrectInstanceState)
+        self.assertEqual(self.cloud.instance(first.id).state, states.RUNNING)
+        sent = [m for _, _, m, _ in self.cloud.rpc.sent]
+        self.assertNotIn("rebootInstance", sent)
+
+    def test_terminateUnscheduled(self):
+        reservationId, [instance] = self.successResultOf(
+            self.api.runInstances(ALICE, "ami-00000001", 1, 1)
+        )
+        [change] = self.successResultOf(self.api.terminateInstances(ALICE, [instance.ec2Id]))
+        self.assertEqual((change.previousState, change.currentState), (states.PENDING, states.TERMINATED))
+        self.assertEqual(change.ec2Id, instance.ec2Id)
+        self.cloud.flush()
+        done = self.cloud.instance(instance.id)
+        self.assertEqual((done.state, done.host), (states.TERMINATED, None))
+        self.assertEqual(self.cloud.drivers["h1"].guests, {})
+
+    def test_duplicateIds(self):
+        _, [instance] = self.cloud.run()
+        changes = self.successResultOf(self.api.terminateInstances(ALICE, [instance.id, instance.ec2Id]))
+        self.assertEqual(len(changes), 1)
+
+    def test_noIds(self):
+        self.failureResultOf(self.api.terminateInstances(ALICE, []), InvalidParameterValue)
+
+    def test_consoleOfUnscheduled(self):
+        _, [instance] = self.successResultOf(self.api.runInstances(ALICE, "ami-00000001", 1, 1))
+        result = self.successResultOf(self.api.getConsoleOutput(ALICE, instance.id))
+        self.assertEqual(result["output"], "")
+        self.cloud.flush()
+
+    def test_volumesThroughTheAPI(self):
+        _, [instance] = self.cloud.run()
+        d = self.api.attachVolume(ALICE, instance.ec2Id, "/dev/sdb", "/dev/vdb")
+        self.cloud.flush()
+        self.successResultOf(d)
+        guest = self.cloud.drivers["h1"].guests["instance-%08x" % instance.id]
+        self.assertEqual(guest.volumes, {"/dev/vdb": "/dev/sdb"})
+        d = self.api.attachVolume(ALICE, instance.ec2Id, "/dev/sdc", "/dev/vdb")
+        self.cloud.flush()
+        failure = self.failureResultOf(d, DeviceInUse)
+        self.assertEqual(failure.value.ec2Code, "InvalidParameterValue")
+        d = self.api.detachVolume(ALICE, instance.ec2Id, "/dev/vdb")
+        self.cloud.flush()
+        self.successResultOf(d)
+        self.assertEqual(guest.volumes, {})
+        self.successResultOf(self.api.stopInstances(ALICE, [instance.id]))
+        self.failureResultOf(
+            self.api.attachVolume(ALICE, instance.id, "/dev/sdb", "/dev/vdb"), IncorrectInstanceState
+        )
+        self.cloud.flush()
+
+    def test_forcedHostForAdmins(self):
+        self.cloud.addCompute("h2")
+        _, [instance] = self.cloud.run(ADMIN, availabilityZone="nova:h2")
+        self.assertEqual((instance.host, instance.availability_zone), ("h2", "nova"))
+        _, instances = self.cloud.run(ALICE, count=2, availabilityZone="nova:h2")
+        self.assertEqual(sorted(i.host for i in instances), ["h1", "h1"])

@@ -1,0 +1,144 @@
+"""
+Tests for the compute parts of the database (schema patch 4, instance
+types, reservations, state transitions and the usage queries), on SQLite,
+PostgreSQL and MariaDB.
+"""
+
+from datetime import datetime, timedelta
+
+from twisted.internet import defer
+from twisted.trial.unittest import TestCase
+
+from nova.db.instance_types import InstanceTypeExists
+from nova.db.instances import (
+    IdempotentParameterMismatch,
+    IncorrectInstanceState,
+    InstanceNotFound,
+)
+from tests.db.backends import BackendTestsMixin, backendCases
+
+NOW = datetime(2024, 5, 1, 12, 0, 0)
+
+
+def fields(**kw):
+    values = dict(instance_type="m1.tiny", vcpus=1, memory_mb=512, local_gb=0)
+    values.update(kw)
+    return values
+
+
+class ComputeDatabaseMixin(BackendTestsMixin):
+    @defer.inlineCallbacks
+    def setUp(self):
+        self.db = self.makeDatabase()
+        yield self.db.sync()
+        self.ids = iter(["r-00000001", "r-00000001", "r-00000002", "r-00000003", "r-00000004"])
+
+    def newId(self):
+        return next(self.ids)
+
+    @defer.inlineCallbacks
+    def test_defaultTypes(self):
+        types = yield self.db.instanceTypes.list()
+        self.assertEqual([t.name for t in types], ["m1.tiny", "m1.small", "m1.medium", "m1.large", "m1.xlarge"])
+        yield self.assertFailure(self.db.instanceTypes.create("m1.tiny", 1, 1, 1), InstanceTypeExists)
+        created = yield self.db.instanceTypes.create("c1.x", 100, 2, 3)
+        self.assertEqual(created.flavorid, 6)
+
+    @defer.inlineCallbacks
+    def test_reservation(self):
+        reservation, instances, created = yield self.db.instances.createReservation(
+            "p", "u", "tok", "hash", [fields(launch_index=0), fields(launch_index=1, host="h")], self.newId
+        )
+        self.assertTrue(created)
+        self.assertEqual(reservation.reservation_id, "r-00000001")
+        self.assertEqual([i.reservation_id for i in instances], ["r-00000001"] * 2)
+        self.assertEqual([i.hostname for i in instances], [i.ec2Id for i in instances])
+        self.assertEqual({(i.project_id, i.user_id, i.state) for i in instances}, {("p", "u", "pending")})
+        again = yield self.db.instances.createReservation("p", "u", "tok", "hash", [fields()], self.newId)
+        self.assertEqual((again[0], [i.id for i in again[1]], again[2]), (reservation, [i.id for i in instances], False))
+        yield self.assertFailure(
+            self.db.instances.createReservation("p", "u", "tok", "other", [fields()], self.newId),
+            IdempotentParameterMismatch,
+        )
+        found = yield self.db.instances.findReservation("p", "tok")
+        self.assertEqual(found[0], reservation)
+        self.assertIsNone((yield self.db.instances.findReservation("q", "tok")))
+
+    @defer.inlineCallbacks
+    def test_reservationIdTakenAndNoTokens(self):
+        first = yield self.db.instances.createReservation("p", "u", None, "h", [fields()], self.newId)
+        second = yield self.db.instances.createReservation("p", "u", None, "h", [fields()], self.newId)
+        self.assertEqual(first[0].reservation_id, "r-00000001")
+        self.assertEqual(second[0].reservation_id, "r-00000002")
+
+    @defer.inlineCallbacks
+    def test_transition(self):
+        instance = yield self.db.instances.create(**fields(reservation_id="r", project_id="p", user_id="u"))
+        moved = yield self.db.instances.transition(instance.id, {"pending"}, "running", host="h1")
+        self.assertEqual((moved.state, moved.host), ("running", "h1"))
+        error = yield self.assertFailure(
+            self.db.instances.transition(instance.id, {"pending"}, "running", action="run"),
+            IncorrectInstanceState,
+        )
+        self.assertIn("is running; cannot run", str(error))
+        yield self.assertFailure(
+            self.db.instances.transition(instance.id + 1, {"pending"}, "running"), InstanceNotFound
+        )
+
+    @defer.inlineCallbacks
+    def test_usage(self):
+        def make(**kw):
+            return self.db.instances.create(**fields(reservation_id="r", user_id="u", **kw))
+
+        yield make(project_id="p", host="a", vcpus=2, memory_mb=100)
+        yield make(project_id="p", host="a", vcpus=3, memory_mb=200)
+        yield make(project_id="p", host="b", vcpus=4, memory_mb=400, state="terminated")
+        yield make(project_id="q", host="b", vcpus=1)
+        yield make(project_id="q", vcpus=8)
+        self.assertEqual((yield self.db.instances.coresByHost()), {"a": 5, "b": 1})
+        self.assertEqual(
+            (yield self.db.instances.usageByProject("p")), {"instances": 2, "cores": 5, "ram": 300}
+        )
+        self.assertEqual(
+            (yield self.db.instances.usageByProject("none")), {"instances": 0, "cores": 0, "ram": 0}
+        )
+
+    @defer.inlineCallbacks
+    def test_listFiltersAndPurge(self):
+        def make(**kw):
+            values = dict(reservation_id="r", project_id="p", user_id="u")
+            values.update(kw)
+            return self.db.instances.create(**fields(**values))
+
+        old = yield make(state="terminated", terminated_at=NOW - timedelta(hours=2))
+        recent = yield make(state="terminated", terminated_at=NOW - timedelta(minutes=5))
+        live = yield make(state="running", reservation_id="r-x")
+        listed = yield self.db.instances.list(terminatedSince=NOW - timedelta(hours=1))
+        self.assertEqual([i.id for i in listed], [recent.id, live.id])
+        listed = yield self.db.instances.list(instanceIds=[old.id, live.id])
+        self.assertEqual([i.id for i in listed], [old.id, live.id])
+        self.assertEqual((yield self.db.instances.list(instanceIds=[])), [])
+        listed = yield self.db.instances.list(states=["running"], reservationId="r-x")
+        self.assertEqual([i.id for i in listed], [live.id])
+        self.assertEqual((yield self.db.instances.purgeTerminated(NOW - timedelta(hours=1))), 1)
+        listed = yield self.db.instances.list()
+        self.assertEqual([i.id for i in listed], [recent.id, live.id])
+
+    @defer.inlineCallbacks
+    def test_liveHosts(self):
+        yield self.db.services.register("b", "nova-compute", "compute", "east")
+        yield self.db.services.register("a", "nova-compute", "compute", "west")
+        yield self.db.services.register("c", "nova-compute", "compute", "west", disabled=True)
+        yield self.db.services.register("v", "nova-volume", "volume", "west")
+        long_ago = datetime(2000, 1, 1)
+        self.assertEqual(
+            (yield self.db.scheduling.liveHosts("compute", long_ago)), [("a", "west"), ("b", "east")]
+        )
+        self.assertEqual(
+            (yield self.db.scheduling.liveHosts("compute", long_ago, zone="west", includeDisabled=True)),
+            [("a", "west"), ("c", "west")],
+        )
+        self.assertEqual((yield self.db.scheduling.liveHosts("compute", datetime(2999, 1, 1))), [])
+
+
+backendCases(ComputeDatabaseMixin, TestCase, globals(), "ComputeDatabase")

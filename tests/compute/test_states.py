@@ -1,0 +1,48 @@
+"""
+Tests for L{nova.compute.states}.
+"""
+
+from twisted.trial.unittest import SynchronousTestCase
+
+from nova.compute import states
+
+
+class Instance:
+    def __init__(self, state):
+        self.state = state
+        self.ec2Id = "i-00000001"
+
+
+class StatesTests(SynchronousTestCase):
+    def test_ec2(self):
+        self.assertEqual(states.ec2State(states.PENDING), (0, "pending"))
+        self.assertEqual(states.ec2State(states.RUNNING), (16, "running"))
+        self.assertEqual(states.ec2State(states.REBOOTING), (16, "running"))
+        self.assertEqual(states.ec2State(states.SHUTTING_DOWN), (32, "shutting-down"))
+        self.assertEqual(states.ec2State(states.TERMINATED), (48, "terminated"))
+        self.assertEqual(states.ec2State(states.STOPPING), (64, "stopping"))
+        self.assertEqual(states.ec2State(states.STOPPED), (80, "stopped"))
+        self.assertEqual(states.ec2State(states.ERROR), (48, "terminated"))
+        self.assertEqual(set(states.EC2_STATES), states.ALL)
+
+    def test_actions(self):
+        table = {
+            states.REBOOT: ({states.RUNNING}, {states.REBOOTING}),
+            states.STOP: ({states.RUNNING}, {states.STOPPING, states.STOPPED}),
+            states.START: ({states.STOPPED}, {states.PENDING, states.RUNNING}),
+            states.TERMINATE: (
+                states.ALL - {states.SHUTTING_DOWN, states.TERMINATED},
+                {states.SHUTTING_DOWN, states.TERMINATED},
+            ),
+        }
+        for action, (allowed, ignored) in table.items():
+            for state in states.ALL:
+                if state in allowed:
+                    self.assertTrue(action.check(Instance(state)))
+                elif state in ignored:
+                    self.assertFalse(action.check(Instance(state)))
+                else:
+                    error = self.assertRaises(
+                        states.IncorrectInstanceState, action.check, Instance(state)
+                    )
+                    self.assertIn(f"it cannot be {action.participle}", str(error))

@@ -1,0 +1,135 @@
+# -*- test-case-name: tests.db.test_store -*-
+"""
+Tests for L{nova.db.store}: which errors are conflicts, and how a
+transaction that loses one runs again.
+"""
+
+from storm.exceptions import OperationalError
+from twisted.trial.unittest import SynchronousTestCase, TestCase
+
+from nova import exception
+from nova.db.store import (
+    CONFLICT_RETRIES,
+    InlineTransactor,
+    TransactionConflict,
+    isConflict,
+    openDatabase,
+)
+
+
+class ConflictTests(TestCase):
+    def test_isConflict(self):
+        class PGError(Exception):
+            pgcode = "40001"
+
+        def wrapped(cause, message="boom"):
+            error = exception.DatabaseError(message)
+            error.__cause__ = cause
+            return error
+
+        self.assertTrue(isConflict(wrapped(PGError())))
+        self.assertTrue(isConflict(wrapped(Exception(1213, "Deadlock found"))))
+        self.assertTrue(isConflict(exception.DatabaseError("could not serialize: x")))
+        self.assertFalse(isConflict(wrapped(Exception(1062, "Duplicate entry"))))
+        self.assertFalse(isConflict(exception.NovaError("could not serialize")))
+
+    def test_driverErrors(self):
+        """
+        The errors drivers and Storm raise, before they are wrapped.
+        """
+
+        class MySQLOperationalError(Exception):
+            pass
+
+        MySQLOperationalError.__name__ = "OperationalError"
+        self.assertTrue(isConflict(MySQLOperationalError(1205, "Lock wait timeout exceeded")))
+        self.assertTrue(isConflict(OperationalError("database is locked")))
+        self.assertTrue(isConflict(TransactionConflict("taken concurrently")))
+        self.assertFalse(isConflict(OperationalError("no such table: x")))
+        self.assertFalse(isConflict(ValueError("deadlock")))
+
+
+class RetryTests(SynchronousTestCase):
+    """
+    The retry of L{nova.db.store}'s transactors, through an
+    L{InlineTransactor}.
+    """
+
+    def setUp(self):
+        self.transactor = InlineTransactor(openDatabase("sqlite:"))
+        self.addCleanup(self.transactor.close)
+
+    def test_conflictRunsAgain(self):
+        runs = []
+
+        def work(store, value):
+            runs.append(value)
+            if len(runs) < 3:
+                raise TransactionConflict("lost")
+            return value * 2
+
+        self.assertEqual(self.successResultOf(self.transactor.transact(work, 21)), 42)
+        self.assertEqual(runs, [21, 21, 21])
+
+    def test_attemptPassedWhenAsked(self):
+        """
+        A function with an C{attempt} parameter is told which run it is;
+        one without is called as it is.
+        """
+        attempts = []
+
+        def claim(store, name, attempt=0):
+            attempts.append((name, attempt))
+            if attempt < 2:
+                raise TransactionConflict("taken concurrently")
+            return name
+
+        self.assertEqual(self.successResultOf(self.transactor.transact(claim, "a")), "a")
+        self.assertEqual(attempts, [("a", 0), ("a", 1), ("a", 2)])
+
+        class Component:
+            def thd_claim(self, store, attempt):
+                attempts.append(attempt)
+                return attempt
+
+        del attempts[:]
+        self.assertEqual(self.successResultOf(self.transactor.transact(Component().thd_claim)), 0)
+        self.assertEqual(self.successResultOf(self.transactor.transact(lambda s: "plain")), "plain")
+
+    def test_givesUp(self):
+        """
+        After L{CONFLICT_RETRIES} runs the conflict is the result.
+        """
+        runs = []
+
+        def work(store, attempt):
+            runs.append(attempt)
+            raise TransactionConflict("always lost")
+
+        self.failureResultOf(self.transactor.transact(work), TransactionConflict)
+        self.assertEqual(runs, list(range(CONFLICT_RETRIES)))
+
+    def test_otherErrorsOnce(self):
+        runs = []
+
+        def work(store):
+            runs.append(1)
+            raise exception.NotFound("gone")
+
+        self.failureResultOf(self.transactor.transact(work), exception.NotFound)
+        self.assertEqual(runs, [1])
+
+    def test_stormErrorWrapped(self):
+        """
+        A database error that is no conflict runs once and becomes a
+        L{nova.exception.DatabaseError} whose cause is Storm's.
+        """
+        runs = []
+
+        def work(s):
+            runs.append(1)
+            s.execute("SELECT * FROM missing_table")
+
+        failure = self.failureResultOf(self.transactor.transact(work), exception.DatabaseError)
+        self.assertIsInstance(failure.value.__cause__, OperationalError)
+        self.assertEqual(runs, [1])

@@ -1,0 +1,3 @@
+"""
+Tests of the S3-compatible object store.
+"""

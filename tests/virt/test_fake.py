@@ -1,0 +1,119 @@
+"""
+Tests for L{nova.virt.fake.FakeVirtDriver}: the contract, and what only
+the fake does (its console, recorded calls and injected failures).
+"""
+
+from twisted.trial.unittest import SynchronousTestCase, TestCase
+
+from nova.config import configFromFlags
+from nova.virt import errors, power
+from nova.virt.fake import FakeVirtDriver
+from nova.virt.interfaces import InstanceSpec
+from tests.virt.contract import NETWORK, VirtDriverContract, VirtDriverVolumeContract
+
+
+class FakeVirtDriverContractTests(VirtDriverContract, VirtDriverVolumeContract, TestCase):
+    def makeDriver(self):
+        return FakeVirtDriver()
+
+
+SPEC = InstanceSpec(name="instance-0000002a", vcpus=2, memoryMb=1024, localGb=10)
+
+
+class FakeVirtDriverTests(SynchronousTestCase):
+    def setUp(self):
+        self.driver = FakeVirtDriver(vcpus=8, memoryMb=4096, localGb=100)
+        self.successResultOf(self.driver.initHost("h1"))
+
+    def console(self):
+        return self.successResultOf(self.driver.getConsoleOutput(SPEC.name))
+
+    def test_fromConfig(self):
+        driver = FakeVirtDriver.fromConfig(configFromFlags())
+        self.assertIsInstance(driver, FakeVirtDriver)
+        self.assertEqual(driver.guests, {})
+
+    def test_initHost(self):
+        self.assertEqual(self.driver.host, "h1")
+
+    def test_consoleTellsTheBoot(self):
+        self.successResultOf(self.driver.spawn(SPEC, NETWORK))
+        lines = self.console().splitlines()
+        self.assertIn("Linux version", lines[0])
+        self.assertIn("boot 1", lines[0])
+        self.assertIn("eth0: leased 10.0.0.5", lines)
+        self.assertEqual(lines[-1], "instance-0000002a login: ")
+
+    def test_consoleTellsReboots(self):
+        self.successResultOf(self.driver.spawn(SPEC))
+        self.successResultOf(self.driver.reboot(SPEC.name))
+        output = self.console()
+        self.assertIn("reboot: Restarting system", output)
+        self.assertIn("boot 2", output)
+        self.assertEqual(self.driver.guests[SPEC.name].boots, 2)
+
+    def test_consoleTellsPowerOff(self):
+        self.successResultOf(self.driver.spawn(SPEC))
+        self.successResultOf(self.driver.powerOff(SPEC.name))
+        self.assertTrue(self.console().endswith("reboot: Power down\n"))
+
+    def test_failNext(self):
+        self.driver.failNext = errors.VirtError("no kvm")
+        failure = self.failureResultOf(self.driver.spawn(SPEC), errors.VirtError)
+        self.assertEqual(str(failure.value), "no kvm")
+        self.assertEqual(self.driver.guests, {})
+        self.successResultOf(self.driver.spawn(SPEC))
+        self.assertEqual(self.driver.guests[SPEC.name].state, power.RUNNING)
+
+    def test_failOn(self):
+        self.driver.failOn("reboot", errors.VirtError("stuck"))
+        self.successResultOf(self.driver.spawn(SPEC))
+        self.failureResultOf(self.driver.reboot(SPEC.name), errors.VirtError)
+        self.successResultOf(self.driver.reboot(SPEC.name))
+
+    def test_callsRecorded(self):
+        self.successResultOf(self.driver.spawn(SPEC, NETWORK))
+        self.successResultOf(self.driver.destroy(SPEC.name))
+        self.assertEqual(
+            self.driver.calls,
+            [("initHost", "h1"), ("spawn", SPEC, NETWORK, ()), ("destroy", SPEC.name)],
+        )
+
+    def test_blockDevicesAtBoot(self):
+        self.successResultOf(self.driver.spawn(SPEC, None, [("/dev/sdb", "/dev/vdb")]))
+        self.assertEqual(self.driver.guests[SPEC.name].volumes, {"/dev/vdb": "/dev/sdb"})
+
+    def test_hostStatsCountGuests(self):
+        self.successResultOf(self.driver.spawn(SPEC))
+        stats = self.successResultOf(self.driver.getHostStats())
+        self.assertEqual(
+            stats,
+            {
+                "vcpus": 8,
+                "memory_mb": 4096,
+                "local_gb": 100,
+                "vcpus_used": 2,
+                "memory_mb_used": 1024,
+                "local_gb_used": 10,
+                "hypervisor_type": "fake",
+            },
+        )
+
+    def test_suspendedCannotPowerOff(self):
+        self.successResultOf(self.driver.spawn(SPEC))
+        self.successResultOf(self.driver.suspend(SPEC.name))
+        self.failureResultOf(self.driver.powerOff(SPEC.name), errors.GuestStateError)
+        self.assertEqual(self.driver.guests[SPEC.name].state, power.SUSPENDED)
+
+
+class PowerTests(SynchronousTestCase):
+    def test_numbers(self):
+        self.assertEqual(
+            (power.NOSTATE, power.RUNNING, power.BLOCKED, power.PAUSED, power.SHUTDOWN,
+             power.SHUTOFF, power.CRASHED, power.SUSPENDED),
+            (0, 1, 2, 3, 4, 5, 6, 7),
+        )
+
+    def test_names(self):
+        self.assertEqual(power.name(power.SHUTOFF), "shutoff")
+        self.assertEqual(power.name(42), "unknown")

@@ -29,7 +29,7 @@ wait_for() { # wait_for SECONDS CMD...
 PACKAGES=(rabbitmq-server amqp-specs redis-server slapd ldap-utils postgresql
   mariadb-server mariadb-client libmariadb-dev pkg-config libvirt-dev
   libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils qemu-block-extra
-  busybox-static cpio dnsmasq-base iptables nftables ebtables udhcpc tgt iproute2
+  busybox-static cpio dnsmasq-base dnsmasq-utils iptables nftables ebtables udhcpc tgt iproute2
   util-linux curl)
 
 missing=()

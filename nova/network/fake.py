@@ -32,6 +32,8 @@ class FakeNetworkDriver:
         C{address}.
     @ivar dhcp: from bridge name to C{(network id, hosts)} with C{hosts} a
         L{tuple} of C{(mac, hostname, address)}.
+    @ivar released: the leases L{releaseDhcp} released, as C{(bridge,
+        address, mac)}.
     @ivar boundIps: from floating address to interface.
     @ivar floatingForwards: from floating address to fixed address.
     @ivar vpnForwards: from C{(public address, port)} to private address.
@@ -54,6 +56,7 @@ class FakeNetworkDriver:
         self.vlans = {}
         self.bridges = {}
         self.dhcp = {}
+        self.released = []
         self.boundIps = {}
         self.floatingForwards = {}
         self.vpnForwards = {}
@@ -186,6 +189,15 @@ class FakeNetworkDriver:
             self.dhcp.pop(network.bridge, None)
 
         return self._run("stopDhcp", (network.bridge,), change)
+
+    def releaseDhcp(self, network, address, mac):
+        def change():
+            _checkAddress(address)
+            if network.bridge not in self.dhcp:
+                return
+            self.released.append((network.bridge, address, mac))
+
+        return self._run("releaseDhcp", (network.bridge, address, mac), change)
 
     def bindFloatingIp(self, address, interface):
         def change():

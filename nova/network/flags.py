@@ -239,6 +239,14 @@ OPTIONS = (
         "The dnsmasq command the linux_net driver runs per network.",
     ),
     Flag(
+        "dhcp_release",
+        "str",
+        "dhcp_release",
+        "The command (from dnsmasq's utilities) the linux_net driver runs to "
+        "end a terminated instance's lease at once, so that its fixed address "
+        "is freed without waiting for the lease to expire.",
+    ),
+    Flag(
         "dnsmasq_user",
         "str",
         "",
@@ -257,8 +265,13 @@ OPTIONS = (
         "str",
         "",
         "Flagfile nova-dhcpbridge reads (passed to dnsmasq, and from it to the "
-        "script, as FLAGFILE): it must name the RPC backend and this host.  "
-        "Empty: nova-dhcpbridge runs on its defaults.",
+        "script, as FLAGFILE).  With --rpc_backend=amqp the bridge casts each "
+        "lease and release to network.<host>, so the flagfile names the RPC "
+        "backend, its --rabbit_* flags and --host.  With --rpc_backend=local "
+        "it updates the database --sql_connection names itself, so the "
+        "flagfile must name the same --state_path or --sql_connection, "
+        "--host, --network_manager, --network_driver and network flags as "
+        "the network host.  Empty: nova-dhcpbridge runs on its defaults.",
     ),
     Flag(
         "dhcp_domain",

@@ -94,6 +94,17 @@ class INetworkDriver(Interface):
         @return: L{Deferred} firing with C{None}.
         """
 
+    def releaseDhcp(network, address, mac):
+        """
+        Make the DHCP server on the network's bridge forget the lease of
+        C{address} to C{mac} now (the instance is gone), as if the guest
+        had released it: the server reports the release (through
+        C{nova-dhcpbridge}), which frees the address.  Nothing if no
+        server runs or it holds no such lease.
+
+        @return: L{Deferred} firing with C{None}.
+        """
+
     def bindFloatingIp(address, interface):
         """
         Add the floating C{address} (as C{/32}) to C{interface}.

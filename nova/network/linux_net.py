@@ -586,6 +586,22 @@ class LinuxNetDriver:
             await self._stopDnsmasq(running[0])
         await self.runInThread(_removeIfPresent, pidFile)
 
+    def releaseDhcp(self, network, address, mac):
+        return self._serial(self._releaseDhcp, network, address, mac)
+
+    async def _releaseDhcp(self, network, address, mac):
+        address = checkAddress(address)
+        if not isinstance(mac, str) or not _MAC.match(mac):
+            raise NetworkDriverError(f"bad MAC {mac!r}")
+        conf = self.dhcpFile(network.bridge, "conf")
+        pidFile = self.dhcpFile(network.bridge, "pid")
+        running = await self.runInThread(self._thd_dnsmasq, pidFile, conf)
+        if running is None:
+            return
+        # dhcp_release (dnsmasq's utilities) sends the DHCPRELEASE the
+        # guest can no longer send; dnsmasq then runs its script with "del".
+        await self._run(self.config.dhcp_release, network.bridge, address, mac)
+
     # -- floating addresses ----------------------------------------------
 
     def bindFloatingIp(self, address, interface):

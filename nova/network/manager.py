@@ -434,6 +434,16 @@ class NetworkManager(Manager):
         yield self.db.networks.deallocateFixedIp(record.address, disassociate=not self.dhcp)
         if not self.dhcp:
             log.info("fixed address {address} freed", address=record.address)
+            return record.address
+        # Ask dnsmasq to end the lease now: its release (through
+        # nova-dhcpbridge) frees the address; failing that, the periodic
+        # task frees it after --fixed_ip_disassociate_timeout.
+        try:
+            yield self.driver.releaseDhcp(network, record.address, record.mac_address)
+        except NetworkDriverError as e:
+            log.warn(
+                "cannot end the lease of {address}: {error}", address=record.address, error=e
+            )
         return record.address
 
     @inlineCallbacks

@@ -11,6 +11,7 @@ from twisted.logger import Logger
 
 from nova import exception
 from nova.compute import states
+from nova.db import volumes
 from nova.db.instances import IncorrectInstanceState, InstanceNotFound
 from nova.db.services import utcnow
 from nova.drivers import loadDriver
@@ -117,8 +118,8 @@ class SchedulerManager(Manager):
         Pick a volume host for a new volume of C{size} GiB and cast
         C{createVolume(volumeId)} to C{volume.<host>}.
 
-        @return: L{Deferred} firing with the host; failing with
-            L{nova.exception.NoValidHost}.
+        @return: L{Deferred} firing with the host, or C{None} when no host
+            can take it: the volume is then in C{error}, with the reason.
         """
         return self._lock.run(self._createVolume, context, volumeId, size, availabilityZone)
 
@@ -129,7 +130,17 @@ class SchedulerManager(Manager):
             host = yield self.driver.pickHost(context, "volume", request)
         except exception.NoValidHost as e:
             self.log.warn("cannot schedule volume {id}: {reason}", id=volumeId, reason=e)
-            raise
+            # The request was cast: the volume itself tells the user.
+            try:
+                yield self.db.volumes.transition(
+                    volumeId,
+                    {volumes.CREATING},
+                    volumes.ERROR,
+                    status_description=f"no valid host: {e}"[:255],
+                )
+            except (volumes.IncorrectVolumeState, volumes.VolumeNotFound):
+                pass
+            return None
         yield self.rpc.cast(context, f"volume.{host}", "createVolume", {"volumeId": volumeId})
         return host
 

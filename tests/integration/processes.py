@@ -51,11 +51,15 @@ class Daemon:
     One twistd process.
     """
 
-    def __init__(self, testCase, plugin, *flags, name=None):
+    def __init__(self, testCase, plugin, *flags, name=None, prefix=()):
+        """
+        @param prefix: a command that runs twistd, as C{("ip", "netns",
+            "exec", name)} (it must exec twistd, so that signals reach it).
+        """
         self.plugin = plugin
         self.name = name or plugin
         self.logPath = os.path.abspath(testCase.mktemp() + ".log")
-        self.argv = [TWISTD, "-n", "--pidfile=", f"--logfile={self.logPath}", plugin, *flags]
+        self.argv = [*prefix, TWISTD, "-n", "--pidfile=", f"--logfile={self.logPath}", plugin, *flags]
         self.process = None
         testCase.addCleanup(self.kill)
 

@@ -375,7 +375,7 @@ class SeparateDaemonsTests(CloudFlowMixin, TestCase):
             f"--s3_port={self.s3Port}",
             "--ec2_listen=127.0.0.1",
             "--s3_listen=127.0.0.1",
-            f"--s3_host=127.0.0.1",
+            "--s3_host=127.0.0.1",
             "--metadata_trusted_proxies=127.0.0.1",
             "--scheduler_driver=simple",
             "--report_interval=1",

@@ -82,6 +82,16 @@ class FakeNetworkDriverTests(SynchronousTestCase):
         self.successResultOf(self.driver.stopDhcp(network))
         self.assertEqual(self.driver.dhcp, {})
 
+    def test_releaseDhcp(self):
+        network = networkRecord()
+        self.successResultOf(self.driver.releaseDhcp(network, "10.0.0.3", "02:16:3e:00:00:01"))
+        self.assertEqual(self.driver.released, [])
+        self.successResultOf(self.driver.ensureBridge("br100", None, "10.0.0.1/25"))
+        self.successResultOf(self.driver.updateDhcp(network, []))
+        self.successResultOf(self.driver.releaseDhcp(network, "10.0.0.3", "02:16:3e:00:00:01"))
+        self.assertEqual(self.driver.released, [("br100", "10.0.0.3", "02:16:3e:00:00:01")])
+        self.failureResultOf(self.driver.releaseDhcp(network, "nope", "02:16:3e:00:00:01"), NetworkDriverError)
+
     def test_dhcpRefusesBadHosts(self):
         network = networkRecord()
         self.successResultOf(self.driver.ensureBridge("br100", None, "10.0.0.1/25"))

@@ -409,6 +409,29 @@ class DhcpTests(DriverMixin, SynchronousTestCase):
         self.successResultOf(self.driver.stopDhcp(self.network))
         self.assertEqual(self.host.commands(), [])
 
+    def test_releaseDhcp(self):
+        """
+        A lease is ended with dhcp_release on the bridge, only while the
+        network's dnsmasq runs.
+        """
+        mac = HOSTS[0][0]
+        self.successResultOf(self.driver.releaseDhcp(self.network, "10.0.0.3", mac))
+        self.assertEqual(self.host.commands(), [])
+        self.successResultOf(self.driver.updateDhcp(self.network, HOSTS))
+        self.host.clear()
+        self.successResultOf(self.driver.releaseDhcp(self.network, "10.0.0.3", mac))
+        self.assertEqual(self.host.commands(), [("dhcp_release", "br100", "10.0.0.3", mac)])
+        self.assertEqual(self.host.releases, [("br100", "10.0.0.3", mac)])
+
+    def test_releaseDhcpChecksArguments(self):
+        self.successResultOf(self.driver.updateDhcp(self.network, HOSTS))
+        self.host.clear()
+        for address, mac in (("10.0.0.2; reboot", HOSTS[0][0]), ("10.0.0.2", "-o bad")):
+            self.failureResultOf(
+                self.driver.releaseDhcp(self.network, address, mac), NetworkDriverError
+            )
+        self.assertEqual(self.host.commands(), [])
+
 
 class FloatingTests(DriverMixin, SynchronousTestCase):
     def test_bindAndUnbind(self):

@@ -371,12 +371,30 @@ class FlatDHCPTests(NetworkHarness, SynchronousTestCase):
         )
         fixed = self.fixed()
         self.assertEqual((fixed.allocated, fixed.leased, fixed.instance_id), (False, True, self.instance.id))
+        # dnsmasq is asked to end the lease at once.
+        self.assertEqual(self.driver.released, [("br100", "10.0.0.2", self.mac)])
         # Still served by dnsmasq until released.
         self.assertEqual(len(self.driver.dhcp["br100"][1]), 1)
         self.dhcpbridge("del", self.mac, "10.0.0.2")
         fixed = self.fixed()
         self.assertEqual((fixed.instance_id, fixed.mac_address, fixed.leased), (None, None, False))
         self.assertEqual(self.driver.calls[-1], ("updateDhcp", "br100", ()))
+
+    def test_releaseFailureLeavesTheTimeout(self):
+        """
+        When the lease cannot be ended, deallocation still holds and the
+        address waits for the periodic task.
+        """
+        self.driver.failNext = errors.NetworkDriverError("dhcp_release: not found")
+        self.assertEqual(
+            self.call(CTX, "network", "deallocateFixedIp", instanceId=self.instance.id),
+            ["10.0.0.2"],
+        )
+        self.assertEqual(self.driver.released, [])
+        self.assertFalse(self.fixed().allocated)
+        self.assertEqual(len(self.flushLoggedErrors()), 0)
+        self.clock.advance(601)
+        self.assertEqual(self.successResultOf(self.manager.periodicTasks(adminContext())), 1)
 
     def test_leaseRefusals(self):
         self.failureResultOf(

@@ -99,7 +99,20 @@ class SchedulerManagerTests(SynchronousTestCase):
         self.assertEqual(self.rpc.sent, [("cast", "volume.v1", "createVolume", {"volumeId": 7})])
 
     def test_createVolumeNoHost(self):
-        self.failureResultOf(self.manager.createVolume(ALICE, 7, 10), exception.NoValidHost)
+        """
+        A volume no host can take goes to C{error} with the reason (the
+        request was cast: nobody else would tell).
+        """
+        volume = self.successResultOf(self.db.volumes.create("proj", "alice", 10))
+        self.assertIsNone(self.successResultOf(self.manager.createVolume(ALICE, volume.id, 10)))
+        failed = self.successResultOf(self.db.volumes.get(volume.id))
+        self.assertEqual(
+            (failed.status, failed.status_description),
+            ("error", "no valid host: no live, enabled volume host"),
+        )
+        self.assertEqual(self.rpc.sent, [])
+        # A volume gone meanwhile is no error.
+        self.assertIsNone(self.successResultOf(self.manager.createVolume(ALICE, 999, 10)))
 
     def test_periodicPurgesTerminated(self):
         ttl = self.config.terminated_instance_ttl

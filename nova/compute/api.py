@@ -11,8 +11,6 @@ all) and answers L{InstanceNotFound} (EC2: C{InvalidInstanceID.NotFound})
 for instances of other projects.
 """
 
-import hashlib
-import json
 import random as _random
 from datetime import timedelta
 
@@ -36,6 +34,7 @@ from nova.compute.names import (
     parseInstanceId,
 )
 from nova.db.services import utcnow
+from nova.idempotency import checkClientToken, requestHash
 from nova.quota import QuotaEngine
 
 #: The quota resources RunInstances checks, with what one instance uses.
@@ -74,15 +73,6 @@ class UnlimitedQuotas:
 
     def getQuota(self, projectId):
         return {}
-
-
-def requestHash(**parameters):
-    """
-    @return: a digest of a request's parameters, to tell a retried
-        request (same client token, same parameters) from a clash.
-    """
-    text = json.dumps(parameters, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 class ComputeAPI:
@@ -227,9 +217,7 @@ class ComputeAPI:
         for group in securityGroups:
             if not isinstance(group, str) or not group or "," in group:
                 raise InvalidParameterValue(f"invalid security group name {group!r}")
-        if clientToken is not None:
-            if not isinstance(clientToken, str) or not (0 < len(clientToken) <= 64) or not clientToken.isascii():
-                raise InvalidParameterValue("ClientToken must be 1 to 64 ASCII characters")
+        checkClientToken(clientToken, InvalidParameterValue)
         digest = requestHash(
             imageId=imageId,
             minCount=minCount,

@@ -131,6 +131,8 @@ class VolumeRow:
     display_description = Unicode()
     provider_location = Unicode()
     export_info = Unicode()
+    client_token = Unicode()
+    request_hash = Unicode()
     created_at = DateTime()
     updated_at = DateTime()
 
@@ -175,6 +177,10 @@ class VolumeRecord:
         file or block device path).
     @ivar export_info: JSON text of what a compute host needs to attach
         it (see L{exportInfo}).
+    @ivar client_token: the client token of the request that created it,
+        unique in its project, or C{None}.
+    @ivar request_hash: the digest of that request's parameters
+        (L{nova.idempotency.requestHash}), or C{None} without a token.
     """
 
     id = attr.ib()
@@ -194,6 +200,8 @@ class VolumeRecord:
     display_description = attr.ib()
     provider_location = attr.ib()
     export_info = attr.ib()
+    client_token = attr.ib()
+    request_hash = attr.ib()
     created_at = attr.ib()
     updated_at = attr.ib()
 
@@ -300,6 +308,8 @@ class SnapshotRecord:
 
 _VOLUME_FIELDS = frozenset(f.name for f in attr.fields(VolumeRecord)) - {
     "id",
+    "client_token",
+    "request_hash",
     "created_at",
     "updated_at",
 }
@@ -412,11 +422,18 @@ class VolumeStore:
         displayName=None,
         displayDescription=None,
         host=None,
+        clientToken=None,
+        requestHash=None,
     ):
         """
         Add a volume in status C{creating}, detached.
 
-        @return: L{Deferred} firing with the new L{VolumeRecord}.
+        @param clientToken: the client's idempotency token, or C{None}.
+        @param requestHash: the digest of the request's parameters, kept
+            to compare a request with the same token against.
+        @return: L{Deferred} firing with the new L{VolumeRecord}; failing
+            with L{nova.exception.DatabaseError} if the project has a
+            volume made with C{clientToken} already.
         """
         return self.transactor.transact(
             self.thd_create,
@@ -428,6 +445,8 @@ class VolumeStore:
             displayName,
             displayDescription,
             host,
+            clientToken,
+            requestHash,
             utcnow(self.clock),
         )
 
@@ -442,6 +461,8 @@ class VolumeStore:
         displayName,
         displayDescription,
         host,
+        clientToken,
+        requestHash,
         now,
     ):
         row = VolumeRow()
@@ -451,6 +472,7 @@ class VolumeStore:
         row.snapshot_id = snapshotId
         row.display_name, row.display_description = displayName, displayDescription
         row.host = host
+        row.client_token, row.request_hash = clientToken, requestHash
         row.status = CREATING
         row.attach_status = DETACHED
         row.created_at = row.updated_at = now
@@ -467,6 +489,21 @@ class VolumeStore:
 
     def thd_get(self, store, volumeId):
         return VolumeRecord.fromModel(_VOLUME.thd_row(store, volumeId))
+
+    def findByClientToken(self, projectId, clientToken):
+        """
+        @return: L{Deferred} firing with the L{VolumeRecord} of the
+            project's volume made with C{clientToken}, or C{None}.
+        """
+        return self.transactor.transact(self.thd_findByClientToken, projectId, clientToken)
+
+    def thd_findByClientToken(self, store, projectId, clientToken):
+        row = store.find(
+            VolumeRow,
+            VolumeRow.project_id == projectId,
+            VolumeRow.client_token == clientToken,
+        ).one()
+        return None if row is None else VolumeRecord.fromModel(row)
 
     def list(
         self,

@@ -36,8 +36,10 @@ from nova.compute.names import ec2InstanceId, parseInstanceId
 from nova.db import volumes as v
 from nova.db.instances import IncorrectInstanceState, InstanceNotFound
 from nova.db.services import utcnow
+from nova.idempotency import checkClientToken, requestHash
 from nova.virt.errors import DeviceNotFound
 from nova.volume.errors import (
+    IdempotentParameterMismatch,
     IncorrectSnapshotState,
     IncorrectVolumeState,
     InvalidAttachmentNotFound,
@@ -204,6 +206,7 @@ class VolumeAPI:
         availabilityZone=None,
         displayName=None,
         displayDescription=None,
+        clientToken=None,
     ):
         """
         Create a volume, empty or from a snapshot, within the project's
@@ -214,14 +217,33 @@ class VolumeAPI:
             by default the snapshot's size, and never less.
         @param snapshotId: a numeric or EC2 snapshot id, or C{None}.
         @param availabilityZone: the zone asked for, or C{None}.
+        @param clientToken: an idempotency token (at most 64 ASCII
+            characters): the same token in the same project answers with
+            the volume the first request made (as it is now), creating
+            nothing and counting nothing against the quotas.
         @return: L{Deferred} firing with the new
             L{nova.db.volumes.VolumeRecord}; failing with
             L{VolumeLimitExceeded} when the project has too many volumes or
-            gigabytes, L{InvalidVolumeParameterValue} for a bad size,
-            L{SnapshotNotFound} or L{IncorrectSnapshotState}.
+            gigabytes, L{InvalidVolumeParameterValue} for a bad size or
+            token, L{IdempotentParameterMismatch} for a token used before
+            with other parameters, L{SnapshotNotFound} or
+            L{IncorrectSnapshotState}.
         """
         if context.projectId is None:
             raise exception.NotAuthorized("A volume belongs to a project: the request has none.")
+        digest = None
+        if clientToken is not None:
+            checkClientToken(clientToken, InvalidVolumeParameterValue)
+            digest = requestHash(
+                size=None if size is None else parseSize(size),
+                snapshotId=None if snapshotId is None else parseSnapshotId(snapshotId),
+                availabilityZone=availabilityZone,
+                displayName=displayName,
+                displayDescription=displayDescription,
+            )
+            volume = yield self._replay(context, clientToken, digest)
+            if volume is not None:
+                return volume
         snapshot = None
         if snapshotId is not None:
             snapshot = yield self.getSnapshot(context, snapshotId)
@@ -239,7 +261,7 @@ class VolumeAPI:
                 f"Invalid value '{size}' for size: snapshot {snapshot.ec2Id} has "
                 f"{snapshot.volume_size} GiB"
             )
-        volume = yield self._createLock.run(
+        volume, created = yield self._createLock.run(
             self._createWithinQuota,
             context,
             size,
@@ -247,7 +269,11 @@ class VolumeAPI:
             availabilityZone,
             displayName,
             displayDescription,
+            clientToken,
+            digest,
         )
+        if not created:
+            return volume
         try:
             if snapshot is not None:
                 yield self.rpc.cast(
@@ -266,10 +292,43 @@ class VolumeAPI:
         return volume
 
     @inlineCallbacks
+    def _replay(self, context, clientToken, digest):
+        """
+        @return: L{Deferred} firing with the project's volume made with
+            C{clientToken}, or C{None}; failing with
+            L{IdempotentParameterMismatch} if it was made with other
+            parameters.
+        """
+        volume = yield self.db.volumes.findByClientToken(context.projectId, clientToken)
+        if volume is not None and volume.request_hash != digest:
+            raise IdempotentParameterMismatch(
+                f"client token {clientToken!r} was used with different parameters"
+            )
+        return volume
+
+    @inlineCallbacks
     def _createWithinQuota(
-        self, context, size, snapshot, availabilityZone, displayName, displayDescription
+        self,
+        context,
+        size,
+        snapshot,
+        availabilityZone,
+        displayName,
+        displayDescription,
+        clientToken,
+        digest,
     ):
+        """
+        @return: L{Deferred} firing with C{(volume, created)}: the volume,
+            and whether it is new (else another request with
+            C{clientToken} made it).
+        """
         projectId = context.projectId
+        if clientToken is not None:
+            # A request with this token may have been waiting for the lock.
+            volume = yield self._replay(context, clientToken, digest)
+            if volume is not None:
+                return volume, False
         quota = yield maybeDeferred(self.quotas.getQuota, projectId)
         usage = yield self.db.volumes.usageByProject(projectId)
         volumes, gigabytes = _limit(quota, "volumes"), _limit(quota, "gigabytes")
@@ -282,17 +341,28 @@ class VolumeAPI:
                 f"Quota exceeded for gigabytes: requested {size}, "
                 f"{usage['gigabytes']} of {gigabytes} in use"
             )
-        volume = yield self.db.volumes.create(
-            projectId,
-            context.userId,
-            size,
-            availabilityZone=availabilityZone,
-            snapshotId=None if snapshot is None else snapshot.id,
-            displayName=displayName,
-            displayDescription=displayDescription,
-            host=None if snapshot is None else snapshot.host,
-        )
-        return volume
+        try:
+            volume = yield self.db.volumes.create(
+                projectId,
+                context.userId,
+                size,
+                availabilityZone=availabilityZone,
+                snapshotId=None if snapshot is None else snapshot.id,
+                displayName=displayName,
+                displayDescription=displayDescription,
+                host=None if snapshot is None else snapshot.host,
+                clientToken=clientToken,
+                requestHash=digest,
+            )
+        except exception.DatabaseError:
+            if clientToken is None:
+                raise
+            # Another API server with this token won the race: answer as it.
+            volume = yield self._replay(context, clientToken, digest)
+            if volume is None:
+                raise
+            return volume, False
+        return volume, True
 
     @inlineCallbacks
     def deleteVolume(self, context, volumeId):

@@ -1,12 +1,14 @@
 # -*- test-case-name: tests.volume.test_api -*-
 """
 Errors of the volume API, manager and drivers, each with its EC2 error
-code.  The errors of the volumes table (L{nova.db.volumes}) are importable
+code.  The errors of the volumes table (L{nova.db.volumes}) and
+L{IdempotentParameterMismatch} (shared with RunInstances) are importable
 from here too, and importing this module lets RPC callers raise them again
 on their side.
 """
 
 from nova import exception
+from nova.db.instances import IdempotentParameterMismatch
 from nova.db.volumes import (
     IncorrectSnapshotState,
     IncorrectVolumeState,
@@ -84,6 +86,7 @@ class InvalidVolumeParameterValue(exception.Invalid):
 
 
 __all__ = [
+    "IdempotentParameterMismatch",
     "IncorrectSnapshotState",
     "IncorrectVolumeState",
     "InvalidAttachmentNotFound",

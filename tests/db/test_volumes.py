@@ -7,6 +7,7 @@ from datetime import datetime
 from twisted.internet import defer
 from twisted.trial.unittest import TestCase
 
+from nova import exception
 from nova.db import volumes as v
 from nova.db.volumes import (
     IncorrectSnapshotState,
@@ -42,7 +43,60 @@ class VolumeStoreMixin(BackendTestsMixin):
         self.assertEqual(record.ec2Status, "creating")
         self.assertIsNone(record.exportInfo)
         self.assertIsNone(record.snapshotEc2Id)
+        self.assertEqual((record.client_token, record.request_hash), (None, None))
         self.assertEqual((yield self.volumes.get(record.id)), record)
+
+    @defer.inlineCallbacks
+    def test_clientToken(self):
+        """
+        A volume keeps the client token and request digest it was made
+        with; a token is unique per project (any number of volumes have
+        none), and it is looked up by project and token.
+        """
+        record = yield self.volumes.create(
+            "p1", "alice", 2, clientToken="tok", requestHash="h" * 64
+        )
+        self.assertEqual((record.client_token, record.request_hash), ("tok", "h" * 64))
+        self.assertEqual((yield self.volumes.findByClientToken("p1", "tok")), record)
+        self.assertIsNone((yield self.volumes.findByClientToken("p2", "tok")))
+        self.assertIsNone((yield self.volumes.findByClientToken("p1", "other")))
+        yield self.assertFailure(
+            self.volumes.create("p1", "bob", 2, clientToken="tok", requestHash="h" * 64),
+            exception.DatabaseError,
+        )
+        other = yield self.volumes.create("p2", "bob", 2, clientToken="tok", requestHash="x")
+        self.assertEqual((yield self.volumes.findByClientToken("p2", "tok")), other)
+        yield self.volumes.create("p1", "alice", 1)
+        yield self.volumes.create("p1", "alice", 1)
+        self.assertEqual(len((yield self.volumes.list(projectId="p1"))), 3)
+        longest = "t" * 64
+        yield self.volumes.create("p1", "alice", 1, clientToken=longest, requestHash="h" * 64)
+        self.assertEqual((yield self.volumes.findByClientToken("p1", longest)).client_token, longest)
+        # The token is set once, at creation.
+        yield self.assertFailure(
+            self.volumes.update(record.id, client_token="new"), exception.Invalid
+        )
+
+    @defer.inlineCallbacks
+    def test_concurrentClientTokenOneWins(self):
+        """
+        Of concurrent creations with the same token in one project, exactly
+        one makes a volume; the others fail with a database error.
+        """
+        results = yield defer.DeferredList(
+            [
+                self.volumes.create("p1", "alice", 1, clientToken="race", requestHash="h")
+                for _ in range(4)
+            ],
+            consumeErrors=True,
+        )
+        wins = [r for ok, r in results if ok]
+        self.assertEqual(len(wins), 1)
+        for ok, failure in results:
+            if not ok:
+                failure.trap(exception.DatabaseError)
+        self.assertEqual((yield self.volumes.findByClientToken("p1", "race")), wins[0])
+        self.assertEqual(len((yield self.volumes.list())), 1)
 
     @defer.inlineCallbacks
     def test_getMissing(self):

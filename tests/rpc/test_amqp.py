@@ -151,7 +151,9 @@ class ReconnectionTests(AMQPTestMixin, TestCase):
         # The request waits in the host queue until the server is back.
         result = yield client.call(CONTEXT, f"{topic}.h1", "echo", {"value": 2}, timeout=5)
         self.assertEqual(result["value"], 2)
-        self.assertTrue(consumer.consuming)
+        # The host queue may be consumed (and answer) before the consumer
+        # has subscribed to all of its queues again.
+        yield waitFor(lambda: consumer.consuming, timeout=5)
         result = yield client.call(CONTEXT, topic, "echo", {"value": 3}, timeout=5)
         self.assertEqual(result["value"], 3)
 
@@ -250,7 +252,7 @@ class ReconnectionTests(AMQPTestMixin, TestCase):
         yield waitFor(lambda: not consumer.consuming, timeout=5)
         result = yield client.call(CONTEXT, f"{topic}.h1", "echo", {"value": 9}, timeout=5)
         self.assertEqual(result, {"value": 9, "host": "h1", "user": "alice"})
-        self.assertTrue(consumer.consuming)
+        yield waitFor(lambda: consumer.consuming, timeout=5)
 
 
 class BrokerHeartbeatTests(AMQPTestMixin, TestCase):

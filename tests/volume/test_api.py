@@ -6,6 +6,7 @@ hosts.
 
 from datetime import datetime
 
+from twisted.internet.defer import succeed
 from twisted.trial.unittest import SynchronousTestCase
 
 from nova import exception
@@ -14,6 +15,7 @@ from nova.db import volumes as v
 from nova.db.instances import IncorrectInstanceState, InstanceNotFound
 from nova.virt.errors import DeviceInUse, DeviceNotFound
 from nova.volume.errors import (
+    IdempotentParameterMismatch,
     IncorrectSnapshotState,
     IncorrectVolumeState,
     InvalidAttachmentNotFound,
@@ -147,6 +149,165 @@ class CreateDeleteTests(SynchronousTestCase):
         self.cloud.settle()
         self.cloud.run(self.api.createSnapshot(ALICE, volume.id))
         self.cloud.runFailure(self.api.deleteVolume(ALICE, volume.id), IncorrectVolumeState)
+
+
+class ClientTokenTests(SynchronousTestCase):
+    """
+    C{createVolume} with a client token: the same token and parameters in
+    the same project answer with the first volume.
+    """
+
+    def setUp(self):
+        self.cloud = VolumeCloud(self)
+        self.api = self.cloud.api
+
+    def creates(self, topic="scheduler"):
+        """
+        @return: the C{createVolume} casts sent to C{topic}.
+        """
+        return [m for m in self.cloud.rpc.sent if m[:3] == ("cast", topic, "createVolume")]
+
+    def projectVolumes(self, context=ALICE):
+        return self.cloud.run(self.cloud.db.volumes.list(projectId=context.projectId))
+
+    def test_sameTokenSameVolume(self):
+        first = self.cloud.run(
+            self.api.createVolume(ALICE, 5, availabilityZone="nova", clientToken="tok")
+        )
+        self.assertEqual(first.client_token, "tok")
+        self.cloud.settle()
+        again = self.cloud.run(
+            self.api.createVolume(ALICE, "5", availabilityZone="nova", clientToken="tok")
+        )
+        self.assertEqual(again.id, first.id)
+        # The volume as it is now.
+        self.assertEqual(again.status, "available")
+        self.assertEqual([r.id for r in self.projectVolumes()], [first.id])
+        self.assertEqual(len(self.creates()), 1)
+
+    def test_replayChargesQuotaOnce(self):
+        """
+        A replay counts nothing against the quotas, and is answered even
+        when the project is at its limit.
+        """
+        self.cloud.quotas.limits["wonderland"] = {"volumes": 1, "gigabytes": 3}
+        first = self.cloud.run(self.api.createVolume(ALICE, 3, clientToken="tok"))
+        for _ in range(3):
+            self.assertEqual(
+                self.cloud.run(self.api.createVolume(ALICE, 3, clientToken="tok")).id, first.id
+            )
+        self.assertEqual(
+            self.cloud.run(self.cloud.db.volumes.usageByProject("wonderland")),
+            {"volumes": 1, "gigabytes": 3},
+        )
+        self.cloud.runFailure(
+            self.api.createVolume(ALICE, 1, clientToken="other"), VolumeLimitExceeded
+        )
+
+    def test_mismatch(self):
+        self.cloud.run(self.api.createVolume(ALICE, 1, availabilityZone="nova", clientToken="tok"))
+        for kwargs in (
+            dict(size=2, availabilityZone="nova"),
+            dict(size=1),
+            dict(size=1, availabilityZone="elsewhere"),
+            dict(size=1, availabilityZone="nova", displayName="data"),
+        ):
+            failure = self.cloud.runFailure(
+                self.api.createVolume(ALICE, clientToken="tok", **kwargs),
+                IdempotentParameterMismatch,
+            )
+            self.assertEqual(
+                (failure.value.ec2Code, failure.value.httpStatus),
+                ("IdempotentParameterMismatch", 400),
+            )
+        self.assertEqual(len(self.projectVolumes()), 1)
+        self.assertEqual(len(self.creates()), 1)
+
+    def test_fromSnapshot(self):
+        """
+        A snapshot named by its EC2 id or its number is the same parameter;
+        another snapshot is not.
+        """
+        volume = self.cloud.availableVolume(size=2)
+        snap = self.cloud.run(self.api.createSnapshot(ALICE, volume.id))
+        other = self.cloud.run(self.api.createSnapshot(ALICE, volume.id))
+        self.cloud.settle()
+        first = self.cloud.run(self.api.createVolume(ALICE, snapshotId=snap.ec2Id, clientToken="t"))
+        again = self.cloud.run(self.api.createVolume(ALICE, snapshotId=snap.id, clientToken="t"))
+        self.assertEqual(again.id, first.id)
+        self.assertEqual(
+            self.creates(f"volume.{volume.host}").count(
+                ("cast", f"volume.{volume.host}", "createVolume", {"volumeId": first.id})
+            ),
+            1,
+        )
+        self.cloud.runFailure(
+            self.api.createVolume(ALICE, snapshotId=other.id, clientToken="t"),
+            IdempotentParameterMismatch,
+        )
+        self.cloud.runFailure(
+            self.api.createVolume(ALICE, 2, snapshotId=snap.id, clientToken="t"),
+            IdempotentParameterMismatch,
+        )
+
+    def test_tokenIsPerProject(self):
+        alice = self.cloud.run(self.api.createVolume(ALICE, 1, clientToken="tok"))
+        bob = self.cloud.run(self.api.createVolume(BOB, 1, clientToken="tok"))
+        self.assertNotEqual(alice.id, bob.id)
+        self.assertEqual(bob.project_id, "builders")
+        self.assertEqual(len(self.creates()), 2)
+        # Bob's token does not clash with Alice's parameters either.
+        self.cloud.run(self.api.createVolume(BOB, 1, clientToken="tok"))
+        self.cloud.runFailure(
+            self.api.createVolume(ALICE, 2, clientToken="tok"), IdempotentParameterMismatch
+        )
+
+    def test_withoutTokenAlwaysNew(self):
+        first = self.cloud.run(self.api.createVolume(ALICE, 1))
+        second = self.cloud.run(self.api.createVolume(ALICE, 1))
+        self.assertNotEqual(first.id, second.id)
+        self.assertEqual((second.client_token, second.request_hash), (None, None))
+
+    def test_badToken(self):
+        for bad in ("x" * 65, "", "t\u00f6ken", 42):
+            failure = self.cloud.runFailure(
+                self.api.createVolume(ALICE, 1, clientToken=bad), InvalidVolumeParameterValue
+            )
+            self.assertEqual(failure.value.ec2Code, "InvalidParameterValue")
+        self.assertEqual(self.projectVolumes(), [])
+        self.assertEqual(self.creates(), [])
+        longest = self.cloud.run(self.api.createVolume(ALICE, 1, clientToken="x" * 64))
+        self.assertEqual(longest.client_token, "x" * 64)
+
+    def test_raceLostToAnotherServer(self):
+        """
+        When another API server creates the volume with the token between
+        this request's look-ups and its insert, the unique index refuses
+        the second volume and the request answers with the first.
+        """
+        first = self.cloud.run(self.api.createVolume(ALICE, 1, clientToken="tok"))
+        volumes = self.cloud.db.volumes
+        find = volumes.findByClientToken
+        misses = []
+
+        def findLate(projectId, clientToken):
+            if misses:
+                misses.pop()
+                return succeed(None)
+            return find(projectId, clientToken)
+
+        volumes.findByClientToken = findLate
+        # Both look-ups before the insert miss the volume.
+        misses[:] = [1, 2]
+        again = self.cloud.run(self.api.createVolume(ALICE, 1, clientToken="tok"))
+        self.assertEqual((again.id, misses), (first.id, []))
+        misses[:] = [1, 2]
+        self.cloud.runFailure(
+            self.api.createVolume(ALICE, 2, clientToken="tok"), IdempotentParameterMismatch
+        )
+        self.assertEqual(misses, [])
+        self.assertEqual(len(self.projectVolumes()), 1)
+        self.assertEqual(len(self.creates()), 1)
 
 
 class DescribeTests(SynchronousTestCase):

@@ -9,6 +9,7 @@ in-process bus.
 import os
 
 import attr
+from botocore.exceptions import ClientError
 from twisted.trial.unittest import TestCase
 
 from nova.virt.errors import GuestStateError
@@ -350,6 +351,42 @@ class VolumeTests(CloudServerMixin, TestCase):
             await self.inThread(self.alice.create_volume, Size=size)
         error = await self.expectError("VolumeLimitExceeded", self.alice.create_volume, Size=1)
         self.assertIn("volumes", error["Message"])
+
+    async def test_clientToken(self):
+        """
+        The same ClientToken answers with the same volume, created and
+        counted once; with other parameters it is
+        IdempotentParameterMismatch (400).  Tokens are per project.
+        """
+        first = await self.inThread(
+            self.alice.create_volume, Size=1, AvailabilityZone="nova", ClientToken="vtok-1"
+        )
+        again = await self.inThread(
+            self.alice.create_volume, Size=1, AvailabilityZone="nova", ClientToken="vtok-1"
+        )
+        self.assertEqual(again["VolumeId"], first["VolumeId"])
+        with self.assertRaises(ClientError) as caught:
+            await self.inThread(
+                self.alice.create_volume, Size=2, AvailabilityZone="nova", ClientToken="vtok-1"
+            )
+        self.assertEqual(
+            (caught.exception.response["Error"]["Code"],
+             caught.exception.response["ResponseMetadata"]["HTTPStatusCode"]),
+            ("IdempotentParameterMismatch", 400),
+        )
+        described = (await self.inThread(self.alice.describe_volumes))["Volumes"]
+        self.assertEqual([v["VolumeId"] for v in described], [first["VolumeId"]])
+        bob = await self.clientFor(BOB)
+        bobs = await self.inThread(bob.create_volume, Size=1, ClientToken="vtok-1")
+        self.assertNotEqual(bobs["VolumeId"], first["VolumeId"])
+        await self.expectError(
+            "InvalidParameterValue", self.alice.create_volume, Size=1, ClientToken="t" * 65
+        )
+        # Without a token boto3 makes a new one for each call.
+        await self.inThread(self.alice.create_volume, Size=1)
+        await self.inThread(self.alice.create_volume, Size=1)
+        described = (await self.inThread(self.alice.describe_volumes))["Volumes"]
+        self.assertEqual(len(described), 3)
 
     async def test_tags(self):
         created = await self.inThread(

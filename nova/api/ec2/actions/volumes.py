@@ -177,7 +177,9 @@ async def createVolume(call):
     """
     Create a volume of C{Size} GiB, empty or from C{SnapshotId}, in
     C{AvailabilityZone} (any zone with a volume host if not given), within
-    the project's quotas (C{VolumeLimitExceeded}).
+    the project's quotas (C{VolumeLimitExceeded}).  The same C{ClientToken}
+    again answers with the same volume (C{IdempotentParameterMismatch} if
+    the parameters differ).
     """
     params = call.params
     for name, allowed in _UNSUPPORTED_VOLUME_PARAMETERS.items():
@@ -196,7 +198,11 @@ async def createVolume(call):
     if zone is not None:
         await _checkZone(call, zone)
     volume = await call.backends.volumes.createVolume(
-        call.context, size=size, snapshotId=snapshotId, availabilityZone=zone
+        call.context,
+        size=size,
+        snapshotId=snapshotId,
+        availabilityZone=zone,
+        clientToken=params.get("ClientToken"),
     )
     tags = await _tagNew(call, volume.ec2Id, VOLUME, volume.project_id, pairs)
     return _volumeInfo(volume, tags)

@@ -1,2 +1,3 @@
 The EC2 Query API and the compute control plane: instances, images, key pairs, security groups, addresses, volumes, snapshots, tags, zones, regions, instance types, the admin API and the metadata service, with chance and simple schedulers, fixed and floating IPs, file and LVM volumes, and quotas.
 CreateVolume is idempotent on ClientToken (per project; a repeat with other parameters fails with IdempotentParameterMismatch), and a volume no host can take goes to error with the reason.
+ModifyInstanceAttribute (instance type, user data, kernel, ramdisk while stopped; termination protection; shutdown behavior, acted on when a guest powers itself off; security groups), with DescribeInstanceAttribute reporting the stored values.

@@ -9,6 +9,13 @@ Instances are named by their numeric id or their EC2 id (C{i-0000002a});
 every method checks that they belong to the context's project (admins see
 all) and answers L{InstanceNotFound} (EC2: C{InvalidInstanceID.NotFound})
 for instances of other projects.
+
+Besides what they are launched with, instances have two attributes that
+L{ComputeAPI.modifyInstance} changes at any time: termination protection
+(C{disable_api_termination}: while it is on, L{ComputeAPI.terminateInstances}
+refuses the instance with L{OperationNotPermitted}) and what a shutdown
+from inside the guest does (C{shutdown_behavior}, C{stop} or C{terminate}:
+the compute manager's power-state sync acts on it).
 """
 
 import random as _random
@@ -25,6 +32,7 @@ from nova.compute.errors import (
     InstanceLimitExceeded,
     InstanceNotFound,
     InvalidParameterValue,
+    OperationNotPermitted,
 )
 from nova.compute.instance_types import getInstanceType
 from nova.compute.names import (
@@ -33,6 +41,7 @@ from nova.compute.names import (
     newReservationId,
     parseInstanceId,
 )
+from nova.db.instances import SHUTDOWN_BEHAVIORS, STOP_ON_SHUTDOWN
 from nova.db.services import utcnow
 from nova.idempotency import checkClientToken, requestHash
 from nova.quota import QuotaEngine
@@ -43,6 +52,45 @@ _QUOTA_RESOURCES = (
     ("cores", lambda itype: itype.vcpus),
     ("ram", lambda itype: itype.memory_mb),
 )
+
+#: What L{ComputeAPI.modifyInstance} changes only while the instance is
+#: stopped (as EC2 does), and what it changes in any state but
+#: shutting-down and terminated.
+_CHANGED_WHEN_STOPPED = frozenset({"instanceType", "userData", "kernelId", "ramdiskId"})
+_CHANGED_ANY_TIME = frozenset({"disableApiTermination", "shutdownBehavior", "securityGroups"})
+
+
+def _checkShutdownBehavior(behavior):
+    """
+    @return: C{behavior}, or the default (C{stop}) for L{None}.
+    @raise InvalidParameterValue: unless it is C{stop} or C{terminate}.
+    """
+    if behavior is None:
+        return STOP_ON_SHUTDOWN
+    if behavior not in SHUTDOWN_BEHAVIORS:
+        raise InvalidParameterValue(
+            f"Value ({behavior}) for parameter instanceInitiatedShutdownBehavior is "
+            f"invalid. Valid values are 'stop' and 'terminate'."
+        )
+    return behavior
+
+
+def _checkGroupNames(securityGroups):
+    for group in securityGroups:
+        if not isinstance(group, str) or not group or "," in group:
+            raise InvalidParameterValue(f"invalid security group name {group!r}")
+
+
+def _checkTerminable(instance):
+    """
+    @raise OperationNotPermitted: if the instance's termination protection
+        is on.
+    """
+    if instance.disable_api_termination:
+        raise OperationNotPermitted(
+            f"The instance '{instance.ec2Id}' may not be terminated. Modify its "
+            f"'disableApiTermination' instance attribute and try again."
+        )
 
 
 @attr.s(frozen=True)
@@ -188,6 +236,8 @@ class ComputeAPI:
         ramdiskId=None,
         availabilityZone=None,
         clientToken=None,
+        disableApiTermination=False,
+        shutdownBehavior=None,
     ):
         """
         Launch between C{minCount} and C{maxCount} instances, as many as
@@ -203,6 +253,10 @@ class ComputeAPI:
         @param clientToken: an idempotency token (at most 64 ASCII
             characters): the same token in the same project answers with
             the first request's reservation.
+        @param disableApiTermination: whether the instances are protected
+            from L{terminateInstances}.
+        @param shutdownBehavior: what a shutdown from inside a guest does:
+            C{stop} (the default, for L{None}) or C{terminate}.
         @return: L{Deferred} firing with C{(reservationId, instances)}: the
             reservation (C{r-} and eight hex digits) and its
             L{InstanceRecord}s, state C{pending}.  Failing with
@@ -214,10 +268,18 @@ class ComputeAPI:
             raise exception.NotAuthorized("RunInstances needs a project")
         minCount, maxCount = self._counts(minCount, maxCount)
         securityGroups = tuple(securityGroups or ()) or ("default",)
-        for group in securityGroups:
-            if not isinstance(group, str) or not group or "," in group:
-                raise InvalidParameterValue(f"invalid security group name {group!r}")
+        _checkGroupNames(securityGroups)
+        if not isinstance(disableApiTermination, bool):
+            raise InvalidParameterValue("disableApiTermination must be true or false")
+        shutdownBehavior = _checkShutdownBehavior(shutdownBehavior)
         checkClientToken(clientToken, InvalidParameterValue)
+        # Only what differs from the defaults joins the digest, so that
+        # tokens used before these parameters existed still replay.
+        attributes = {}
+        if disableApiTermination:
+            attributes["disableApiTermination"] = True
+        if shutdownBehavior != STOP_ON_SHUTDOWN:
+            attributes["shutdownBehavior"] = shutdownBehavior
         digest = requestHash(
             imageId=imageId,
             minCount=minCount,
@@ -229,6 +291,7 @@ class ComputeAPI:
             kernelId=kernelId,
             ramdiskId=ramdiskId,
             availabilityZone=availabilityZone,
+            **attributes,
         )
         if clientToken is not None:
             found = yield self.db.instances.findReservation(context.projectId, clientToken)
@@ -253,6 +316,8 @@ class ComputeAPI:
                 "availability_zone": zone or None,
                 "security_groups": ",".join(securityGroups),
                 "mac_address": newMacAddress(self.random),
+                "disable_api_termination": disableApiTermination,
+                "shutdown_behavior": shutdownBehavior,
                 "state": states.PENDING,
             }
             for index in range(count)
@@ -364,15 +429,22 @@ class ComputeAPI:
         )
 
     @inlineCallbacks
-    def _apply(self, context, instanceIds, action, method):
+    def _apply(self, context, instanceIds, action, method, guard=None):
         """
         Check that C{action} suits every instance, then move each to the
         action's state and cast C{method} to its host.
 
+        @param guard: called with each instance the action would change,
+            after the state checks and before anything changes; raises to
+            refuse the whole request.
         @return: L{Deferred} firing with a L{list} of L{StateChange}.
         """
         instances = yield self._owned(context, instanceIds)
         todo = [(instance, action.check(instance)) for instance in instances]
+        if guard is not None:
+            for instance, changesIt in todo:
+                if changesIt:
+                    guard(instance)
         changes = []
         for instance, changesIt in todo:
             if not changesIt:
@@ -402,9 +474,13 @@ class ComputeAPI:
         terminated instance changes nothing.
 
         @param instanceIds: numeric or EC2 ids.
-        @return: L{Deferred} firing with a L{list} of L{StateChange}.
+        @return: L{Deferred} firing with a L{list} of L{StateChange};
+            failing with L{OperationNotPermitted} if termination
+            protection covers any instance (then none is terminated).
         """
-        return self._apply(context, instanceIds, states.TERMINATE, "terminateInstance")
+        return self._apply(
+            context, instanceIds, states.TERMINATE, "terminateInstance", _checkTerminable
+        )
 
     def stopInstances(self, context, instanceIds):
         """
@@ -435,6 +511,126 @@ class ComputeAPI:
         """
         yield self._apply(context, instanceIds, states.REBOOT, "rebootInstance")
         return None
+
+    # -- attributes ------------------------------------------------------
+
+    @inlineCallbacks
+    def modifyInstance(self, context, instanceId, **changes):
+        """
+        Change attributes of an instance, all or none.
+
+        While the instance is C{stopped} only:
+
+          - C{instanceType}: a type's name; C{vcpus}, C{memory_mb} and
+            C{local_gb} follow, within the project's C{cores} and C{ram}
+            quotas;
+          - C{userData}: the user data as kept (base64 text in EC2), or
+            L{None} for none;
+          - C{kernelId}, C{ramdiskId}: image ids, or L{None} for none
+            (the caller checks the images).
+
+        In any state but C{shutting-down} and C{terminated}:
+
+          - C{disableApiTermination}: a L{bool};
+          - C{shutdownBehavior}: C{stop} or C{terminate};
+          - C{securityGroups}: the names of the instance's groups (at
+            least one); the memberships the firewall follows are the
+            security group API's to change.
+
+        @param instanceId: a numeric or EC2 id.
+        @return: L{Deferred} firing with the updated L{InstanceRecord};
+            failing with L{InstanceNotFound},
+            L{nova.compute.errors.IncorrectInstanceState},
+            L{nova.compute.errors.InstanceTypeNotFound},
+            L{InstanceLimitExceeded} or L{InvalidParameterValue}.
+        """
+        unknown = set(changes) - _CHANGED_WHEN_STOPPED - _CHANGED_ANY_TIME
+        if unknown:
+            raise InvalidParameterValue(f"cannot modify {', '.join(sorted(unknown))}")
+        if not changes:
+            raise InvalidParameterValue("no attribute to modify")
+        instance = yield self.getInstance(context, instanceId)
+        if set(changes) & _CHANGED_WHEN_STOPPED:
+            allowed = {states.STOPPED}
+            if instance.state != states.STOPPED:
+                raise states.IncorrectInstanceState(
+                    f"The instance '{instance.ec2Id}' is not in the 'stopped' state."
+                )
+        else:
+            allowed = states.LIVE - {states.SHUTTING_DOWN}
+            if instance.state not in allowed:
+                raise states.IncorrectInstanceState(
+                    f"The instance '{instance.ec2Id}' is {instance.state}; its "
+                    f"attributes cannot be modified."
+                )
+        fields = {}
+        if "instanceType" in changes:
+            name = changes["instanceType"]
+            if not isinstance(name, str) or not name:
+                raise InvalidParameterValue(f"Invalid value '{name}' for InstanceType.")
+            itype = yield getInstanceType(self.db, self.config, name)
+            yield self._checkResize(instance, itype)
+            fields.update(
+                instance_type=itype.name,
+                vcpus=itype.vcpus,
+                memory_mb=itype.memory_mb,
+                local_gb=itype.local_gb,
+            )
+        for key, column in (
+            ("userData", "user_data"),
+            ("kernelId", "kernel_id"),
+            ("ramdiskId", "ramdisk_id"),
+        ):
+            if key in changes:
+                value = changes[key]
+                if value is not None and not isinstance(value, str):
+                    raise InvalidParameterValue(f"invalid {key} {value!r}")
+                fields[column] = value or None
+        if "disableApiTermination" in changes:
+            value = changes["disableApiTermination"]
+            if not isinstance(value, bool):
+                raise InvalidParameterValue("disableApiTermination must be true or false")
+            fields["disable_api_termination"] = value
+        if "shutdownBehavior" in changes:
+            behavior = changes["shutdownBehavior"]
+            if behavior is None:
+                raise InvalidParameterValue("instanceInitiatedShutdownBehavior needs a value")
+            fields["shutdown_behavior"] = _checkShutdownBehavior(behavior)
+        if "securityGroups" in changes:
+            names = tuple(dict.fromkeys(changes["securityGroups"] or ()))
+            if not names:
+                raise InvalidParameterValue("an instance needs at least one security group")
+            _checkGroupNames(names)
+            fields["security_groups"] = ",".join(names)
+        updated = yield self.db.instances.modify(
+            instance.id, allowed, action="modify its attributes", **fields
+        )
+        return updated
+
+    @inlineCallbacks
+    def _checkResize(self, instance, itype):
+        """
+        Check that the project's quotas allow the instance to become of
+        type C{itype} (only growth is checked).
+
+        @return: L{Deferred} firing with C{None}; failing with
+            L{InstanceLimitExceeded}.
+        """
+        limits = yield maybeDeferred(self.quotas.getQuota, instance.project_id)
+        usage = yield self.db.instances.usageByProject(instance.project_id)
+        exceeded = []
+        for resource, perInstance in _QUOTA_RESOURCES:
+            limit = limits.get(resource)
+            if limit is None or limit < 0:
+                continue
+            growth = perInstance(itype) - perInstance(instance)
+            if growth > 0 and usage[resource] + growth > limit:
+                exceeded.append(resource)
+        if exceeded:
+            raise InstanceLimitExceeded(
+                f"Instance quota exceeded ({', '.join(exceeded)}): the instance "
+                f"'{instance.ec2Id}' cannot become a {itype.name}"
+            )
 
     # -- console and volumes ---------------------------------------------
 

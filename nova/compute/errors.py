@@ -38,6 +38,13 @@ class InvalidParameterValue(exception.Invalid):
     ec2Code = "InvalidParameterValue"
 
 
+class OperationNotPermitted(exception.Invalid):
+    """The instance's attributes forbid the request."""
+
+    code = "OperationNotPermitted"
+    ec2Code = "OperationNotPermitted"
+
+
 __all__ = [
     "DeviceInUse",
     "DeviceNotFound",
@@ -53,4 +60,5 @@ __all__ = [
     "InstanceTypeNotFound",
     "InvalidInstanceIDMalformed",
     "InvalidParameterValue",
+    "OperationNotPermitted",
 ]

@@ -11,6 +11,13 @@ the work and moves it on (or to C{error}, with the reason in
 C{state_description}).  A request the instance's state does not allow
 fails with L{IncorrectInstanceState}.
 
+The periodic power-state sync moves a running instance whose guest shut
+itself down to C{stopped}, or, when the instance's shutdown behavior
+(C{instanceInitiatedShutdownBehavior}) is C{terminate}, terminates it
+(its termination protection does not apply, as in EC2).  At start-up such
+guests are only marked stopped: a host that restarted leaves every guest
+off.
+
 Each instance's security groups are enforced by an L{IFirewallDriver}
 (C{--firewall_driver}): its filter is applied before its guest is spawned,
 applied again to every live instance when nova-compute starts, removed
@@ -30,13 +37,18 @@ from nova.compute.flags import FIREWALL_DRIVERS, VIRT_DRIVERS
 from nova.compute.names import InstanceNamer
 from nova.compute.network import NetworkRPCClient
 from nova.context import adminContext
-from nova.db.instances import IncorrectInstanceState, InstanceNotFound
+from nova.db.instances import (
+    TERMINATE_ON_SHUTDOWN,
+    IncorrectInstanceState,
+    InstanceNotFound,
+)
 from nova.db.services import utcnow
 from nova.drivers import loadDriver
 from nova.manager import Manager, expose
 from nova.network.api import setupComputeNetwork
 from nova.network.flags import NETWORK_DRIVERS
 from nova.network.interfaces import INetworkDriver
+from nova.network.security_groups import SecurityGroupAPI
 from nova.virt import power
 from nova.virt.errors import GuestNotFound
 from nova.virt.interfaces import InstanceSpec, IVirtDriver
@@ -623,6 +635,43 @@ class ComputeManager(Manager):
             elif powerState == power.CRASHED:
                 target = states.ERROR
                 fields["state_description"] = "the guest crashed"
+        if (
+            not restart
+            and state == states.RUNNING
+            and target == states.STOPPED
+            and instance.shutdown_behavior == TERMINATE_ON_SHUTDOWN
+        ):
+            yield self._terminateOnShutdown(instance, powerState)
+            return
         if target == state and not fields:
             return
         yield self._settle(instance.id, state, target, **fields)
+
+    @inlineCallbacks
+    def _terminateOnShutdown(self, instance, powerState):
+        """
+        Terminate a running instance whose guest shut itself down, as its
+        shutdown behavior says: it goes to C{shutting-down}, is terminated
+        as L{terminateInstance} does, and leaves its security groups.
+        """
+        moving = yield self._settle(
+            instance.id, states.RUNNING, states.SHUTTING_DOWN, power_state=powerState
+        )
+        if moving is None:
+            return
+        self.log.info(
+            "i-{id:08x} shut itself down: terminating it, as its shutdown behavior says",
+            id=instance.id,
+        )
+        context = adminContext()
+        try:
+            yield self._locked(instance.id, self._terminateInstance, context, instance.id)
+        except Exception:
+            self.log.failure("terminating i-{id:08x} failed", id=instance.id)
+            return
+        try:
+            yield SecurityGroupAPI(self.db, self.rpc).removeInstance(context, instance.id)
+        except Exception:
+            self.log.failure(
+                "removing i-{id:08x} from its security groups failed", id=instance.id
+            )

@@ -38,6 +38,12 @@ class IdempotentParameterMismatch(exception.Invalid):
 #: The state of an instance that is gone (but still visible for a while).
 TERMINATED = "terminated"
 
+#: What a shutdown from inside the guest does (C{shutdown_behavior}): the
+#: instance stops (the default) or is terminated.
+STOP_ON_SHUTDOWN = "stop"
+TERMINATE_ON_SHUTDOWN = "terminate"
+SHUTDOWN_BEHAVIORS = (STOP_ON_SHUTDOWN, TERMINATE_ON_SHUTDOWN)
+
 _CREATE_FIELDS = frozenset(a.name for a in InstanceRecord.__attrs_attrs__) - {
     "id",
     "uuid",
@@ -59,6 +65,8 @@ def _newRow(fields, now):
     row.state = "pending"
     row.power_state = 0
     row.launch_index = 0
+    row.disable_api_termination = False
+    row.shutdown_behavior = STOP_ON_SHUTDOWN
     row.deleted = False
     for name, value in fields.items():
         setattr(row, name, value)
@@ -323,6 +331,41 @@ class InstanceStore:
                 f"{action or 'become ' + toState}"
             )
         row.state = toState
+        for name, value in fields.items():
+            setattr(row, name, value)
+        row.updated_at = now
+        store.flush()
+        return InstanceRecord.fromModel(row)
+
+    def modify(self, instanceId, allowedStates, action=None, **fields):
+        """
+        Set C{fields} of an instance, leaving its state alone, if, and
+        only if, its state is one of C{allowedStates}: a compare-and-set in
+        one transaction, as L{transition}.
+
+        @param action: what is being done, for the error message.
+        @return: L{Deferred} firing with the updated L{InstanceRecord};
+            failing with L{IncorrectInstanceState} or L{InstanceNotFound}.
+        """
+        _checkFields(fields, _CREATE_FIELDS - {"state"})
+        return self.transactor.transact(
+            self.thd_modify,
+            instanceId,
+            frozenset(allowedStates),
+            action,
+            fields,
+            utcnow(self.clock),
+        )
+
+    def thd_modify(self, store, instanceId, allowedStates, action, fields, now):
+        row = store.get(Instance, instanceId)
+        if row is None or row.deleted:
+            raise InstanceNotFound(f"instance i-{instanceId:08x} not found")
+        if row.state not in allowedStates:
+            raise IncorrectInstanceState(
+                f"The instance 'i-{instanceId:08x}' is {row.state}; cannot "
+                f"{action or 'change it'}."
+            )
         for name, value in fields.items():
             setattr(row, name, value)
         row.updated_at = now

@@ -52,6 +52,8 @@ class Instance:
     mac_address = Unicode()
     fixed_ip = Unicode()
     security_groups = Unicode()
+    disable_api_termination = Bool()
+    shutdown_behavior = Unicode()
     launched_at = DateTime()
     terminated_at = DateTime()
     deleted = Bool()

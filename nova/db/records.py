@@ -64,6 +64,8 @@ class InstanceRecord:
     mac_address = attr.ib()
     fixed_ip = attr.ib()
     security_groups = attr.ib()
+    disable_api_termination = attr.ib()
+    shutdown_behavior = attr.ib()
     launched_at = attr.ib()
     terminated_at = attr.ib()
     deleted = attr.ib()

@@ -17,11 +17,12 @@ raise L{TransactionConflict} to be run again.
 import inspect
 import os
 import threading
+import traceback
 
-from storm.database import create_database
+from storm.database import Result, create_database
 from storm.databases.sqlite import SQLite
 from storm.exceptions import DisconnectionError, Error as StormDBError
-from storm.store import Store
+from storm.store import ResultSet, Store
 from twisted.application.service import Service
 from twisted.internet.defer import fail, succeed
 from twisted.internet.threads import deferToThreadPool
@@ -130,6 +131,22 @@ def _takesAttempt(function):
         return False
 
 
+def _dropLocals(error):
+    """
+    Clear the local variables of the finished frames in the tracebacks of
+    C{error} and its causes, so that the cursors and results they hold are
+    freed here, in the thread that owns their connection.  (mysqlclient
+    refuses a connection used by two threads at once, and freeing a result
+    takes its connection: a result freed later in another thread, by the
+    garbage collector say, could make this thread's next query fail.)
+    """
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        traceback.clear_frames(error.__traceback__)
+        error = error.__cause__ or error.__context__
+
+
 def _runTransaction(store, fn, args, kwargs):
     takesAttempt = "attempt" not in kwargs and _takesAttempt(fn)
     for attempt in range(CONFLICT_RETRIES):
@@ -138,6 +155,10 @@ def _runTransaction(store, fn, args, kwargs):
                 result = fn(store, *args, attempt=attempt, **kwargs)
             else:
                 result = fn(store, *args, **kwargs)
+            if isinstance(result, (Result, ResultSet)):
+                # It would be read (or freed) in another thread, after the
+                # store is reset.
+                raise TypeError(f"{fn!r} returned a Storm result; return its values")
             store.commit()
             return result
         except BaseException as e:
@@ -145,6 +166,7 @@ def _runTransaction(store, fn, args, kwargs):
                 store.rollback()
             except DisconnectionError:
                 pass
+            _dropLocals(e)
             if attempt < CONFLICT_RETRIES - 1 and isConflict(e):
                 continue
             if isinstance(e, StormDBError) and not isinstance(e, exception.NovaError):

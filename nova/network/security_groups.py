@@ -367,6 +367,41 @@ class SecurityGroupAPI:
         return groups
 
     @inlineCallbacks
+    def setInstanceGroups(self, context, instanceId, groupNames):
+        """
+        Make the project's groups C{groupNames} (at least one) an
+        instance's only groups (ModifyInstanceAttribute's C{groupSet}).
+        It joins the new groups before it leaves the old ones, and every
+        compute host is told about the groups it left, the groups it is
+        in (so that its own filter is rebuilt) and the groups whose rules
+        name any of them.
+
+        @return: L{Deferred} firing with the groups' records; failing with
+            L{errors.SecurityGroupNotFound} (changing nothing) or
+            L{errors.InvalidParameterValue} for no group.
+        """
+        projectId = self._project(context)
+        names = list(dict.fromkeys(groupNames or ()))
+        if not names:
+            raise errors.InvalidParameterValue("an instance needs at least one security group")
+        yield self.ensureDefault(context)
+        groups = []
+        for name in names:
+            record = yield self.db.securityGroups.getByName(projectId, name)
+            groups.append(record)
+        wanted = {record.id for record in groups}
+        current = yield self.db.securityGroups.groupsForInstance(instanceId)
+        for record in groups:
+            yield self.db.securityGroups.addInstance(record.id, instanceId)
+        for record in current:
+            if record.id not in wanted:
+                yield self.db.securityGroups.removeInstance(instanceId, record.id)
+        yield self._membershipChanged(
+            context, sorted(wanted | {record.id for record in current})
+        )
+        return groups
+
+    @inlineCallbacks
     def removeInstance(self, context, instanceId):
         """
         End an instance's memberships (it is terminated).

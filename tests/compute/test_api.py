@@ -17,6 +17,7 @@ from nova.compute.errors import (
     InstanceTypeNotFound,
     InvalidInstanceIDMalformed,
     InvalidParameterValue,
+    OperationNotPermitted,
 )
 from nova.context import RequestContext
 from tests.compute.util import ADMIN, ALICE, BOB, Cloud, DictQuotas
@@ -322,3 +323,192 @@ class TransitionTests(SynchronousTestCase):
         self.assertEqual((instance.host, instance.availability_zone), ("h2", "nova"))
         _, instances = self.cloud.run(ALICE, count=2, availabilityZone="nova:h2")
         self.assertEqual(sorted(i.host for i in instances), ["h1", "h1"])
+
+
+class ModifyInstanceTests(SynchronousTestCase):
+    def setUp(self):
+        self.cloud = Cloud(self, quotas=DictQuotas())
+        self.api = self.cloud.api
+
+    def stopped(self, **kw):
+        _, [instance] = self.cloud.run(**kw)
+        self.successResultOf(self.api.stopInstances(ALICE, [instance.id]))
+        self.cloud.flush()
+        instance = self.cloud.instance(instance.id)
+        self.assertEqual(instance.state, states.STOPPED)
+        return instance
+
+    def modify(self, instance, context=ALICE, **changes):
+        return self.successResultOf(self.api.modifyInstance(context, instance.ec2Id, **changes))
+
+    def test_whileStopped(self):
+        """
+        The type, user data, kernel and ramdisk change while the instance
+        is stopped; the type brings its sizes.
+        """
+        instance = self.stopped(instanceType="m1.tiny")
+        changed = self.modify(instance, instanceType="m1.large")
+        self.assertEqual(
+            (changed.instance_type, changed.vcpus, changed.memory_mb, changed.local_gb),
+            ("m1.large", 4, 8192, 80),
+        )
+        self.assertEqual(changed.state, states.STOPPED)
+        self.assertEqual(self.modify(instance, userData="aGk=").user_data, "aGk=")
+        self.assertIsNone(self.modify(instance, userData=None).user_data)
+        changed = self.modify(instance, kernelId="aki-00000002")
+        self.assertEqual(changed.kernel_id, "aki-00000002")
+        changed = self.modify(instance, ramdiskId="ari-00000003")
+        self.assertEqual((changed.kernel_id, changed.ramdisk_id), ("aki-00000002", "ari-00000003"))
+        self.assertEqual(self.cloud.instance(instance.id), changed)
+
+    def test_refusedUnlessStopped(self):
+        _, [instance] = self.cloud.run()
+        for changes in (
+            {"instanceType": "m1.large"},
+            {"userData": "aGk="},
+            {"kernelId": "aki-00000002"},
+            {"ramdiskId": "ari-00000003"},
+            {"instanceType": "m1.large", "disableApiTermination": True},
+        ):
+            failure = self.failureResultOf(
+                self.api.modifyInstance(ALICE, instance.id, **changes), IncorrectInstanceState
+            )
+            self.assertEqual((failure.value.ec2Code, failure.value.httpStatus), ("IncorrectInstanceState", 400))
+            self.assertEqual(
+                str(failure.value), f"The instance '{instance.ec2Id}' is not in the 'stopped' state."
+            )
+        self.assertEqual(self.cloud.instance(instance.id), instance)
+
+    def test_badValues(self):
+        instance = self.stopped()
+        failure = self.failureResultOf(
+            self.api.modifyInstance(ALICE, instance.id, instanceType="m9.huge"), InstanceTypeNotFound
+        )
+        self.assertEqual(failure.value.ec2Code, "InvalidParameterValue")
+        for changes in (
+            {"instanceType": None},
+            {"instanceType": ""},
+            {"disableApiTermination": "yes"},
+            {"shutdownBehavior": "hibernate"},
+            {"shutdownBehavior": None},
+            {"securityGroups": []},
+            {"securityGroups": ["a,b"]},
+            {"colour": "red"},
+            {},
+        ):
+            self.failureResultOf(
+                self.api.modifyInstance(ALICE, instance.id, **changes), InvalidParameterValue
+            )
+        self.assertEqual(self.cloud.instance(instance.id), instance)
+
+    def test_resizeWithinQuota(self):
+        """
+        Growing the type counts against the cores and ram quotas;
+        shrinking is always allowed.
+        """
+        self.cloud.quotas.limits["wonderland"] = {"cores": 3, "instances": -1}
+        instance = self.stopped(instanceType="m1.small")
+        self.modify(instance, instanceType="m1.medium")
+        failure = self.failureResultOf(
+            self.api.modifyInstance(ALICE, instance.id, instanceType="m1.large"), InstanceLimitExceeded
+        )
+        self.assertEqual(failure.value.ec2Code, "InstanceLimitExceeded")
+        self.assertIn("cores", str(failure.value))
+        self.assertEqual(self.cloud.instance(instance.id).instance_type, "m1.medium")
+        self.cloud.quotas.limits["wonderland"] = {"cores": 1, "ram": 1000}
+        self.assertEqual(self.modify(instance, instanceType="m1.tiny").vcpus, 1)
+        failure = self.failureResultOf(
+            self.api.modifyInstance(ALICE, instance.id, instanceType="m1.small"), InstanceLimitExceeded
+        )
+        self.assertIn("ram", str(failure.value))
+
+    def test_anyTime(self):
+        """
+        Termination protection, the shutdown behavior and the security
+        groups change while the instance runs, not once it is terminated.
+        """
+        _, [instance] = self.cloud.run()
+        self.assertEqual((instance.disable_api_termination, instance.shutdown_behavior), (False, "stop"))
+        changed = self.modify(instance, disableApiTermination=True)
+        self.assertTrue(changed.disable_api_termination)
+        changed = self.modify(instance, shutdownBehavior="terminate")
+        self.assertEqual((changed.state, changed.shutdown_behavior), (states.RUNNING, "terminate"))
+        changed = self.modify(instance, securityGroups=["web", "db", "web"])
+        self.assertEqual(changed.securityGroups, ("web", "db"))
+        self.modify(instance, disableApiTermination=False)
+        self.successResultOf(self.api.terminateInstances(ALICE, [instance.id]))
+        self.cloud.flush()
+        failure = self.failureResultOf(
+            self.api.modifyInstance(ALICE, instance.id, disableApiTermination=True),
+            IncorrectInstanceState,
+        )
+        self.assertIn("terminated", str(failure.value))
+
+    def test_otherProject(self):
+        _, [instance] = self.cloud.run()
+        failure = self.failureResultOf(
+            self.api.modifyInstance(BOB, instance.ec2Id, disableApiTermination=True), InstanceNotFound
+        )
+        self.assertEqual(failure.value.ec2Code, "InvalidInstanceID.NotFound")
+        self.assertEqual(self.modify(instance, ADMIN, disableApiTermination=True).disable_api_termination, True)
+
+    def test_terminationProtection(self):
+        """
+        A protected instance is not terminated, nor is any other instance
+        of the same request; once unprotected it is.
+        """
+        _, [first, second] = self.cloud.run(count=2)
+        self.modify(second, disableApiTermination=True)
+        sentBefore = len(self.cloud.rpc.sent)
+        failure = self.failureResultOf(
+            self.api.terminateInstances(ALICE, [first.id, second.ec2Id]), OperationNotPermitted
+        )
+        self.assertEqual((failure.value.ec2Code, failure.value.httpStatus), ("OperationNotPermitted", 400))
+        self.assertEqual(
+            str(failure.value),
+            f"The instance '{second.ec2Id}' may not be terminated. Modify its "
+            f"'disableApiTermination' instance attribute and try again.",
+        )
+        self.cloud.flush()
+        self.assertEqual(
+            {self.cloud.instance(i.id).state for i in (first, second)}, {states.RUNNING}
+        )
+        self.assertEqual(len(self.cloud.rpc.sent), sentBefore)
+        # Stopping and starting are not what it protects from.
+        self.successResultOf(self.api.stopInstances(ALICE, [second.id]))
+        self.cloud.flush()
+        self.modify(second, disableApiTermination=False)
+        changes = self.successResultOf(self.api.terminateInstances(ALICE, [first.id, second.id]))
+        self.assertEqual({c.currentState for c in changes}, {states.SHUTTING_DOWN})
+        self.cloud.flush()
+        # Terminated, a protected instance changes nothing: no refusal.
+        self.successResultOf(self.api.terminateInstances(ALICE, [first.id]))
+
+    def test_runWithAttributes(self):
+        _, [instance] = self.cloud.run(disableApiTermination=True, shutdownBehavior="terminate")
+        self.assertEqual((instance.disable_api_termination, instance.shutdown_behavior), (True, "terminate"))
+        self.failureResultOf(
+            self.api.terminateInstances(ALICE, [instance.id]), OperationNotPermitted
+        )
+        for kw in ({"shutdownBehavior": "hibernate"}, {"disableApiTermination": "true"}):
+            self.failureResultOf(
+                self.api.runInstances(ALICE, "ami-00000001", 1, 1, **kw), InvalidParameterValue
+            )
+
+    def test_runAttributesInClientToken(self):
+        """
+        The attributes are part of what a client token stands for; their
+        defaults leave the digest as it was before they existed.
+        """
+        self.successResultOf(self.api.runInstances(ALICE, "ami-00000001", 1, 1, clientToken="t"))
+        self.successResultOf(
+            self.api.runInstances(
+                ALICE, "ami-00000001", 1, 1, clientToken="t", disableApiTermination=False,
+                shutdownBehavior="stop",
+            )
+        )
+        self.failureResultOf(
+            self.api.runInstances(ALICE, "ami-00000001", 1, 1, clientToken="t", shutdownBehavior="terminate"),
+            IdempotentParameterMismatch,
+        )
+        self.cloud.flush()

@@ -6,9 +6,12 @@ PostgreSQL and MariaDB.
 
 from datetime import datetime, timedelta
 
+from storm.schema.patch import PatchApplier, PatchSet
 from twisted.internet import defer
 from twisted.trial.unittest import TestCase
 
+from nova import exception
+from nova.db import schema
 from nova.db.instance_types import InstanceTypeExists
 from nova.db.instances import (
     IdempotentParameterMismatch,
@@ -86,6 +89,53 @@ class ComputeDatabaseMixin(BackendTestsMixin):
         )
 
     @defer.inlineCallbacks
+    def test_attributesDefaultAndModify(self):
+        """
+        Instances start unprotected, stopping on shutdown; modify sets
+        columns only while the state is one of those given, and leaves
+        the state alone.
+        """
+        instance = yield self.db.instances.create(**fields(reservation_id="r", project_id="p", user_id="u"))
+        self.assertEqual((instance.disable_api_termination, instance.shutdown_behavior), (False, "stop"))
+        changed = yield self.db.instances.modify(
+            instance.id, {"pending", "stopped"}, disable_api_termination=True,
+            shutdown_behavior="terminate", user_data="aGk=",
+        )
+        self.assertEqual(
+            (changed.state, changed.disable_api_termination, changed.shutdown_behavior, changed.user_data),
+            ("pending", True, "terminate", "aGk="),
+        )
+        self.assertEqual((yield self.db.instances.get(instance.id)), changed)
+        error = yield self.assertFailure(
+            self.db.instances.modify(instance.id, {"stopped"}, action="change its type", vcpus=4),
+            IncorrectInstanceState,
+        )
+        self.assertIn("is pending; cannot change its type", str(error))
+        self.assertEqual((yield self.db.instances.get(instance.id)).vcpus, 1)
+        yield self.assertFailure(
+            self.db.instances.modify(instance.id + 1, {"pending"}, vcpus=2), InstanceNotFound
+        )
+        yield self.db.instances.update(instance.id, deleted=True)
+        yield self.assertFailure(
+            self.db.instances.modify(instance.id, {"pending"}, vcpus=2), InstanceNotFound
+        )
+        self.assertRaises(
+            exception.Invalid, self.db.instances.modify, instance.id, {"pending"}, state="running"
+        )
+
+    @defer.inlineCallbacks
+    def test_attributesInReservation(self):
+        _, instances, _ = yield self.db.instances.createReservation(
+            "p", "u", None, "h",
+            [fields(disable_api_termination=True, shutdown_behavior="terminate"), fields()],
+            self.newId,
+        )
+        self.assertEqual(
+            [(i.disable_api_termination, i.shutdown_behavior) for i in instances],
+            [(True, "terminate"), (False, "stop")],
+        )
+
+    @defer.inlineCallbacks
     def test_usage(self):
         def make(**kw):
             return self.db.instances.create(**fields(reservation_id="r", user_id="u", **kw))
@@ -142,3 +192,42 @@ class ComputeDatabaseMixin(BackendTestsMixin):
 
 
 backendCases(ComputeDatabaseMixin, TestCase, globals(), "ComputeDatabase")
+
+
+def _applyUpTo(store, last):
+    store.execute("CREATE TABLE IF NOT EXISTS patch (version INTEGER NOT NULL PRIMARY KEY)")
+    store.commit()
+    applier = PatchApplier(store, PatchSet(schema))
+    for version in range(1, last + 1):
+        applier.apply(version)
+
+
+def _insertInstance(store):
+    store.execute(
+        "INSERT INTO instances (uuid, reservation_id, project_id, user_id, instance_type, "
+        "vcpus, memory_mb, local_gb, state, created_at, updated_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        ("u-1", "r-1", "p", "u", "m1.tiny", 1, 512, 0, "running", NOW, NOW),
+    )
+    return store.execute("SELECT MAX(id) FROM instances").get_one()[0]
+
+
+class Patch9Mixin(BackendTestsMixin):
+    @defer.inlineCallbacks
+    def test_existingInstancesGetTheDefaults(self):
+        """
+        Patch 9 gives the instances that exist termination protection off
+        and the shutdown behavior stop.
+        """
+        db = self.makeDatabase()
+        yield db.transactor.transact(_applyUpTo, 8)
+        instanceId = yield db.transactor.transact(_insertInstance)
+        applied = yield db.sync()
+        self.assertEqual(applied, [9])
+        instance = yield db.instances.get(instanceId)
+        self.assertEqual((instance.disable_api_termination, instance.shutdown_behavior), (False, "stop"))
+        changed = yield db.instances.modify(instanceId, {"running"}, disable_api_termination=True)
+        self.assertTrue(changed.disable_api_termination)
+
+
+backendCases(Patch9Mixin, TestCase, globals(), "Patch9")

@@ -422,6 +422,44 @@ class ReconcileTests(ManagerTestMixin, SynchronousTestCase):
         self.successResultOf(self.manager.periodicTasks(ALICE))
         self.assertEqual(self.get(off.id).state, states.RUNNING)
 
+    def test_periodicTerminatesOnShutdown(self):
+        """
+        A running instance whose shutdown behavior is terminate and whose
+        guest shut itself down is terminated by the periodic sync, even
+        when protected from TerminateInstances, and leaves its security
+        groups.
+        """
+        instance = self.running()
+        self.successResultOf(
+            self.db.instances.update(
+                instance.id, shutdown_behavior="terminate", disable_api_termination=True
+            )
+        )
+        group = self.successResultOf(self.db.securityGroups.create("wonderland", "alice", "web", "web"))
+        self.successResultOf(self.db.securityGroups.addInstance(group.id, instance.id))
+        stays = self.running()
+        self.driver.guests[self.name(instance)].state = power.SHUTOFF
+        self.successResultOf(self.manager.periodicTasks(ALICE))
+        gone = self.get(instance.id)
+        self.assertEqual((gone.state, gone.power_state), (states.TERMINATED, power.NOSTATE))
+        self.assertIsNotNone(gone.terminated_at)
+        self.assertNotIn(self.name(instance), self.driver.guests)
+        self.assertIn(("deallocateForInstance", instance.id), self.network.calls)
+        self.assertEqual(self.successResultOf(self.db.securityGroups.instancesInGroup(group.id)), [])
+        self.assertEqual(self.get(stays.id).state, states.RUNNING)
+
+    def test_restartOnlyStopsOnShutdown(self):
+        """
+        At start-up a guest found off is stopped whatever the shutdown
+        behavior: the host itself may have restarted.
+        """
+        instance = self.running()
+        self.successResultOf(self.db.instances.update(instance.id, shutdown_behavior="terminate"))
+        self.driver.guests[self.name(instance)].state = power.SHUTOFF
+        self.restart()
+        self.assertEqual(self.get(instance.id).state, states.STOPPED)
+        self.assertIn(self.name(instance), self.driver.guests)
+
     def test_periodicLeavesBusyInstances(self):
         self.network = SlowNetwork()
         self.manager = self.makeManager()

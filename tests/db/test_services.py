@@ -141,7 +141,11 @@ class EmptySchemaMixin(BackendTestsMixin):
         """
         db = self.makeDatabase()
         yield db.sync()
-        yield db.transactor.transact(lambda store: store.execute("DELETE FROM patch WHERE version = 2"))
+
+        def forget(store):
+            store.execute("DELETE FROM patch WHERE version = 2")
+
+        yield db.transactor.transact(forget)
         error = yield self.assertFailure(db.checkSchema(), SchemaOutOfDate)
         self.assertIn("lacks patches 2:", str(error))
 

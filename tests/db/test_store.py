@@ -4,6 +4,8 @@ Tests for L{nova.db.store}: which errors are conflicts, and how a
 transaction that loses one runs again.
 """
 
+import weakref
+
 from storm.exceptions import OperationalError
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
@@ -133,3 +135,33 @@ class RetryTests(SynchronousTestCase):
         failure = self.failureResultOf(self.transactor.transact(work), exception.DatabaseError)
         self.assertIsInstance(failure.value.__cause__, OperationalError)
         self.assertEqual(runs, [1])
+
+    def test_resultRefused(self):
+        """
+        A transaction may not hand a Storm result out of its thread: it
+        would be read or freed there after the store is reset.
+        """
+        failure = self.failureResultOf(
+            self.transactor.transact(lambda s: s.execute("SELECT 1")), TypeError
+        )
+        self.assertIn("returned a Storm result", str(failure.value))
+        self.assertEqual(self.successResultOf(self.transactor.transact(lambda s: s.execute("SELECT 1").get_one())), (1,))
+
+    def test_failedFramesLoseTheirLocals(self):
+        """
+        The frames of a failed transaction keep no local variables (such as
+        cursors), so nothing of the connection outlives it in the error.
+        """
+        held = []
+
+        class Marker:
+            pass
+
+        def work(s):
+            marker = Marker()
+            held.append(weakref.ref(marker))
+            raise exception.NotFound("gone")
+
+        failure = self.failureResultOf(self.transactor.transact(work), exception.NotFound)
+        self.assertIsNone(held[0]())
+        self.assertIsNotNone(failure.value.__traceback__)

@@ -289,6 +289,41 @@ class SecurityGroupAPITests(NetworkHarness, SynchronousTestCase):
         self.assertEqual(self.result(self.api.removeInstance(CTX, a.id)), [])
         self.assertEqual(self.refreshed(), [])
 
+    def test_setInstanceGroups(self):
+        """
+        setInstanceGroups replaces an instance's memberships and tells the
+        compute hosts about the groups it left and joined, the groups it
+        stays in and the groups whose rules name any of them.
+        """
+        web = self.result(self.api.create(CTX, "web", "web"))
+        db = self.result(self.api.create(CTX, "db", "db"))
+        admin = self.result(self.api.create(CTX, "admin", "admin"))
+        self.result(self.api.authorizeIngress(CTX, [tcp(5432, 5432, groups=[{"groupName": "web"}])], groupName="db"))
+        instance = self.createInstance("proj1")
+        [default] = self.result(self.api.addInstance(CTX, instance.id))
+        self.refreshed()
+        groups = self.result(self.api.setInstanceGroups(CTX, instance.id, ["web", "admin", "web"]))
+        self.assertEqual([g.name for g in groups], ["web", "admin"])
+        self.assertEqual(
+            [g.name for g in self.result(self.api.groupsForInstance(CTX, instance.id))],
+            ["web", "admin"],
+        )
+        self.assertEqual(self.refreshed(), sorted([default.id, web.id, admin.id, db.id]))
+        # Leaving groups only: the group it stays in is refreshed (its
+        # filter is rebuilt) with the one it left.
+        self.result(self.api.setInstanceGroups(CTX, instance.id, ["admin"]))
+        self.assertEqual(self.refreshed(), sorted([web.id, admin.id, db.id]))
+        self.assertEqual(self.result(self.api.memberAddresses(CTX, web.id)), [])
+        self.failure(
+            self.api.setInstanceGroups(CTX, instance.id, ["web", "nope"]),
+            errors.SecurityGroupNotFound,
+        )
+        self.failure(self.api.setInstanceGroups(CTX, instance.id, []), errors.InvalidParameterValue)
+        self.assertEqual(
+            [g.name for g in self.result(self.api.groupsForInstance(CTX, instance.id))], ["admin"]
+        )
+        self.assertEqual(self.refreshed(), [])
+
     def test_memberAddresses(self):
         self.createNetworks("10.0.0.0/25", 1, 128)
         self.addHost("net1")

@@ -6,11 +6,23 @@ boto 2, against a real listening nova-api over a whole in-process cloud
 
 import base64
 
+from botocore.exceptions import ClientError
 from twisted.trial.unittest import TestCase
 
 from nova.api.ec2.actions import ACTIONS
+from nova.compute.firewall import FilterRule
 from nova.quota import QuotaEngine
-from tests.api.ec2.cloud import ALICE, BOB, CAROL, ERIN, CloudServerMixin, waitFor
+from nova.virt import power
+from tests.api.ec2.cloud import (
+    ALICE,
+    BOB,
+    CAROL,
+    ERIN,
+    SAM,
+    CloudServerMixin,
+    contextFor,
+    waitFor,
+)
 
 
 class InstanceTestsBase(CloudServerMixin, TestCase):
@@ -546,6 +558,444 @@ class DescribeTests(InstanceTestsBase):
         await self.expectError(
             "InvalidParameterValue", self.client.describe_instance_types, InstanceTypes=["m9.huge"]
         )
+
+
+class ModifyInstanceAttributeTests(InstanceTestsBase):
+    async def attribute(self, instanceId, name, client=None):
+        result = await self.inThread(
+            (client or self.client).describe_instance_attribute,
+            InstanceId=instanceId,
+            Attribute=name,
+        )
+        self.assertEqual(result["InstanceId"], instanceId)
+        return result
+
+    async def modify(self, instanceId, client=None, **kwargs):
+        answer = await self.inThread(
+            (client or self.client).modify_instance_attribute, InstanceId=instanceId, **kwargs
+        )
+        self.assertEqual(answer["ResponseMetadata"]["HTTPStatusCode"], 200)
+
+    async def stopped(self, **kw):
+        reservation = await self.runAndWait(self.client, **kw)
+        instanceId = reservation["Instances"][0]["InstanceId"]
+        await self.inThread(self.client.stop_instances, InstanceIds=[instanceId])
+        await self.waitForState([instanceId], "stopped")
+        return instanceId
+
+    async def test_whileStopped(self):
+        """
+        A stopped instance's type, user data, kernel and ramdisk change
+        and are described as changed; it starts again.
+        """
+        instanceId = await self.stopped(InstanceType="m1.tiny", UserData="old")
+        await self.modify(instanceId, InstanceType={"Value": "m1.small"})
+        self.assertEqual(
+            (await self.attribute(instanceId, "instanceType"))["InstanceType"], {"Value": "m1.small"}
+        )
+        [instance], _ = await self.describe(InstanceIds=[instanceId])
+        self.assertEqual(instance["InstanceType"], "m1.small")
+        record = await self.instanceRecord(instanceId)
+        self.assertEqual((record.vcpus, record.memory_mb, record.local_gb), (1, 2048, 20))
+
+        # botocore base64-encodes the UserData.Value blob.
+        await self.modify(instanceId, UserData={"Value": b"#!/bin/sh\necho new\n"})
+        userData = (await self.attribute(instanceId, "userData"))["UserData"]["Value"]
+        self.assertEqual(base64.b64decode(userData), b"#!/bin/sh\necho new\n")
+
+        kernel = await self.addImage(imageType="kernel")
+        ramdisk = await self.addImage(imageType="ramdisk")
+        await self.modify(instanceId, Kernel={"Value": kernel.ec2_id})
+        await self.modify(instanceId, Ramdisk={"Value": ramdisk.ec2_id})
+        self.assertEqual(
+            (await self.attribute(instanceId, "kernel"))["KernelId"], {"Value": kernel.ec2_id}
+        )
+        self.assertEqual(
+            (await self.attribute(instanceId, "ramdisk"))["RamdiskId"], {"Value": ramdisk.ec2_id}
+        )
+        [instance], _ = await self.describe(InstanceIds=[instanceId])
+        self.assertEqual((instance["KernelId"], instance["RamdiskId"]), (kernel.ec2_id, ramdisk.ec2_id))
+
+        await self.inThread(self.client.start_instances, InstanceIds=[instanceId])
+        await self.waitForState([instanceId], "running")
+
+    async def test_badValues(self):
+        """
+        Unknown types, kernels and ramdisks, and user data that is too
+        large, are refused with EC2's codes and change nothing.
+        """
+        instanceId = await self.stopped(InstanceType="m1.tiny")
+        kernel = await self.addImage(imageType="kernel")
+        bobsKernel = await self.addImage(BOB.name, imageType="kernel")
+        await self.expectError(
+            "InvalidParameterValue",
+            self.client.modify_instance_attribute, InstanceId=instanceId,
+            InstanceType={"Value": "m9.huge"},
+        )
+        for value in ("aki-0badf00d", self.image.ec2_id, bobsKernel.ec2_id):
+            await self.expectError(
+                "InvalidAMIID.NotFound",
+                self.client.modify_instance_attribute, InstanceId=instanceId, Kernel={"Value": value},
+            )
+        await self.expectError(
+            "InvalidAMIID.NotFound",
+            self.client.modify_instance_attribute, InstanceId=instanceId,
+            Ramdisk={"Value": kernel.ec2_id},
+        )
+        await self.expectError(
+            "InvalidAMIID.Malformed",
+            self.client.modify_instance_attribute, InstanceId=instanceId, Kernel={"Value": "vmlinuz"},
+        )
+        await self.expectError(
+            "InvalidParameterValue",
+            self.client.modify_instance_attribute, InstanceId=instanceId,
+            UserData={"Value": b"x" * (16 * 1024 + 1)},
+        )
+        await self.expectError(
+            "InvalidParameterValue",
+            self.client.modify_instance_attribute, InstanceId=instanceId,
+            InstanceInitiatedShutdownBehavior={"Value": "hibernate"},
+        )
+        record = await self.instanceRecord(instanceId)
+        self.assertEqual(
+            (record.instance_type, record.kernel_id, record.user_data, record.shutdown_behavior),
+            ("m1.tiny", None, None, "stop"),
+        )
+
+    async def test_refusedWhileRunning(self):
+        """
+        The type, user data, kernel and ramdisk of a running instance are
+        IncorrectInstanceState (HTTP 400).
+        """
+        reservation = await self.runAndWait(self.client, InstanceType="m1.tiny")
+        instanceId = reservation["Instances"][0]["InstanceId"]
+        kernel = await self.addImage(imageType="kernel")
+        for kwargs in (
+            {"InstanceType": {"Value": "m1.small"}},
+            {"UserData": {"Value": b"data"}},
+            {"Kernel": {"Value": kernel.ec2_id}},
+            {"Attribute": "instanceType", "Value": "m1.small"},
+        ):
+            with self.assertRaises(ClientError) as caught:
+                await self.inThread(
+                    self.client.modify_instance_attribute, InstanceId=instanceId, **kwargs
+                )
+            response = caught.exception.response
+            self.assertEqual(response["Error"]["Code"], "IncorrectInstanceState")
+            self.assertEqual(
+                response["Error"]["Message"],
+                f"The instance '{instanceId}' is not in the 'stopped' state.",
+            )
+            self.assertEqual(response["ResponseMetadata"]["HTTPStatusCode"], 400)
+        self.assertEqual(
+            (await self.attribute(instanceId, "instanceType"))["InstanceType"], {"Value": "m1.tiny"}
+        )
+
+    async def test_terminationProtection(self):
+        """
+        With disableApiTermination on, TerminateInstances is
+        OperationNotPermitted and terminates none of the instances it
+        names; turned off (in the Attribute/Value form), it terminates.
+        """
+        reservation = await self.runAndWait(self.client, count=2)
+        first, second = (i["InstanceId"] for i in reservation["Instances"])
+        await self.modify(second, DisableApiTermination={"Value": True})
+        self.assertEqual(
+            (await self.attribute(second, "disableApiTermination"))["DisableApiTermination"],
+            {"Value": True},
+        )
+        with self.assertRaises(ClientError) as caught:
+            await self.inThread(self.client.terminate_instances, InstanceIds=[first, second])
+        response = caught.exception.response
+        self.assertEqual(response["Error"]["Code"], "OperationNotPermitted")
+        self.assertEqual(response["ResponseMetadata"]["HTTPStatusCode"], 400)
+        self.assertEqual(
+            response["Error"]["Message"],
+            f"The instance '{second}' may not be terminated. Modify its "
+            f"'disableApiTermination' instance attribute and try again.",
+        )
+        instances, _ = await self.describe()
+        self.assertEqual({i["State"]["Name"] for i in instances}, {"running"})
+        await self.modify(second, Attribute="disableApiTermination", Value="false")
+        self.assertEqual(
+            (await self.attribute(second, "disableApiTermination"))["DisableApiTermination"],
+            {"Value": False},
+        )
+        await self.inThread(self.client.terminate_instances, InstanceIds=[first, second])
+        await self.waitForState([first, second], "terminated")
+
+    async def test_runInstancesAttributes(self):
+        """
+        RunInstances takes DisableApiTermination and
+        InstanceInitiatedShutdownBehavior.
+        """
+        reservation = await self.runAndWait(
+            self.client, DisableApiTermination=True, InstanceInitiatedShutdownBehavior="terminate"
+        )
+        instanceId = reservation["Instances"][0]["InstanceId"]
+        self.assertEqual(
+            (await self.attribute(instanceId, "disableApiTermination"))["DisableApiTermination"],
+            {"Value": True},
+        )
+        self.assertEqual(
+            (await self.attribute(instanceId, "instanceInitiatedShutdownBehavior"))[
+                "InstanceInitiatedShutdownBehavior"
+            ],
+            {"Value": "terminate"},
+        )
+        await self.expectError(
+            "OperationNotPermitted", self.client.terminate_instances, InstanceIds=[instanceId]
+        )
+        await self.expectError(
+            "InvalidParameterValue",
+            self.client.run_instances, ImageId=self.image.ec2_id, MinCount=1, MaxCount=1,
+            InstanceInitiatedShutdownBehavior="hibernate",
+        )
+
+    async def test_shutdownBehavior(self):
+        """
+        The shutdown behavior is kept and described; with terminate, a
+        guest that powers itself off is terminated at the next power-state
+        sync, and leaves its groups.
+        """
+        reservation = await self.runAndWait(self.client)
+        instanceId = reservation["Instances"][0]["InstanceId"]
+        await self.modify(instanceId, InstanceInitiatedShutdownBehavior={"Value": "terminate"})
+        self.assertEqual(
+            (await self.attribute(instanceId, "instanceInitiatedShutdownBehavior"))[
+                "InstanceInitiatedShutdownBehavior"
+            ],
+            {"Value": "terminate"},
+        )
+        await self.modify(instanceId, Attribute="instanceInitiatedShutdownBehavior", Value="stop")
+        self.assertEqual(
+            (await self.instanceRecord(instanceId)).shutdown_behavior, "stop"
+        )
+        await self.modify(instanceId, Attribute="instanceInitiatedShutdownBehavior", Value="terminate")
+        record = await self.instanceRecord(instanceId)
+        self.guestOf(record).state = power.SHUTOFF
+        await self.computeManagers[record.host].periodicTasks(contextFor(ALICE))
+        await self.waitForState([instanceId], "terminated")
+        [instance], _ = await self.describe(InstanceIds=[instanceId])
+        self.assertEqual(instance["State"]["Name"], "terminated")
+        groups = await self.db.securityGroups.list(ALICE.name)
+        [default] = [g for g in groups if g.name == "default"]
+        self.assertNotIn(record.id, await self.db.securityGroups.instancesInGroup(default.id))
+
+    async def test_groupSet(self):
+        """
+        GroupId.N replaces the instance's groups: DescribeInstances and
+        DescribeInstanceAttribute show them, and the compute host rebuilds
+        the instance's filter.
+        """
+        web = await self.db.securityGroups.create(ALICE.name, ALICE.name, "web", "web")
+        admin = await self.db.securityGroups.create(ALICE.name, ALICE.name, "admin", "admin")
+        netadmin = await self.makeClient(CAROL, project=ALICE.name)
+        await self.inThread(
+            netadmin.authorize_security_group_ingress, GroupId=web.ec2Id,
+            IpPermissions=[{"IpProtocol": "tcp", "FromPort": 80, "ToPort": 80,
+                            "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}],
+        )
+        reservation = await self.runAndWait(self.client)
+        instanceId = reservation["Instances"][0]["InstanceId"]
+        record = await self.instanceRecord(instanceId)
+        firewall = self.computeManagers[record.host].firewall
+        port80 = FilterRule("tcp", 80, 80, "0.0.0.0/0")
+        self.assertNotIn(port80, firewall.filters[record.id].rules)
+
+        await self.modify(instanceId, Groups=[web.ec2Id, admin.ec2Id])
+        [instance], result = await self.describe(InstanceIds=[instanceId])
+        self.assertEqual(
+            instance["SecurityGroups"],
+            [{"GroupName": "web", "GroupId": web.ec2Id}, {"GroupName": "admin", "GroupId": admin.ec2Id}],
+        )
+        self.assertEqual(
+            (await self.attribute(instanceId, "groupSet"))["Groups"],
+            [{"GroupName": "web", "GroupId": web.ec2Id}, {"GroupName": "admin", "GroupId": admin.ec2Id}],
+        )
+        self.assertEqual(await self.db.securityGroups.instancesInGroup(web.id), [record.id])
+        await self.waitFor(lambda: port80 in firewall.filters[record.id].rules)
+
+        await self.modify(instanceId, Groups=[admin.ec2Id])
+        [instance], _ = await self.describe(
+            Filters=[{"Name": "instance.group-id", "Values": [admin.ec2Id]}]
+        )
+        self.assertEqual([g["GroupName"] for g in instance["SecurityGroups"]], ["admin"])
+        self.assertEqual(await self.db.securityGroups.instancesInGroup(web.id), [])
+        await self.waitFor(lambda: port80 not in firewall.filters[record.id].rules)
+
+        bobs = await self.db.securityGroups.create(BOB.name, BOB.name, "web", "web")
+        for ids in (["sg-7fffffff"], [bobs.ec2Id], [admin.ec2Id, "sg-nonsense"]):
+            await self.expectError(
+                "InvalidGroup.NotFound",
+                self.client.modify_instance_attribute, InstanceId=instanceId, Groups=ids,
+            )
+        self.assertEqual(
+            [g["GroupName"] for g in (await self.attribute(instanceId, "groupSet"))["Groups"]],
+            ["admin"],
+        )
+
+    async def test_requestForms(self):
+        """
+        The Attribute/Value form and the structured members both work;
+        none, several, or both forms for one attribute are
+        InvalidParameterCombination; attributes that cannot change are
+        InvalidParameterValue or UnsupportedOperation.
+        """
+        instanceId = await self.stopped(InstanceType="m1.tiny")
+        await self.modify(instanceId, Attribute="instanceType", Value="m1.medium")
+        self.assertEqual((await self.instanceRecord(instanceId)).instance_type, "m1.medium")
+        await self.modify(instanceId, Attribute="instanceType", InstanceType={"Value": "m1.small"})
+        self.assertEqual((await self.instanceRecord(instanceId)).instance_type, "m1.small")
+        data = base64.b64encode(b"legacy form").decode("ascii")
+        await self.modify(instanceId, Attribute="userData", Value=data)
+        self.assertEqual((await self.instanceRecord(instanceId)).user_data, data)
+        raw = await self.signedPost(
+            {"Action": "ModifyInstanceAttribute", "Version": "2016-11-15",
+             "InstanceId": instanceId, "DisableApiTermination.Value": "true"}
+        )
+        self.assertEqual(raw.status, 200)
+        self.assertTrue((await self.instanceRecord(instanceId)).disable_api_termination)
+        namespace = "{http://ec2.amazonaws.com/doc/2016-11-15/}"
+        self.assertEqual(raw.xml().find(f"{namespace}return").text, "true")
+
+        message = (await self.expectError(
+            "InvalidParameterCombination",
+            self.client.modify_instance_attribute, InstanceId=instanceId,
+            InstanceType={"Value": "m1.small"}, DisableApiTermination={"Value": False},
+        ))["Message"]
+        self.assertEqual(
+            message, "Fields for multiple attribute types specified: disableApiTermination, instanceType"
+        )
+        message = (await self.expectError(
+            "InvalidParameterCombination",
+            self.client.modify_instance_attribute, InstanceId=instanceId,
+        ))["Message"]
+        self.assertEqual(message, "No attributes specified.")
+        await self.expectError(
+            "InvalidParameterCombination",
+            self.client.modify_instance_attribute, InstanceId=instanceId,
+            Attribute="kernel", InstanceType={"Value": "m1.small"},
+        )
+        await self.expectError(
+            "InvalidParameterCombination",
+            self.client.modify_instance_attribute, InstanceId=instanceId,
+            Attribute="instanceType", Value="m1.small", InstanceType={"Value": "m1.small"},
+        )
+        await self.expectError(
+            "MissingParameter",
+            self.client.modify_instance_attribute, InstanceId=instanceId, Attribute="instanceType",
+        )
+        await self.expectError(
+            "MissingParameter",
+            self.client.modify_instance_attribute, InstanceId=instanceId, Value="m1.small",
+        )
+        await self.expectError(
+            "InvalidParameterValue",
+            self.client.modify_instance_attribute, InstanceId=instanceId,
+            Attribute="disableApiTermination", Value="maybe",
+        )
+        for attribute in ("productCodes", "rootDeviceName"):
+            await self.expectError(
+                "InvalidParameterValue",
+                self.client.modify_instance_attribute, InstanceId=instanceId,
+                Attribute=attribute, Value="x",
+            )
+        raw = await self.signedPost(
+            {"Action": "ModifyInstanceAttribute", "Version": "2016-11-15",
+             "InstanceId": instanceId, "Attribute": "colour", "Value": "red"}
+        )
+        self.assertEqual((raw.status, raw.errorCode()), (400, "InvalidParameterValue"))
+        await self.expectError(
+            "UnsupportedOperation",
+            self.client.modify_instance_attribute, InstanceId=instanceId, EnaSupport={"Value": True},
+        )
+        await self.expectError(
+            "UnsupportedOperation",
+            self.client.modify_instance_attribute, InstanceId=instanceId,
+            Attribute="disableApiStop", Value="true",
+        )
+        # There is no VPC: EC2-Classic's answer.
+        await self.expectError(
+            "InvalidParameterCombination",
+            self.client.modify_instance_attribute, InstanceId=instanceId,
+            SourceDestCheck={"Value": False},
+        )
+        await self.expectError(
+            "InvalidParameterCombination",
+            self.client.modify_instance_attribute, InstanceId=instanceId,
+            Attribute="groupSet", Value="sg-00000001",
+        )
+
+    async def test_whoMay(self):
+        """
+        Another project's instance is not found; a member without an
+        instance role (or netadmin only) may not modify; sysadmin may.
+        """
+        reservation = await self.runAndWait(self.client)
+        instanceId = reservation["Instances"][0]["InstanceId"]
+        bob = await self.makeClient(BOB)
+        await self.expectError(
+            "InvalidInstanceID.NotFound",
+            bob.modify_instance_attribute, InstanceId=instanceId,
+            DisableApiTermination={"Value": True},
+        )
+        await self.expectError(
+            "InvalidInstanceID.NotFound",
+            self.client.modify_instance_attribute, InstanceId="i-0000abcd",
+            DisableApiTermination={"Value": True},
+        )
+        for user in (ERIN, CAROL):
+            client = await self.makeClient(user, project=ALICE.name)
+            await self.expectError(
+                "UnauthorizedOperation",
+                client.modify_instance_attribute, InstanceId=instanceId,
+                DisableApiTermination={"Value": True},
+            )
+        self.assertFalse((await self.instanceRecord(instanceId)).disable_api_termination)
+        sysadmin = await self.makeClient(SAM, project=ALICE.name)
+        await self.modify(instanceId, sysadmin, DisableApiTermination={"Value": True})
+        self.assertTrue((await self.instanceRecord(instanceId)).disable_api_termination)
+
+    async def test_otherClients(self):
+        """
+        The aws CLI's modify-instance-attribute, in both forms, and boto
+        2's modify_instance_attribute.
+        """
+        reservation = await self.runAndWait(self.client)
+        instanceId = reservation["Instances"][0]["InstanceId"]
+        code, _, err = await self.aws(
+            "modify-instance-attribute", "--instance-id", instanceId, "--disable-api-termination"
+        )
+        self.assertEqual(code, 0, err)
+        self.assertTrue((await self.instanceRecord(instanceId)).disable_api_termination)
+        code, _, err = await self.aws(
+            "modify-instance-attribute", "--instance-id", instanceId,
+            "--attribute", "instanceInitiatedShutdownBehavior", "--value", "terminate",
+        )
+        self.assertEqual(code, 0, err)
+        self.assertEqual((await self.instanceRecord(instanceId)).shutdown_behavior, "terminate")
+        code, described, err = await self.aws(
+            "describe-instance-attribute", "--instance-id", instanceId,
+            "--attribute", "disableApiTermination",
+        )
+        self.assertEqual(code, 0, err)
+        self.assertEqual(described["DisableApiTermination"], {"Value": True})
+        connection = self.botoConnection()
+        done = await self.inThread(
+            connection.modify_instance_attribute, instanceId, "disableApiTermination", False
+        )
+        self.assertTrue(done)
+        attribute = await self.inThread(
+            connection.get_instance_attribute, instanceId, "disableApiTermination"
+        )
+        self.assertEqual(attribute["disableApiTermination"], False)
+        web = await self.db.securityGroups.create(ALICE.name, ALICE.name, "web", "web")
+        await self.inThread(
+            connection.modify_instance_attribute, instanceId, "groupSet", [web.ec2Id]
+        )
+        [instance] = await self.inThread(connection.get_only_instances, instance_ids=[instanceId])
+        self.assertEqual([g.name for g in instance.groups], ["web"])
 
 
 class OtherClientsTests(InstanceTestsBase):

@@ -29,6 +29,7 @@ ACTIONS = {
     "RebootInstances": instances.rebootInstances,
     "GetConsoleOutput": instances.getConsoleOutput,
     "DescribeInstanceAttribute": instances.describeInstanceAttribute,
+    "ModifyInstanceAttribute": instances.modifyInstanceAttribute,
     "DescribeInstanceStatus": instances.describeInstanceStatus,
     "DescribeInstanceTypes": instance_types.describeInstanceTypes,
     # Tags

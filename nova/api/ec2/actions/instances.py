@@ -2,7 +2,8 @@
 """
 Instance actions: RunInstances, DescribeInstances, TerminateInstances,
 StopInstances, StartInstances, RebootInstances, GetConsoleOutput,
-DescribeInstanceAttribute and DescribeInstanceStatus.
+DescribeInstanceAttribute, ModifyInstanceAttribute and
+DescribeInstanceStatus.
 
 The work is the compute API's (L{nova.compute.api.ComputeAPI}, as
 C{call.backends.compute}): it checks quotas and the project, writes the
@@ -15,6 +16,27 @@ and tags.
 User data arrives base64-encoded (boto3, boto 2 and the aws CLI encode
 it); it is checked, kept as canonical base64 text, and the metadata
 service gives guests the decoded bytes.
+
+ModifyInstanceAttribute changes one attribute per request, given either
+as C{Attribute} and C{Value} (the older form; C{Value} is text, user data
+base64) or as the attribute's own member (C{InstanceType.Value},
+C{UserData.Value} (a blob), C{DisableApiTermination.Value},
+C{GroupId.N} ...); none or several is C{InvalidParameterCombination}.
+The instance type, kernel, ramdisk and user data change only while the
+instance is stopped (C{IncorrectInstanceState}), within the project's
+quotas; termination protection (C{disableApiTermination}: while it is
+on, TerminateInstances refuses the instance with C{OperationNotPermitted}),
+the shutdown behavior (C{stop} or C{terminate}, what a shutdown from
+inside the guest does) and the security groups (C{groupSet}: the
+project's groups by id, replacing the instance's; the compute hosts
+rebuild its filter) change at any time.  C{sourceDestCheck} is refused as
+EC2-Classic refused it (C{InvalidParameterCombination}: there is no VPC);
+the attributes of EBS, enhanced networking, enclaves and stop protection
+are C{UnsupportedOperation}.  RunInstances takes
+C{DisableApiTermination} and C{InstanceInitiatedShutdownBehavior} too.
+The instance's record changes (what the descriptions, the quotas, the
+scheduler and the metadata service see); a guest keeps the hardware,
+kernel and ramdisk it was spawned with.
 """
 
 import base64
@@ -31,12 +53,27 @@ from nova.api.ec2.actions.tags import (
     tagSpecifications,
     tagsFor,
 )
-from nova.api.ec2.errors import EC2Error, InvalidParameterValue, MissingParameter
+from nova.api.ec2.errors import (
+    EC2Error,
+    InvalidParameterCombination,
+    InvalidParameterValue,
+    MissingParameter,
+    UnsupportedOperation,
+)
 from nova.api.ec2.filters import applyFilters
 from nova.compute import states
 from nova.compute.names import ec2InstanceId
+from nova.db.images import (
+    AVAILABLE,
+    KERNEL,
+    RAMDISK,
+    ImageNotFound,
+    checkImageId,
+    imageTypeOf,
+)
 from nova.db.keypairs import KeyPairNotFound
 from nova.db.security_groups import DEFAULT_GROUP, SecurityGroupNotFound, formatGroupId
+from nova.image.errors import ImageNotAvailable
 
 #: EC2's limit on user data, decoded.
 MAX_USER_DATA_BYTES = 16 * 1024
@@ -306,6 +343,20 @@ def decodeUserData(text):
         data = base64.b64decode(compact.encode("ascii"), validate=True)
     except (binascii.Error, UnicodeEncodeError, ValueError):
         raise InvalidParameterValue("Invalid BASE64 encoding of user data.") from None
+    return encodeUserData(data)
+
+
+def encodeUserData(data):
+    """
+    Check user data given as bytes (a blob, such as
+    ModifyInstanceAttribute's C{UserData.Value}, which the framework has
+    decoded): at most 16 KiB.
+
+    @return: the canonical base64 text to keep, or L{None} for none.
+    @raise InvalidParameterValue: if it is too large.
+    """
+    if not data:
+        return None
     if len(data) > MAX_USER_DATA_BYTES:
         raise InvalidParameterValue(
             f"User data is limited to {MAX_USER_DATA_BYTES} bytes (got {len(data)})."
@@ -348,6 +399,19 @@ async def _securityGroups(call):
                 f"The security group '{name}' does not exist"
             ) from None
         chosen[group.id] = group
+    for group in await _groupsById(groupStore, context.projectId, ids):
+        chosen[group.id] = group
+    return list(chosen.values())
+
+
+async def _groupsById(groupStore, projectId, ids):
+    """
+    @param ids: EC2 security group ids (C{sg-} and eight hex digits).
+    @return: the records of the groups of project C{projectId} they name,
+        in order.
+    @raise SecurityGroupNotFound: for an id that names none of them.
+    """
+    groups = []
     for text in ids:
         group = None
         if isinstance(text, str) and text.startswith("sg-"):
@@ -360,10 +424,10 @@ async def _securityGroups(call):
                     group = await groupStore.get(number)
                 except SecurityGroupNotFound:
                     group = None
-        if group is None or group.project_id != context.projectId or formatGroupId(group.id) != text:
+        if group is None or group.project_id != projectId or formatGroupId(group.id) != text:
             raise SecurityGroupNotFound(f"The security group '{text}' does not exist")
-        chosen[group.id] = group
-    return list(chosen.values())
+        groups.append(group)
+    return groups
 
 
 async def _zone(call):
@@ -433,6 +497,8 @@ async def runInstances(call):
         ramdiskId=ramdiskId,
         availabilityZone=zone,
         clientToken=params.get("ClientToken"),
+        disableApiTermination=params.get("DisableApiTermination", False),
+        shutdownBehavior=params.get("InstanceInitiatedShutdownBehavior"),
     )
     await _joinGroups(call, instances, groups)
     if wantedTags.get(INSTANCE):
@@ -571,11 +637,14 @@ _ATTRIBUTES = {
     "kernel": ("KernelId", lambda v: _value(v.record.kernel_id)),
     "ramdisk": ("RamdiskId", lambda v: _value(v.record.ramdisk_id)),
     "userData": ("UserData", lambda v: _value(v.record.user_data)),
-    "disableApiTermination": ("DisableApiTermination", lambda v: {"Value": False}),
+    "disableApiTermination": (
+        "DisableApiTermination",
+        lambda v: {"Value": bool(v.record.disable_api_termination)},
+    ),
     "disableApiStop": ("DisableApiStop", lambda v: {"Value": False}),
     "instanceInitiatedShutdownBehavior": (
         "InstanceInitiatedShutdownBehavior",
-        lambda v: {"Value": "stop"},
+        lambda v: _value(v.record.shutdown_behavior),
     ),
     "rootDeviceName": ("RootDeviceName", lambda v: _value(v.rootDeviceName)),
     "groupSet": ("Groups", lambda v: _groupShapes(v.groups)),
@@ -610,6 +679,181 @@ async def describeInstanceAttribute(call):
     [view] = await instanceViews(call, [instance])
     member, value = _ATTRIBUTES[attribute]
     return {"InstanceId": instance.ec2Id, member: value(view)}
+
+
+#: ModifyInstanceAttribute: each attribute EC2 modifies, with the member
+#: of the structured form that names it (C{InstanceType.Value},
+#: C{GroupId.N} ...).
+_MODIFY_MEMBERS = {
+    "instanceType": "InstanceType",
+    "kernel": "Kernel",
+    "ramdisk": "Ramdisk",
+    "userData": "UserData",
+    "disableApiTermination": "DisableApiTermination",
+    "instanceInitiatedShutdownBehavior": "InstanceInitiatedShutdownBehavior",
+    "groupSet": "Groups",
+    "sourceDestCheck": "SourceDestCheck",
+    "blockDeviceMapping": "BlockDeviceMappings",
+    "ebsOptimized": "EbsOptimized",
+    "sriovNetSupport": "SriovNetSupport",
+    "enaSupport": "EnaSupport",
+    "enclaveOptions": "EnclaveOptions",
+    "disableApiStop": "DisableApiStop",
+}
+
+#: Attributes EC2 modifies that instances here do not have (no EBS, no
+#: enhanced networking, no enclaves, no stop protection).
+_UNSUPPORTED_MODIFICATIONS = frozenset(
+    {
+        "blockDeviceMapping",
+        "ebsOptimized",
+        "sriovNetSupport",
+        "enaSupport",
+        "enclaveOptions",
+        "disableApiStop",
+    }
+)
+
+#: The attributes whose structured member is a boolean.
+_BOOLEAN_ATTRIBUTES = frozenset({"disableApiTermination", "sourceDestCheck"})
+
+
+def _modifiedAttribute(params):
+    """
+    The one attribute a ModifyInstanceAttribute request changes, in either
+    form: C{Attribute} and C{Value}, or the attribute's own member.
+
+    @return: C{(attribute, value, legacy)}: the attribute's name, the
+        value given (L{None} when the member carries no C{Value}), and
+        whether it came as C{Value} (text).
+    @raise InvalidParameterCombination: for no attribute or several.
+    @raise MissingParameter: for C{Value} without C{Attribute}, or
+        C{Attribute} without a value.
+    """
+    attribute = params.get("Attribute")
+    value = params.get("Value")
+    structured = [name for name, member in _MODIFY_MEMBERS.items() if member in params]
+    named = set(structured)
+    if attribute is not None:
+        named.add(attribute)
+    if len(named) > 1:
+        raise InvalidParameterCombination(
+            "Fields for multiple attribute types specified: " + ", ".join(sorted(named))
+        )
+    if not named:
+        if value is not None:
+            raise MissingParameter("Attribute")
+        raise InvalidParameterCombination("No attributes specified.")
+    [name] = named
+    if value is not None:
+        if attribute is None:
+            raise MissingParameter("Attribute")
+        if structured:
+            raise InvalidParameterCombination(
+                f"Value and {_MODIFY_MEMBERS[name]} both give the attribute {name}."
+            )
+        return name, value, True
+    if not structured:
+        raise MissingParameter("Value")
+    given = params[_MODIFY_MEMBERS[name]]
+    if name == "groupSet" or not isinstance(given, dict):
+        return name, given, False
+    return name, given.get("Value"), False
+
+
+def _booleanValue(name, text):
+    lowered = text.strip().lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    raise InvalidParameterValue(f"Value ({text}) for parameter {name} is invalid. Expected a boolean.")
+
+
+async def _bootImageId(call, imageId, imageType):
+    """
+    Check a kernel or ramdisk as RunInstances checks C{KernelId} and
+    C{RamdiskId}: an image of that type, available and visible to the
+    caller.
+
+    @return: C{imageId}.
+    @raise ImageNotFound: C{InvalidAMIID.NotFound}, also for an image of
+        another type.
+    """
+    checkImageId(imageId)
+    if imageTypeOf(imageId) != imageType:
+        raise ImageNotFound(f"The image id '[{imageId}]' does not exist")
+    if call.backends.configured("images"):
+        record = await call.backends.images.getImage(call.context, imageId)
+        if record.state != AVAILABLE:
+            raise ImageNotAvailable(f"Image {imageId} is not available (state {record.state})")
+    return imageId
+
+
+async def modifyInstanceAttribute(call):
+    """
+    Change one attribute of an instance: C{instanceType}, C{kernel},
+    C{ramdisk} and C{userData} while it is stopped; C{disableApiTermination},
+    C{instanceInitiatedShutdownBehavior} and C{groupSet} (the project's
+    groups by id, which replace its groups) at any time.
+    """
+    params = call.params
+    instanceId = params.get("InstanceId")
+    if not instanceId:
+        raise MissingParameter("InstanceId")
+    name, value, legacy = _modifiedAttribute(params)
+    if name not in _MODIFY_MEMBERS:
+        reason = "This attribute cannot be modified." if name in _ATTRIBUTES else "Unknown attribute."
+        raise InvalidParameterValue(
+            f"Value ({name}) for parameter attribute is invalid. {reason}"
+        )
+    compute = call.backends.compute
+    instance = await compute.getInstance(call.context, instanceId)
+    if name in _UNSUPPORTED_MODIFICATIONS:
+        raise UnsupportedOperation(f"The attribute {name} is not supported on this cloud's instances.")
+    if name == "sourceDestCheck":
+        # Instances here are EC2-Classic instances: no VPC.
+        raise InvalidParameterCombination(
+            "You may only modify the sourceDestCheck attribute for VPC instances"
+        )
+    if name == "groupSet":
+        if legacy:
+            raise InvalidParameterCombination("The attribute groupSet takes GroupId.N, not Value.")
+        await _modifyGroups(call, instance, value)
+        return True
+    if value is None:
+        raise MissingParameter(f"{_MODIFY_MEMBERS[name]}.Value")
+    if name in _BOOLEAN_ATTRIBUTES and legacy:
+        value = _booleanValue(name, value)
+    if name == "userData":
+        value = decodeUserData(value) if legacy else encodeUserData(value)
+        await compute.modifyInstance(call.context, instance.id, userData=value)
+    elif name in ("kernel", "ramdisk"):
+        imageType = KERNEL if name == "kernel" else RAMDISK
+        imageId = await _bootImageId(call, value, imageType)
+        await compute.modifyInstance(call.context, instance.id, **{name + "Id": imageId})
+    elif name == "instanceType":
+        await compute.modifyInstance(call.context, instance.id, instanceType=value)
+    elif name == "disableApiTermination":
+        await compute.modifyInstance(call.context, instance.id, disableApiTermination=value)
+    else:
+        await compute.modifyInstance(call.context, instance.id, shutdownBehavior=value)
+    return True
+
+
+async def _modifyGroups(call, instance, groupIds):
+    """
+    Replace an instance's security groups with the groups of its project
+    that C{groupIds} name; the compute hosts rebuild the filters.
+    """
+    ids = list(dict.fromkeys(groupIds or ()))
+    if not ids:
+        raise MissingParameter("GroupId")
+    # An admin may change another project's instance: its groups are its
+    # project's.
+    context = attr.evolve(call.context, projectId=instance.project_id)
+    groups = await _groupsById(call.backends.db.securityGroups, instance.project_id, ids)
+    names = [group.name for group in groups]
+    await call.backends.compute.modifyInstance(context, instance.id, securityGroups=names)
+    await call.backends.securityGroups.setInstanceGroups(context, instance.id, names)
 
 
 def _statusShape(view):

@@ -1,1 +1,2 @@
 The libvirt driver runs instances as QEMU/KVM domains from registered images, with a per-host image cache, copy-on-write disks, ephemeral disks, reboot/stop/start/suspend, console output and volume attachment; `make guest` builds a small test guest from Debian's packages.
+A stopped instance whose type, kernel or ramdisk was modified starts with them: the virt drivers update the guest's definition (vCPUs, memory, kernel, ramdisk) before powering it on.

@@ -9,7 +9,9 @@ API has already moved the instance into the state of the request
 (C{rebooting}, C{stopping}, C{pending}, C{shutting-down}); the manager does
 the work and moves it on (or to C{error}, with the reason in
 C{state_description}).  A request the instance's state does not allow
-fails with L{IncorrectInstanceState}.
+fails with L{IncorrectInstanceState}.  A start first makes the guest match
+the instance's type, kernel and ramdisk, which may have changed while it
+was stopped (L{nova.virt.interfaces.IVirtDriver.updateGuest}).
 
 The periodic power-state sync moves a running instance whose guest shut
 itself down to C{stopped}, or, when the instance's shutdown behavior
@@ -379,11 +381,13 @@ class ComputeManager(Manager):
     # -- reboot, stop, start ---------------------------------------------
 
     @inlineCallbacks
-    def _act(self, instanceId, action, operate):
+    def _act(self, instanceId, action, operate, prepare=None):
         """
         Do C{action} to an instance: move it to the action's state (unless
-        the API did), call C{operate(guestName)}, then settle it in the
-        state its guest's power state means.
+        the API did), call C{prepare(guestName, instance)} (if given, with
+        the instance's record) and C{operate(guestName)}, then settle it in
+        the state its guest's power state means.  If either fails the
+        instance goes to C{error}.
         """
         instance = yield self.db.instances.get(instanceId)
         if action is states.START and instance.launched_at is None:
@@ -398,6 +402,8 @@ class ComputeManager(Manager):
             )
         name = self.instanceName(instance)
         try:
+            if prepare is not None:
+                yield prepare(name, instance)
             yield operate(name)
             powerState = yield self._powerState(name)
         except Exception as e:
@@ -441,13 +447,29 @@ class ComputeManager(Manager):
     @expose
     def startInstance(self, context, instanceId):
         """
-        Power on a stopped instance.
+        Power on a stopped instance, its guest first made to match the
+        instance's current type (vCPUs and memory), kernel and ramdisk,
+        which may have changed while it was stopped.
 
         @return: L{Deferred} firing with C{None}.
         """
         return self._locked(
-            instanceId, self._act, instanceId, states.START, self.driver.powerOn
+            instanceId,
+            self._act,
+            instanceId,
+            states.START,
+            self.driver.powerOn,
+            self._updateGuest,
         )
+
+    def _updateGuest(self, name, instance):
+        """
+        Make the guest match the instance's record.
+
+        @param instance: an L{nova.db.records.InstanceRecord}.
+        @return: L{Deferred} firing with C{None}.
+        """
+        return self.driver.updateGuest(InstanceSpec.fromRecord(name, instance))
 
     # -- console, volumes, host ------------------------------------------
 

@@ -20,7 +20,8 @@ class FakeGuest:
     One guest of a L{FakeVirtDriver}.
 
     @ivar spec: the L{nova.virt.interfaces.InstanceSpec} it was spawned
-        from.
+        from, with the vCPUs, memory, kernel and ramdisk of the last
+        L{FakeVirtDriver.updateGuest}.
     @ivar state: its power state.
     @ivar networkInfo: the network description given to C{spawn}.
     @ivar volumes: a L{dict} from mount point to device path.
@@ -186,6 +187,27 @@ class FakeVirtDriver:
             self._boot(guest)
 
         return self._run("powerOn", action, instanceName)
+
+    def updateGuest(self, instance):
+        def action(instance):
+            name = instance.name
+            guest = self._guest(name)
+            spec = attr.evolve(
+                guest.spec,
+                vcpus=instance.vcpus,
+                memoryMb=instance.memoryMb,
+                kernelId=instance.kernelId,
+                ramdiskId=instance.ramdiskId,
+            )
+            if spec == guest.spec:
+                return
+            if guest.state not in power.OFF:
+                raise errors.GuestStateError(
+                    f"cannot update {name}: it is {power.name(guest.state)}"
+                )
+            guest.spec = spec
+
+        return self._run("updateGuest", action, instance)
 
     def _change(self, method, name, fromStates, toState, line):
         def action(name):

@@ -133,6 +133,26 @@ class IVirtDriver(Interface):
         @return: L{Deferred} firing with C{None} once it runs.
         """
 
+    def updateGuest(instance):
+        """
+        Make a guest that is off match the spec's vCPUs, memory, kernel
+        and ramdisk before it is powered on (the compute manager calls it
+        on every start, with the instance's current record).  A guest that
+        already matches is left as it is, whatever its power state; one
+        that differs and is not off (running, paused, suspended) is
+        refused with L{nova.virt.errors.GuestStateError} and left as it
+        is.  Its disks are not touched: the root disk keeps its size and
+        the ephemeral disk the size it was made with, whatever the spec's
+        C{localGb}; its image, network card and volumes stay too.
+
+        @param instance: an L{InstanceSpec} naming the guest.
+        @return: L{Deferred} firing with C{None}; failing with
+            L{nova.virt.errors.GuestNotFound} if there is no such guest,
+            L{nova.virt.errors.GuestStateError} as said, or
+            L{nova.virt.errors.VirtError} (such as an image that cannot be
+            fetched), leaving the guest's definition as it was.
+        """
+
     def pause(instanceName):
         """
         Freeze a running guest in memory (power state C{PAUSED}).

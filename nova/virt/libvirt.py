@@ -28,7 +28,10 @@ markup, and are checked before use.
 Guests are persistent domains.  A reboot or stop presses the ACPI power
 button first and forces the guest off only if it has not shut down within
 C{--reboot_timeout} (C{--shutdown_timeout}) seconds; a suspend is a
-managed save, which the next start restores.
+managed save, which the next start restores.  Before a stopped guest
+starts, L{LibvirtDriver.updateGuest} gives its definition the vCPUs,
+memory, kernel and ramdisk the instance has now; its disks stay as they
+are.
 """
 
 import errno
@@ -96,6 +99,17 @@ _IQN = re.compile(r"^[A-Za-z0-9.:_-]{1,223}$")
 
 #: Power states of a guest that is not executing at all.
 STOPPED = frozenset({power.SHUTOFF, power.CRASHED})
+
+#: The namespace of the driver's own element in a domain's C{<metadata>}:
+#: C{<boot kernel="aki-..." ramdisk="ari-..."/>}, the images the guest's
+#: C{kernel} and C{ramdisk} files were copied from (no attribute for no
+#: file).
+METADATA_NAMESPACE = "urn:x-nova:libvirt-guest:1"
+_BOOT = f"{{{METADATA_NAMESPACE}}}boot"
+
+#: What L{bootImagesOf} says of a kernel or ramdisk file whose image the
+#: definition does not record.
+UNKNOWN_IMAGE = "(unknown)"
 
 
 class SpawnTimeout(errors.VirtError):
@@ -267,6 +281,8 @@ class GuestConfig:
     @ivar interfaces: L{Interface}s.
     @ivar consolePath: the file the serial console writes to, or C{None}.
     @ivar rootDirectory: the root file system tree of an LXC guest.
+    @ivar kernelId: the image C{kernel} was copied from, or C{None}.
+    @ivar ramdiskId: the image C{ramdisk} was copied from, or C{None}.
     """
 
     name = attr.ib()
@@ -281,6 +297,8 @@ class GuestConfig:
     interfaces = attr.ib(default=(), converter=tuple)
     consolePath = attr.ib(default=None)
     rootDirectory = attr.ib(default=None)
+    kernelId = attr.ib(default=None)
+    ramdiskId = attr.ib(default=None)
 
     def element(self):
         """
@@ -291,6 +309,7 @@ class GuestConfig:
         E(domain, "name").text = self.name
         if self.uuid:
             E(domain, "uuid").text = self.uuid
+        E(domain, "metadata").append(bootImagesElement(self.kernelId, self.ramdiskId))
         kib = str(int(self.memoryMb) * 1024)
         E(domain, "memory", unit="KiB").text = kib
         E(domain, "currentMemory", unit="KiB").text = kib
@@ -348,6 +367,131 @@ class GuestConfig:
         @return: the domain XML (L{str}).
         """
         return ElementTree.tostring(self.element(), encoding="unicode")
+
+
+def bootImagesElement(kernelId, ramdiskId):
+    """
+    @return: the driver's C{<boot>} element of a domain's C{<metadata>},
+        recording the images of its kernel and ramdisk files.
+    """
+    boot = ElementTree.Element(_BOOT)
+    if kernelId:
+        boot.set("kernel", kernelId)
+    if ramdiskId:
+        boot.set("ramdisk", ramdiskId)
+    return boot
+
+
+def bootImagesFor(instance):
+    """
+    @param instance: an L{nova.virt.interfaces.InstanceSpec}.
+    @return: C{(kernelId, ramdiskId)}: the images its guest boots from, as
+        spawn uses them (a ramdisk only with a kernel); C{None} for none.
+    """
+    kernelId = instance.kernelId or None
+    ramdiskId = (instance.ramdiskId or None) if kernelId else None
+    return kernelId, ramdiskId
+
+
+def bootImagesOf(domain):
+    """
+    @param domain: a C{<domain>} element.
+    @return: C{(kernelId, ramdiskId)}: the images its kernel and ramdisk
+        files were copied from; C{None} for no file, L{UNKNOWN_IMAGE} for
+        a file of a definition that does not record its image.
+    """
+    boot = domain.find(f"metadata/{_BOOT}")
+    if boot is not None:
+        return boot.get("kernel"), boot.get("ramdisk")
+    return (
+        UNKNOWN_IMAGE if domain.find("os/kernel") is not None else None,
+        UNKNOWN_IMAGE if domain.find("os/initrd") is not None else None,
+    )
+
+
+def _child(parent, tag):
+    element = parent.find(tag)
+    if element is None:
+        element = ElementTree.SubElement(parent, tag)
+    return element
+
+
+def _kib(element):
+    """
+    @return: the size an element such as C{<memory unit='KiB'>} gives, in
+        KiB, or C{None} when it is not in KiB (libvirt writes KiB).
+    """
+    if element is None or element.get("unit", "KiB") not in ("KiB", "k"):
+        return None
+    try:
+        return int((element.text or "").strip())
+    except ValueError:
+        return None
+
+
+def setResources(domain, vcpus, memoryMb):
+    """
+    Give a domain definition C{vcpus} vCPUs and C{memoryMb} MiB of memory
+    (all of it at boot).
+
+    @param domain: a C{<domain>} element, changed in place.
+    @return: whether it changed.
+    """
+    changed = False
+    vcpu = _child(domain, "vcpu")
+    count = str(int(vcpus))
+    if (vcpu.text or "").strip() != count or vcpu.get("current", count) != count:
+        vcpu.text = count
+        vcpu.attrib.pop("current", None)
+        # The states of single vCPUs describe the old count.
+        for vcpuStates in domain.findall("vcpus"):
+            domain.remove(vcpuStates)
+        changed = True
+    kib = int(memoryMb) * 1024
+    for tag in ("memory", "currentMemory"):
+        element = _child(domain, tag)
+        if _kib(element) != kib:
+            element.text = str(kib)
+            element.set("unit", "KiB")
+            changed = True
+    return changed
+
+
+def setBootFiles(domain, kernel, ramdisk, cmdline, kernelId, ramdiskId):
+    """
+    Make a domain definition boot C{kernel} (with C{ramdisk}), or from its
+    first disk when C{kernel} is C{None}, and record the images they come
+    from in its metadata.
+
+    @param domain: a C{<domain>} element, changed in place.
+    @param kernel: the kernel file, or C{None}.
+    @param ramdisk: the initrd file, or C{None}.
+    @param cmdline: the kernel command line, for a definition that has
+        none (one that has keeps it).
+    @param kernelId: the image C{kernel} comes from.
+    @param ramdiskId: the image C{ramdisk} comes from.
+    """
+    os_ = _child(domain, "os")
+    oldCmdline = os_.findtext("cmdline")
+    for tag in ("kernel", "initrd", "cmdline"):
+        for element in os_.findall(tag):
+            os_.remove(element)
+    if kernel:
+        ElementTree.SubElement(os_, "kernel").text = kernel
+        if ramdisk:
+            ElementTree.SubElement(os_, "initrd").text = ramdisk
+        cmdline = oldCmdline if oldCmdline is not None else cmdline
+        if cmdline:
+            ElementTree.SubElement(os_, "cmdline").text = cmdline
+    elif os_.find("boot") is None:
+        ElementTree.SubElement(os_, "boot", dev="hd")
+    osType = os_.find("type")
+    if domain.get("type") == "xen" and osType is not None and osType.text in ("linux", "hvm"):
+        osType.text = "linux" if kernel else "hvm"
+    metadata = _child(domain, "metadata")
+    for boot in metadata.findall(_BOOT):
+        metadata.remove(boot)
+    metadata.append(bootImagesElement(kernelId, ramdiskId))
 
 
 # -- threads and the connection ----------------------------------------------
@@ -634,6 +778,29 @@ def _thd_start(connection, name):
     _thd_lookup(connection, name).create()
 
 
+def _thd_definition(connection, name):
+    """
+    @return: C{(powerState, xml)}: the domain's power state and its
+        persistent definition.
+    """
+    domain = _thd_lookup(connection, name)
+    return _thd_state(domain), domain.XMLDesc(
+        libvirt.VIR_DOMAIN_XML_INACTIVE | libvirt.VIR_DOMAIN_XML_SECURE
+    )
+
+
+def _thd_redefine(connection, name, xml):
+    """
+    Replace the persistent definition of a domain that is off.
+
+    @raise errors.GuestStateError: if it is not off.
+    """
+    state = _thd_state(_thd_lookup(connection, name))
+    if state not in STOPPED:
+        raise errors.GuestStateError(f"cannot update {name}: it is {power.name(state)}")
+    connection.defineXML(xml)
+
+
 def _thd_destroyDomain(connection, name):
     """
     Stop and undefine a domain, with its managed save image.
@@ -754,6 +921,14 @@ def _thd_removeTree(path):
         return False
     shutil.rmtree(path)
     return True
+
+
+def _thd_removeFiles(paths):
+    for path in paths:
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
 
 
 def _thd_write(path, text):
@@ -1050,6 +1225,7 @@ class LibvirtDriver:
             except ValueError:
                 raise errors.VirtError(f"{instance.uuid!r} is not a UUID")
         interface = self.interfaceFor(instance, networkInfo)
+        kernelId, ramdiskId = bootImagesFor(instance)
         return GuestConfig(
             name=name,
             domainType=self.libvirtType,
@@ -1063,6 +1239,8 @@ class LibvirtDriver:
             interfaces=[interface] if interface is not None else [],
             consolePath=os.path.join(directory, CONSOLE),
             rootDirectory=os.path.join(directory, "rootfs") if self.libvirtType == "lxc" else None,
+            kernelId=kernelId if kernel else None,
+            ramdiskId=ramdiskId if kernel and ramdisk else None,
         )
 
     @inlineCallbacks
@@ -1260,6 +1438,85 @@ class LibvirtDriver:
             raise errors.GuestStateError(f"cannot power on {name}: it is {power.name(state)}")
         yield self.connection.run(_thd_start, name)
         yield self._waitRunning(name, "start")
+
+    def updateGuest(self, instance):
+        """
+        Edit the guest's persistent definition (C{XMLDesc} of the inactive
+        domain, then C{defineXML}): C{<vcpu>}, C{<memory>} and
+        C{<currentMemory>}, and for a new kernel or ramdisk the files
+        C{kernel} and C{ramdisk} of its directory, copied from the image
+        cache as spawn does, with C{<kernel>}, C{<initrd>} and
+        C{<cmdline>} (C{<boot dev='hd'/>} without a kernel).  The
+        definition records the images of those files in its
+        C{<metadata>}, so an unchanged kernel is not copied again.
+        """
+        return self._locked(instance.name, self._updateGuest, instance)
+
+    @inlineCallbacks
+    def _updateGuest(self, instance):
+        name = instance.name
+        directory = self.instanceDirectory(name)
+        state, xml = yield self.connection.run(_thd_definition, name)
+        domain = ElementTree.fromstring(xml)
+        kernelId, ramdiskId = bootImagesFor(instance)
+        oldKernelId, oldRamdiskId = bootImagesOf(domain)
+        resized = setResources(domain, instance.vcpus, instance.memoryMb)
+        if not resized and (kernelId, ramdiskId) == (oldKernelId, oldRamdiskId):
+            return
+        if state not in STOPPED:
+            raise errors.GuestStateError(f"cannot update {name}: it is {power.name(state)}")
+        kernel = os.path.join(directory, KERNEL) if kernelId else None
+        ramdisk = os.path.join(directory, RAMDISK) if ramdiskId else None
+        if (kernelId, ramdiskId) != (oldKernelId, oldRamdiskId):
+            if self.libvirtType == "lxc":
+                raise errors.VirtError(f"cannot change the kernel of {name}: LXC guests boot none")
+            files = {}
+            if kernelId and kernelId != oldKernelId:
+                files[kernel] = kernelId
+            if ramdiskId and ramdiskId != oldRamdiskId:
+                files[ramdisk] = ramdiskId
+            # The files are in place before the definition records their
+            # images: if defining fails, the next update copies them again.
+            yield self._installBootFiles(instance, files)
+            setBootFiles(domain, kernel, ramdisk, self.cmdline, kernelId, ramdiskId)
+        xml = ElementTree.tostring(domain, encoding="unicode")
+        yield self.connection.run(_thd_redefine, name, xml)
+        yield self.runInThread(_thd_write, os.path.join(directory, XML), xml)
+        unused = [
+            os.path.join(directory, fileName)
+            for fileName, imageId in ((KERNEL, kernelId), (RAMDISK, ramdiskId))
+            if not imageId
+        ]
+        yield self.runInThread(_thd_removeFiles, unused)
+        self.log.info(
+            "Updated {name}: {vcpus} vCPUs, {memory} MiB, kernel {kernel}, ramdisk {ramdisk}",
+            name=name,
+            vcpus=instance.vcpus,
+            memory=instance.memoryMb,
+            kernel=kernelId or "none",
+            ramdisk=ramdiskId or "none",
+        )
+
+    @inlineCallbacks
+    def _installBootFiles(self, instance, files):
+        """
+        Fetch images into the image cache and copy them into the guest's
+        directory, each in place of the file it replaces at once.
+
+        @param files: a L{dict} from a path in the guest's directory to the
+            image to copy there.
+        @return: L{Deferred} firing with C{None}.
+        """
+        paths = sorted(files)
+        bases = yield self._fetchAll(self._contextFor(instance), [files[p] for p in paths])
+        temporaries = [path + ".new" for path in paths]
+        try:
+            for base, temporary in zip(bases, temporaries):
+                yield self.disks.copy(base, temporary)
+            for temporary, path in zip(temporaries, paths):
+                yield self.runInThread(os.replace, temporary, path)
+        finally:
+            yield self.runInThread(_thd_removeFiles, temporaries)
 
     def _transition(self, method, name, allowed, action):
         return self._locked(

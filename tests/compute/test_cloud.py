@@ -80,6 +80,31 @@ class LifeCycleTests(SynchronousTestCase):
         self.assertEqual(self.cloud.instance(instance.id).state, states.RUNNING)
         self.assertEqual(guest.boots, 3)
 
+    def test_modifiedTypeTakesEffectAtStart(self):
+        """
+        The type, kernel and ramdisk of a stopped instance changed through
+        the API are its guest's when it starts again.
+        """
+        _, [instance] = self.cloud.run(instanceType="m1.small")
+        guest = self.cloud.drivers["h1"].guests["instance-%08x" % instance.id]
+        self.successResultOf(self.cloud.api.stopInstances(ALICE, [instance.id]))
+        self.cloud.flush()
+        for changes in (
+            {"instanceType": "m1.medium"},
+            {"kernelId": "aki-00000002"},
+            {"ramdiskId": "ari-00000003"},
+        ):
+            self.successResultOf(self.cloud.api.modifyInstance(ALICE, instance.id, **changes))
+        self.assertEqual((guest.spec.vcpus, guest.spec.memoryMb), (1, 2048))
+        self.successResultOf(self.cloud.api.startInstances(ALICE, [instance.id]))
+        self.cloud.flush()
+        self.assertEqual(self.cloud.instance(instance.id).state, states.RUNNING)
+        self.assertEqual(
+            (guest.spec.vcpus, guest.spec.memoryMb, guest.spec.kernelId, guest.spec.ramdiskId),
+            (2, 4096, "aki-00000002", "ari-00000003"),
+        )
+        self.assertEqual(guest.state, power.RUNNING)
+
     def test_noValidHost(self):
         self.cloud.stopCompute("h1")
         self.cloud.clock.advance(self.cloud.config.service_down_time + 1)

@@ -298,6 +298,84 @@ class PowerTests(ManagerTestMixin, SynchronousTestCase):
         self.assertEqual((started.state, started.power_state), (states.RUNNING, power.RUNNING))
         self.assertEqual(started.launched_at, instance.launched_at)
 
+    def test_startUpdatesTheGuestFirst(self):
+        """
+        Before powering the guest on, start hands the driver the
+        instance's record as it is now.
+        """
+        instance = self.running()
+        self.successResultOf(self.manager.stopInstance(ALICE, instance.id))
+        self.moveTo(instance, states.PENDING)
+        del self.driver.calls[:]
+        self.successResultOf(self.manager.startInstance(ALICE, instance.id))
+        name = self.name(instance)
+        self.assertEqual(
+            [call[0] for call in self.driver.calls[:2]], ["updateGuest", "powerOn"]
+        )
+        spec = InstanceSpec.fromRecord(name, self.get(instance.id))
+        self.assertEqual(self.driver.calls[0], ("updateGuest", spec))
+        self.assertEqual(self.driver.guests[name].spec.vcpus, 1)
+
+    def test_startTakesTheNewTypeKernelAndRamdisk(self):
+        """
+        A type, kernel and ramdisk changed while the instance was stopped
+        are the guest's when it starts; its local disk keeps its size.
+        """
+        instance = self.running()
+        self.successResultOf(self.manager.stopInstance(ALICE, instance.id))
+        self.successResultOf(
+            self.db.instances.update(
+                instance.id,
+                instance_type="m1.medium",
+                vcpus=2,
+                memory_mb=4096,
+                local_gb=40,
+                kernel_id="aki-00000005",
+                ramdisk_id="ari-00000006",
+            )
+        )
+        self.moveTo(instance, states.PENDING)
+        self.successResultOf(self.manager.startInstance(ALICE, instance.id))
+        started = self.get(instance.id)
+        self.assertEqual((started.state, started.power_state), (states.RUNNING, power.RUNNING))
+        guest = self.driver.guests[self.name(instance)]
+        self.assertEqual(
+            (guest.spec.vcpus, guest.spec.memoryMb, guest.spec.kernelId, guest.spec.ramdiskId),
+            (2, 4096, "aki-00000005", "ari-00000006"),
+        )
+        self.assertEqual(guest.spec.localGb, 0)
+        self.assertEqual(guest.boots, 2)
+        info = self.successResultOf(self.driver.getInfo(self.name(instance)))
+        self.assertEqual((info["vcpus"], info["memory_mb"]), (2, 4096))
+
+    def test_startUpdateFails(self):
+        """
+        A guest that cannot be updated is not powered on; the instance
+        goes to error as when powering on fails.
+        """
+        instance = self.running()
+        self.successResultOf(self.manager.stopInstance(ALICE, instance.id))
+        self.moveTo(instance, states.PENDING)
+        self.driver.failOn("updateGuest", errors.VirtError("no kernel aki-00000005"))
+        self.failureResultOf(self.manager.startInstance(ALICE, instance.id), errors.VirtError)
+        failed = self.get(instance.id)
+        self.assertEqual(
+            (failed.state, failed.state_description),
+            (states.ERROR, "start failed: no kernel aki-00000005"),
+        )
+        self.assertNotIn("powerOn", [call[0] for call in self.driver.calls])
+        self.assertEqual(self.driver.guests[self.name(instance)].state, power.SHUTOFF)
+
+    def test_startPowerOnFails(self):
+        instance = self.running()
+        self.successResultOf(self.manager.stopInstance(ALICE, instance.id))
+        self.driver.failOn("powerOn", errors.VirtError("no kvm"))
+        self.failureResultOf(self.manager.startInstance(ALICE, instance.id), errors.VirtError)
+        failed = self.get(instance.id)
+        self.assertEqual(
+            (failed.state, failed.state_description), (states.ERROR, "start failed: no kvm")
+        )
+
     def test_illegalTransitions(self):
         instance = self.running()
         self.successResultOf(self.manager.stopInstance(ALICE, instance.id))

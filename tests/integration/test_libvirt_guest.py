@@ -43,6 +43,8 @@ HERE = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 BUILD = os.path.join(HERE, "tools", "build-test-guest.sh")
 RUN = uuid.uuid4().hex[:6]
 IMAGES = {"ami-7e570001": "root.img", "aki-7e570002": "vmlinuz", "ari-7e570003": "initrd.img"}
+#: The same kernel and ramdisk under other ids, for updateGuest.
+OTHER_IMAGES = {"aki-7e570004": "vmlinuz", "ari-7e570005": "initrd.img"}
 
 _guestDirectory = []
 _counter = iter(range(1, 10000))
@@ -116,7 +118,7 @@ class GuestMixin:
             self.cmdline = f.read().strip()
         images = os.path.abspath(self.mktemp())
         os.makedirs(images)
-        for imageId, fileName in IMAGES.items():
+        for imageId, fileName in list(IMAGES.items()) + list(OTHER_IMAGES.items()):
             os.symlink(os.path.join(directory, fileName), os.path.join(images, imageId))
         self.instancesPath = self.publicPath()
         self.fetcher = CountingFetcher(DirectoryImageFetcher(images, deferToThread))
@@ -532,6 +534,8 @@ class LibvirtQemuContractTests(GuestMixin, VirtDriverContract, VirtDriverVolumeC
     rebootTimeout = 3.0
     shutdownTimeout = 3.0
     devicePath = None
+    otherKernelId = "aki-7e570004"
+    otherRamdiskId = "ari-7e570005"
 
     def setUp(self):
         self.setUpGuest()

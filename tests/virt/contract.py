@@ -30,7 +30,15 @@ NETWORK = {
 
 
 class _Base:
+    """
+    @ivar otherKernelId: a kernel image the driver can fetch, other than
+        the one of L{spec}.
+    @ivar otherRamdiskId: a ramdisk image likewise.
+    """
+
     hostName = "contract-host"
+    otherKernelId = "aki-0000000a"
+    otherRamdiskId = "ari-0000000b"
 
     def makeDriver(self):
         """
@@ -208,6 +216,66 @@ class VirtDriverContract(_Base):
             driver.getConsoleOutput,
         ):
             yield self.assertFailure(method(name), errors.GuestNotFound)
+
+    @inlineCallbacks
+    def test_updateGuestWhenOff(self):
+        """
+        A guest that is off takes the spec's vCPUs, memory, kernel and
+        ramdisk, and runs with them once powered on; updating it again to
+        the same spec changes nothing, whether it is off or running.
+        """
+        driver = yield self.driver()
+        name = yield self.spawned(driver, vcpus=1, memoryMb=256)
+        yield driver.powerOff(name)
+        spec = self.spec(
+            name=name,
+            vcpus=2,
+            memoryMb=320,
+            kernelId=self.otherKernelId,
+            ramdiskId=self.otherRamdiskId,
+        )
+        yield driver.updateGuest(spec)
+        info = yield driver.getInfo(name)
+        self.assertEqual((info["state"], info["vcpus"], info["memory_mb"]), (power.SHUTOFF, 2, 320))
+        yield driver.updateGuest(spec)
+        yield driver.powerOn(name)
+        info = yield driver.getInfo(name)
+        self.assertEqual((info["state"], info["vcpus"], info["memory_mb"]), (power.RUNNING, 2, 320))
+        yield driver.updateGuest(spec)
+        self.assertEqual((yield self.state(driver, name)), power.RUNNING)
+
+    @inlineCallbacks
+    def test_updateGuestMatchingWhileRunning(self):
+        """
+        A running guest that matches the spec already is left alone; one
+        that does not is refused and left as it was.
+        """
+        driver = yield self.driver()
+        name = yield self.spawned(driver, vcpus=1, memoryMb=256)
+        yield driver.updateGuest(self.spec(name=name, vcpus=1, memoryMb=256))
+        self.assertEqual((yield self.state(driver, name)), power.RUNNING)
+        yield self.assertFailure(
+            driver.updateGuest(self.spec(name=name, vcpus=2, memoryMb=320)),
+            errors.GuestStateError,
+        )
+        info = yield driver.getInfo(name)
+        self.assertEqual((info["state"], info["vcpus"], info["memory_mb"]), (power.RUNNING, 1, 256))
+
+    @inlineCallbacks
+    def test_updateGuestSuspendedRefused(self):
+        driver = yield self.driver()
+        name = yield self.spawned(driver, vcpus=1, memoryMb=256)
+        yield driver.suspend(name)
+        yield self.assertFailure(
+            driver.updateGuest(self.spec(name=name, vcpus=2, memoryMb=256)),
+            errors.GuestStateError,
+        )
+        self.assertEqual((yield self.state(driver, name)), power.SUSPENDED)
+
+    @inlineCallbacks
+    def test_updateUnknownGuest(self):
+        driver = yield self.driver()
+        yield self.assertFailure(driver.updateGuest(self.spec()), errors.GuestNotFound)
 
     @inlineCallbacks
     def test_consoleOutput(self):

@@ -3,6 +3,7 @@ Tests for L{nova.virt.fake.FakeVirtDriver}: the contract, and what only
 the fake does (its console, recorded calls and injected failures).
 """
 
+import attr
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from nova.config import configFromFlags
@@ -104,6 +105,46 @@ class FakeVirtDriverTests(SynchronousTestCase):
         self.successResultOf(self.driver.suspend(SPEC.name))
         self.failureResultOf(self.driver.powerOff(SPEC.name), errors.GuestStateError)
         self.assertEqual(self.driver.guests[SPEC.name].state, power.SUSPENDED)
+
+    def test_updateGuest(self):
+        """
+        A guest that is off takes the vCPUs, memory, kernel and ramdisk
+        of the spec (nothing else of it) and boots with them.
+        """
+        self.successResultOf(self.driver.spawn(SPEC))
+        self.successResultOf(self.driver.powerOff(SPEC.name))
+        changed = attr.evolve(
+            SPEC, vcpus=4, memoryMb=2048, localGb=40, kernelId="aki-1", ramdiskId="ari-2"
+        )
+        self.successResultOf(self.driver.updateGuest(changed))
+        guest = self.driver.guests[SPEC.name]
+        self.assertEqual(
+            guest.spec,
+            attr.evolve(SPEC, vcpus=4, memoryMb=2048, kernelId="aki-1", ramdiskId="ari-2"),
+        )
+        self.assertEqual(guest.state, power.SHUTOFF)
+        self.assertEqual(self.driver.calls[-1], ("updateGuest", changed))
+        self.successResultOf(self.driver.powerOn(SPEC.name))
+        self.assertIn("Memory: 2097152K available, 4 CPU(s)", self.console().splitlines()[-2])
+        stats = self.successResultOf(self.driver.getHostStats())
+        self.assertEqual((stats["vcpus_used"], stats["local_gb_used"]), (4, 10))
+
+    def test_updateRunningGuest(self):
+        self.successResultOf(self.driver.spawn(SPEC))
+        self.successResultOf(self.driver.updateGuest(attr.evolve(SPEC, localGb=40)))
+        self.failureResultOf(
+            self.driver.updateGuest(attr.evolve(SPEC, vcpus=4)), errors.GuestStateError
+        )
+        self.assertEqual(self.driver.guests[SPEC.name].spec, SPEC)
+
+    def test_failOnUpdateGuest(self):
+        self.successResultOf(self.driver.spawn(SPEC))
+        self.successResultOf(self.driver.powerOff(SPEC.name))
+        self.driver.failOn("updateGuest", errors.VirtError("no kernel"))
+        self.failureResultOf(
+            self.driver.updateGuest(attr.evolve(SPEC, vcpus=4)), errors.VirtError
+        )
+        self.assertEqual(self.driver.guests[SPEC.name].spec, SPEC)
 
 
 class PowerTests(SynchronousTestCase):

@@ -119,6 +119,9 @@ class FakeFetcher:
 
 IMAGES = {"ami-00000001": b"root" * 256, "aki-00000002": b"kernel", "ari-00000003": b"ramdisk"}
 
+#: A second kernel and ramdisk, for L{lv.LibvirtDriver.updateGuest}.
+OTHER_IMAGES = {"aki-0000000a": b"kernel 2", "ari-0000000b": b"ramdisk 2"}
+
 
 def spec(name=None, **fields):
     values = dict(
@@ -282,6 +285,13 @@ class GuestConfigTests(_Helpers, SynchronousTestCase):
         self.assertIsNotNone(root.find("features/acpi"))
         self.assertEqual(root.findtext("on_poweroff"), "destroy")
         self.assertEqual(root.findtext("on_reboot"), "restart")
+
+    def test_metadataRecordsBootImages(self):
+        boot = self.xml().find(f"metadata/{{{lv.METADATA_NAMESPACE}}}boot")
+        self.assertEqual(boot.attrib, {"kernel": "aki-00000002", "ramdisk": "ari-00000003"})
+        self.assertEqual(lv.bootImagesOf(self.xml()), ("aki-00000002", "ari-00000003"))
+        self.assertEqual(lv.bootImagesOf(self.xml(ramdisk=None)), ("aki-00000002", None))
+        self.assertEqual(lv.bootImagesOf(self.xml(kernel=None, ramdisk=None)), (None, None))
 
     def test_disk(self):
         (disk,) = self.xml().findall("devices/disk")
@@ -939,6 +949,281 @@ class LifecycleTests(_Helpers, SynchronousTestCase):
         self.assertTrue(os.path.isdir(os.path.join(self.instancesPath, "_base")))
 
 
+class DefinitionEditTests(SynchronousTestCase):
+    """
+    The edits of a domain definition L{lv.LibvirtDriver.updateGuest}
+    makes.
+    """
+
+    def setUp(self):
+        requireLibvirt()
+
+    def domain(self, text):
+        return ElementTree.fromstring(textwrap.dedent(text))
+
+    def test_setResources(self):
+        domain = self.domain("""\
+            <domain type='kvm'>
+              <memory unit='KiB'>262144</memory>
+              <currentMemory unit='KiB'>131072</currentMemory>
+              <vcpu placement='static' current='1'>2</vcpu>
+              <vcpus><vcpu id='0' enabled='yes'/><vcpu id='1' enabled='no'/></vcpus>
+            </domain>
+            """)
+        self.assertTrue(lv.setResources(domain, 2, 512))
+        self.assertEqual(domain.findtext("vcpu"), "2")
+        self.assertEqual(domain.find("vcpu").attrib, {"placement": "static"})
+        self.assertIsNone(domain.find("vcpus"))
+        self.assertEqual(domain.findtext("memory"), str(512 * 1024))
+        self.assertEqual(domain.findtext("currentMemory"), str(512 * 1024))
+        self.assertFalse(lv.setResources(domain, 2, 512))
+
+    def test_setResourcesOtherUnits(self):
+        domain = self.domain("""\
+            <domain type='kvm'><memory unit='MiB'>512</memory><vcpu>1</vcpu></domain>
+            """)
+        self.assertTrue(lv.setResources(domain, 1, 512))
+        self.assertEqual(domain.find("memory").attrib, {"unit": "KiB"})
+        self.assertEqual(domain.findtext("memory"), str(512 * 1024))
+        self.assertEqual(domain.findtext("currentMemory"), str(512 * 1024))
+
+    def test_setBootFilesKeepsCmdline(self):
+        domain = self.domain("""\
+            <domain type='qemu'>
+              <os><type>hvm</type><kernel>/i/kernel</kernel><cmdline>root=/dev/vda x</cmdline>
+                <boot dev='hd'/></os>
+            </domain>
+            """)
+        lv.setBootFiles(domain, "/i/kernel", "/i/ramdisk", "console=ttyS0", "aki-1", "ari-2")
+        self.assertEqual(domain.findtext("os/kernel"), "/i/kernel")
+        self.assertEqual(domain.findtext("os/initrd"), "/i/ramdisk")
+        self.assertEqual(domain.findtext("os/cmdline"), "root=/dev/vda x")
+        self.assertEqual(lv.bootImagesOf(domain), ("aki-1", "ari-2"))
+        lv.setBootFiles(domain, "/i/kernel", None, "console=ttyS0", "aki-1", None)
+        self.assertIsNone(domain.find("os/initrd"))
+        self.assertEqual(lv.bootImagesOf(domain), ("aki-1", None))
+        self.assertEqual(len(domain.findall(f"metadata/{{{lv.METADATA_NAMESPACE}}}boot")), 1)
+
+    def test_setBootFilesFromDisk(self):
+        domain = self.domain("""\
+            <domain type='xen'>
+              <os><type>linux</type><kernel>/i/kernel</kernel><initrd>/i/ramdisk</initrd>
+                <cmdline>root=/dev/xvda</cmdline></os>
+            </domain>
+            """)
+        lv.setBootFiles(domain, None, None, "console=ttyS0", None, None)
+        for tag in ("kernel", "initrd", "cmdline"):
+            self.assertIsNone(domain.find("os/" + tag))
+        self.assertEqual(domain.find("os/boot").get("dev"), "hd")
+        self.assertEqual(domain.findtext("os/type"), "hvm")
+        self.assertEqual(lv.bootImagesOf(domain), (None, None))
+        lv.setBootFiles(domain, "/i/kernel", None, "console=ttyS0", "aki-1", None)
+        self.assertEqual(domain.findtext("os/type"), "linux")
+        self.assertEqual(domain.findtext("os/cmdline"), "console=ttyS0")
+
+    def test_bootImagesUnrecorded(self):
+        domain = self.domain("""\
+            <domain type='qemu'><os><type>hvm</type><kernel>/k</kernel></os></domain>
+            """)
+        self.assertEqual(lv.bootImagesOf(domain), (lv.UNKNOWN_IMAGE, None))
+
+    def test_bootImagesFor(self):
+        self.assertEqual(lv.bootImagesFor(spec()), ("aki-00000002", "ari-00000003"))
+        self.assertEqual(lv.bootImagesFor(spec(kernelId=None)), (None, None))
+        self.assertEqual(lv.bootImagesFor(spec(ramdiskId="")), ("aki-00000002", None))
+
+
+class UpdateGuestTests(_Helpers, SynchronousTestCase):
+    """
+    L{lv.LibvirtDriver.updateGuest} on C{test:///default}.
+    """
+
+    def setUp(self):
+        self.driver = self.makeDriver(images=dict(IMAGES, **OTHER_IMAGES))
+
+    def stopped(self, **fields):
+        """
+        Spawn a guest and power it off.
+
+        @return: its spec.
+        """
+        instance = spec(**fields)
+        self.spawn(self.driver, instance)
+        self.successResultOf(self.driver.powerOff(instance.name))
+        return instance
+
+    def definition(self, name):
+        xml = self.successResultOf(self.driver.connection.run(
+            lambda c: c.lookupByName(name).XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)))
+        return ElementTree.fromstring(xml)
+
+    def path(self, name, fileName):
+        return os.path.join(self.instancesPath, name, fileName)
+
+    def read(self, name, fileName):
+        with open(self.path(name, fileName), "rb") as f:
+            return f.read()
+
+    def update(self, instance, **changes):
+        return self.driver.updateGuest(attr.evolve(instance, **changes))
+
+    def test_vcpusAndMemory(self):
+        instance = self.stopped(vcpus=1, memoryMb=256)
+        fetched = list(self.fetcher.calls)
+        self.successResultOf(self.update(instance, vcpus=2, memoryMb=512, localGb=20))
+        root = self.definition(instance.name)
+        self.assertEqual(root.findtext("vcpu"), "2")
+        self.assertEqual(root.findtext("memory"), str(512 * 1024))
+        self.assertEqual(root.findtext("currentMemory"), str(512 * 1024))
+        # The kernel stays: nothing is fetched or copied; no disk is made.
+        self.assertEqual(root.findtext("os/kernel"), self.path(instance.name, "kernel"))
+        self.assertEqual(self.fetcher.calls, fetched)
+        self.assertEqual(len(self.runner.commands), 1)
+        with open(self.path(instance.name, "libvirt.xml")) as f:
+            saved = ElementTree.fromstring(f.read())
+        self.assertEqual((saved.findtext("vcpu"), saved.findtext("memory")), ("2", str(512 * 1024)))
+        self.successResultOf(self.driver.powerOn(instance.name))
+        info = self.successResultOf(self.driver.getInfo(instance.name))
+        self.assertEqual((info["state"], info["vcpus"], info["memory_mb"]), (power.RUNNING, 2, 512))
+
+    def test_kernel(self):
+        """
+        A new kernel is fetched into the image cache and copied over the
+        guest's C{kernel}; the definition records its image.
+        """
+        instance = self.stopped()
+        self.successResultOf(self.update(instance, kernelId="aki-0000000a"))
+        self.assertEqual(self.fetcher.calls[-1], "aki-0000000a")
+        self.assertIn("aki-0000000a", os.listdir(os.path.join(self.instancesPath, "_base")))
+        self.assertEqual(self.read(instance.name, "kernel"), b"kernel 2")
+        self.assertEqual(self.read(instance.name, "ramdisk"), b"ramdisk")
+        root = self.definition(instance.name)
+        self.assertEqual(root.findtext("os/kernel"), self.path(instance.name, "kernel"))
+        self.assertEqual(root.findtext("os/initrd"), self.path(instance.name, "ramdisk"))
+        self.assertEqual(root.findtext("os/cmdline"), "root=/dev/vda console=ttyS0")
+        self.assertEqual(lv.bootImagesOf(root), ("aki-0000000a", "ari-00000003"))
+        self.assertEqual(
+            sorted(os.listdir(os.path.join(self.instancesPath, instance.name))),
+            ["kernel", "libvirt.xml", "ramdisk"],
+        )
+        # Again: nothing to do.
+        calls = len(self.fetcher.calls)
+        os.unlink(self.path(instance.name, "libvirt.xml"))
+        self.successResultOf(self.update(instance, kernelId="aki-0000000a"))
+        self.assertEqual(len(self.fetcher.calls), calls)
+        self.assertFalse(os.path.exists(self.path(instance.name, "libvirt.xml")))
+
+    def test_ramdisk(self):
+        instance = self.stopped()
+        self.successResultOf(self.update(instance, ramdiskId="ari-0000000b"))
+        self.assertEqual(self.read(instance.name, "kernel"), b"kernel")
+        self.assertEqual(self.read(instance.name, "ramdisk"), b"ramdisk 2")
+        self.assertEqual(
+            lv.bootImagesOf(self.definition(instance.name)), ("aki-00000002", "ari-0000000b")
+        )
+
+    def test_noRamdisk(self):
+        instance = self.stopped()
+        self.successResultOf(self.update(instance, ramdiskId=None))
+        root = self.definition(instance.name)
+        self.assertIsNone(root.find("os/initrd"))
+        self.assertEqual(root.findtext("os/kernel"), self.path(instance.name, "kernel"))
+        self.assertFalse(os.path.exists(self.path(instance.name, "ramdisk")))
+        self.assertEqual(lv.bootImagesOf(root), ("aki-00000002", None))
+
+    def test_noKernel(self):
+        """
+        Without a kernel the guest boots from its disk; its kernel and
+        ramdisk files go.
+        """
+        instance = self.stopped()
+        self.successResultOf(self.update(instance, kernelId=None))
+        root = self.definition(instance.name)
+        for tag in ("kernel", "initrd", "cmdline"):
+            self.assertIsNone(root.find("os/" + tag))
+        self.assertEqual(root.find("os/boot").get("dev"), "hd")
+        self.assertEqual(lv.bootImagesOf(root), (None, None))
+        self.assertEqual(
+            os.listdir(os.path.join(self.instancesPath, instance.name)), ["libvirt.xml"]
+        )
+
+    def test_kernelForADiskBootedGuest(self):
+        instance = self.stopped(kernelId=None, ramdiskId=None)
+        self.successResultOf(
+            self.update(instance, kernelId="aki-0000000a", ramdiskId="ari-0000000b")
+        )
+        root = self.definition(instance.name)
+        self.assertEqual(root.findtext("os/kernel"), self.path(instance.name, "kernel"))
+        self.assertEqual(root.findtext("os/initrd"), self.path(instance.name, "ramdisk"))
+        self.assertEqual(root.findtext("os/cmdline"), "root=/dev/vda console=ttyS0")
+        self.assertEqual(self.read(instance.name, "kernel"), b"kernel 2")
+        self.assertEqual(self.read(instance.name, "ramdisk"), b"ramdisk 2")
+
+    def test_fetchFailureChangesNothing(self):
+        instance = self.stopped()
+        before = ElementTree.tostring(self.definition(instance.name))
+        self.failureResultOf(
+            self.update(instance, vcpus=4, kernelId="aki-0000000f"), ImageError
+        )
+        self.assertEqual(ElementTree.tostring(self.definition(instance.name)), before)
+        self.assertEqual(self.read(instance.name, "kernel"), b"kernel")
+        self.assertEqual(
+            sorted(os.listdir(os.path.join(self.instancesPath, instance.name))),
+            ["kernel", "libvirt.xml", "ramdisk"],
+        )
+
+    def test_runningRefused(self):
+        instance = spec()
+        self.spawn(self.driver, instance)
+        self.successResultOf(self.driver.updateGuest(instance))
+        failure = self.failureResultOf(self.update(instance, memoryMb=512), errors.GuestStateError)
+        self.assertIn("running", str(failure.value))
+        self.failureResultOf(self.update(instance, kernelId="aki-0000000a"), errors.GuestStateError)
+        self.assertEqual(self.read(instance.name, "kernel"), b"kernel")
+        self.assertEqual(self.definition(instance.name).findtext("memory"), str(256 * 1024))
+
+    def test_definitionWithoutMetadata(self):
+        """
+        A definition that does not record the images of its kernel and
+        ramdisk (an older guest's) gets them copied again.
+        """
+        instance = self.stopped()
+        root = self.definition(instance.name)
+        root.remove(root.find("metadata"))
+        xml = ElementTree.tostring(root, encoding="unicode")
+        self.successResultOf(self.driver.connection.run(lambda c: c.defineXML(xml)))
+        os.unlink(self.path(instance.name, "kernel"))
+        self.successResultOf(self.driver.updateGuest(instance))
+        self.assertEqual(self.read(instance.name, "kernel"), b"kernel")
+        self.assertEqual(
+            lv.bootImagesOf(self.definition(instance.name)), ("aki-00000002", "ari-00000003")
+        )
+
+    def test_locked(self):
+        """
+        A start asked for while the guest is being updated waits for the
+        update.
+        """
+        instance = self.stopped()
+        self.fetcher.held = []
+        updating = self.update(instance, kernelId="aki-0000000a", vcpus=2)
+        starting = self.driver.powerOn(instance.name)
+        self.assertNoResult(updating)
+        self.assertNoResult(starting)
+        self.assertEqual(
+            self.successResultOf(self.driver.getInfo(instance.name))["state"], power.SHUTOFF
+        )
+        self.fetcher.release()
+        self.successResultOf(updating)
+        self.successResultOf(starting)
+        info = self.successResultOf(self.driver.getInfo(instance.name))
+        self.assertEqual((info["state"], info["vcpus"]), (power.RUNNING, 2))
+        self.assertEqual(self.read(instance.name, "kernel"), b"kernel 2")
+
+    def test_badName(self):
+        self.failureResultOf(self.driver.updateGuest(spec(name="../x")), errors.VirtError)
+
+
 class ProxiedLifecycleTests(_Helpers, SynchronousTestCase):
     """
     The lifecycle with libvirt domains that misbehave on purpose.
@@ -1232,7 +1517,7 @@ class LibvirtContractTests(VirtDriverContract, TestCase):
         driver = lv.LibvirtDriver(
             path,
             reactor,
-            FakeFetcher(IMAGES),
+            FakeFetcher(dict(IMAGES, **OTHER_IMAGES)),
             libvirtType="qemu",
             uri=TEST_URI,
             runner=FakeProcessRunner(),

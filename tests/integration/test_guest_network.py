@@ -49,13 +49,13 @@ from twisted.trial.unittest import TestCase
 
 from tests.integration.processes import Daemon, runManage
 from tests.integration.test_ec2_e2e import waitUntil
-from tests.integration.test_libvirt_guest import URI, guestDirectory, requireLibvirtd
+from tests.integration.test_libvirt_guest import (
+    domainNames,
+    guestDirectory,
+    requireLibvirtd,
+    undefineDomains,
+)
 from tests.util import requireCondition
-
-try:
-    import libvirt
-except ImportError:
-    libvirt = None
 
 CLONE_NEWNET = 0x40000000
 FIXED_RANGE = "10.61.0.0/24"
@@ -170,18 +170,7 @@ class GuestNetworkTests(TestCase):
         return run("ip", "netns", "exec", name, *argv, check=check).stdout
 
     def undefineLeftovers(self):
-        def undefine():
-            connection = libvirt.open(URI)
-            try:
-                for domain in connection.listAllDomains(0):
-                    if domain.name().startswith(f"ng{self.tag}-"):
-                        if domain.isActive():
-                            domain.destroy()
-                        domain.undefineFlags(libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE)
-            finally:
-                connection.close()
-
-        return deferToThread(undefine)
+        return deferToThread(undefineDomains, f"ng{self.tag}-")
 
     def tearDownHost(self):
         # Every process left in the namespaces (dnsmasq above all) goes
@@ -200,13 +189,7 @@ class GuestNetworkTests(TestCase):
             shutil.rmtree(f"/etc/netns/{name}", ignore_errors=True)
 
     def domains(self):
-        connection = libvirt.open(URI)
-        try:
-            return sorted(
-                d.name() for d in connection.listAllDomains(0) if d.name().startswith(f"ng{self.tag}-")
-            )
-        finally:
-            connection.close()
+        return domainNames(f"ng{self.tag}-")
 
     def manage(self, *argv):
         code, out, err = runManage(f"--flagfile={self.flagfile}", *argv, timeout=300)

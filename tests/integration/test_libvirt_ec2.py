@@ -21,13 +21,13 @@ from twisted.trial.unittest import TestCase
 
 from tests.integration.processes import Daemon, runManage
 from tests.integration.test_ec2_e2e import freePort, waitUntil
-from tests.integration.test_libvirt_guest import URI, guestDirectory, requireLibvirtd
+from tests.integration.test_libvirt_guest import (
+    domainNames,
+    guestDirectory,
+    requireLibvirtd,
+    undefineDomains,
+)
 from tests.util import requireCondition
-
-try:
-    import libvirt
-except ImportError:
-    libvirt = None
 
 
 def run(*argv):
@@ -54,27 +54,10 @@ class LibvirtEC2Tests(TestCase):
             os.chmod(path, 0o755)
 
     def undefineLeftovers(self):
-        def undefine():
-            connection = libvirt.open(URI)
-            try:
-                for domain in connection.listAllDomains(0):
-                    if domain.name().startswith(f"nt{self.run}-"):
-                        if domain.isActive():
-                            domain.destroy()
-                        domain.undefineFlags(libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE)
-            finally:
-                connection.close()
-
-        return deferToThread(undefine)
+        return deferToThread(undefineDomains, f"nt{self.run}-")
 
     def domains(self):
-        connection = libvirt.open(URI)
-        try:
-            return sorted(
-                d.name() for d in connection.listAllDomains(0) if d.name().startswith(f"nt{self.run}-")
-            )
-        finally:
-            connection.close()
+        return domainNames(f"nt{self.run}-")
 
     def manage(self, *argv):
         code, out, err = runManage(*self.flags, *argv, timeout=300)

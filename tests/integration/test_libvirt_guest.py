@@ -84,6 +84,39 @@ def guestDirectory():
     return _guestDirectory[0]
 
 
+def domainNames(prefix):
+    """
+    @return: the sorted names of the domains of C{URI} whose names start
+        with C{prefix} (blocking).
+    """
+    connection = libvirt.open(URI)
+    try:
+        return sorted(d.name() for d in connection.listAllDomains(0) if d.name().startswith(prefix))
+    finally:
+        connection.close()
+
+
+def undefineDomains(prefix):
+    """
+    Destroy and undefine the domains whose names start with C{prefix}, with
+    their managed save images (blocking; for clean-ups, so errors of single
+    domains are ignored).
+    """
+    connection = libvirt.open(URI)
+    try:
+        for domain in connection.listAllDomains(0):
+            if not domain.name().startswith(prefix):
+                continue
+            try:
+                if domain.isActive():
+                    domain.destroy()
+                domain.undefineFlags(libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE)
+            except libvirt.libvirtError:
+                pass
+    finally:
+        connection.close()
+
+
 def uniqueName():
     return "novatest-%s-%02d" % (RUN, next(_counter))
 
@@ -169,23 +202,7 @@ class GuestMixin:
         Destroy and undefine every domain of this run (after the driver's
         own clean-up, this finds only what a failure left).
         """
-
-        def undefine():
-            connection = libvirt.open(URI)
-            try:
-                for domain in connection.listAllDomains(0):
-                    if not domain.name().startswith(f"novatest-{RUN}-"):
-                        continue
-                    try:
-                        if domain.isActive():
-                            domain.destroy()
-                        domain.undefineFlags(libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE)
-                    except libvirt.libvirtError:
-                        pass
-            finally:
-                connection.close()
-
-        return deferToThread(undefine)
+        return deferToThread(undefineDomains, f"novatest-{RUN}-")
 
     @inlineCallbacks
     def boot(self, driver, networkInfo=None, **fields):

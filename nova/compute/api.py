@@ -432,7 +432,9 @@ class ComputeAPI:
     def _apply(self, context, instanceIds, action, method, guard=None):
         """
         Check that C{action} suits every instance, then move each to the
-        action's state and cast C{method} to its host.
+        action's state and cast C{method} to its host.  An instance whose
+        cast fails (the bus is unreachable) goes back to its state, and the
+        request fails with the L{nova.exception.RPCError}.
 
         @param guard: called with each instance the action would change,
             after the state checks and before anything changes; raises to
@@ -463,7 +465,18 @@ class ComputeAPI:
                 updated = yield self.db.instances.transition(
                     instance.id, action.allowed, action.to, action=action.name
                 )
-                yield self._castCompute(context, updated, method)
+                try:
+                    yield self._castCompute(context, updated, method)
+                except exception.RPCError:
+                    # The host was never told: put the instance back as it
+                    # was, so that the request can simply be made again.
+                    try:
+                        yield self.db.instances.transition(
+                            instance.id, {action.to}, instance.state
+                        )
+                    except states.IncorrectInstanceState:
+                        pass
+                    raise
             changes.append(StateChange(instance.id, instance.state, updated.state))
         return changes
 

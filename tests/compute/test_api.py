@@ -261,6 +261,28 @@ class TransitionTests(SynchronousTestCase):
         [change] = self.successResultOf(self.api.terminateInstances(ALICE, [instance.id]))
         self.assertEqual((change.previousState, change.currentState), (states.TERMINATED, states.TERMINATED))
 
+    def test_unreachableHostLeavesTheState(self):
+        """
+        When the cast to the instance's host fails, the instance goes back
+        to the state it had, and the request can be made again.
+        """
+        _, [instance] = self.cloud.run()
+        self.assertEqual(self.cloud.instance(instance.id).state, states.RUNNING)
+
+        class DeadBus:
+            def cast(self, context, topic, method, args):
+                from twisted.internet.defer import fail
+
+                return fail(exception.RPCError("broker gone"))
+
+        api = ComputeAPI(self.cloud.config, self.cloud.db, DeadBus(), self.cloud.clock, DictQuotas())
+        for call in (api.stopInstances, api.rebootInstances, api.terminateInstances):
+            self.failureResultOf(call(ALICE, [instance.id]), exception.RPCError)
+            self.assertEqual(self.cloud.instance(instance.id).state, states.RUNNING)
+        self.successResultOf(self.api.stopInstances(ALICE, [instance.id]))
+        self.cloud.flush()
+        self.assertEqual(self.cloud.instance(instance.id).state, states.STOPPED)
+
     def test_oneRefusalChangesNone(self):
         _, [first, second] = self.cloud.run(count=2)
         self.successResultOf(self.api.stopInstances(ALICE, [second.id]))

@@ -13,6 +13,7 @@ L{CacheUnavailable}.
 from twisted.application.service import Service
 from twisted.internet import defer, error
 from twisted.internet.defer import succeed
+from twisted.logger import Logger
 from zope.interface import implementer
 
 import txredisapi
@@ -28,6 +29,8 @@ if value == 1 then
 end
 return value
 """
+
+log = Logger()
 
 _FAILURES = (
     txredisapi.RedisError,
@@ -114,7 +117,19 @@ class RedisCache(Service):
                 connectTimeout=self.timeout,
                 replyTimeout=self.timeout,
             )
+            # txredisapi fails the Deferred of its first connection when the
+            # handshake (AUTH, SELECT) fails, for example when the
+            # connection is closed half way by stopService; nobody waits on
+            # it for a lazy connection, so the failure would surface as an
+            # unhandled error.  The requests themselves report their own.
+            connected = getattr(self._client, "_connected", None)
+            if isinstance(connected, defer.Deferred):
+                connected.addErrback(self._handshakeFailed)
         return self._client
+
+    def _handshakeFailed(self, failure):
+        log.info("redis connection to {host}:{port} not ready: {error}",
+                 host=self.host, port=self.port, error=failure.getErrorMessage())
 
     def _run(self, method, *args, **kwargs):
         try:

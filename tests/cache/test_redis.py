@@ -3,9 +3,11 @@ Tests for L{nova.cache.redis} against the real Redis server on
 127.0.0.1:6379 (skipped when it is absent, required under CI).
 """
 
+import gc
 import uuid
 
 from twisted.internet import defer, reactor
+from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.task import deferLater
 from twisted.trial.unittest import TestCase
 
@@ -96,3 +98,32 @@ class RedisUnavailableTests(TestCase):
         self.addCleanup(cache.stopService)
         yield self.assertFailure(cache.get("k"), CacheUnavailable)
         yield self.assertFailure(cache.increment("k", 5), CacheUnavailable)
+
+
+class HandshakeTests(TestCase):
+    @defer.inlineCallbacks
+    def test_failedHandshakeIsNoUnhandledError(self):
+        """
+        A connection closed during its handshake (as stopping the service
+        while it connects does) leaves no unhandled error behind.
+        """
+        received = defer.Deferred()
+
+        class Closer(Protocol):
+            def dataReceived(self, data):
+                self.transport.loseConnection()
+                if not received.called:
+                    received.callback(data)
+
+        port = reactor.listenTCP(0, Factory.forProtocol(Closer), interface="127.0.0.1")
+        self.addCleanup(port.stopListening)
+        cache = RedisCache(
+            reactor, host="127.0.0.1", port=port.getHost().port, db=0, prefix="x:", timeout=2
+        )
+        cache.startService()
+        data = yield received
+        self.assertIn(b"SELECT", data.upper())
+        yield deferLater(reactor, 0.1, lambda: None)
+        yield cache.stopService()
+        gc.collect()
+        self.assertEqual(self.flushLoggedErrors(), [])

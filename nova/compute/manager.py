@@ -33,6 +33,7 @@ from collections import OrderedDict
 from twisted.internet.defer import DeferredLock, inlineCallbacks
 from twisted.logger import Logger
 
+from nova import exception
 from nova.compute import states
 from nova.compute.firewall import IFirewallDriver, buildInstanceFilter
 from nova.compute.flags import FIREWALL_DRIVERS, VIRT_DRIVERS
@@ -688,12 +689,12 @@ class ComputeManager(Manager):
         context = adminContext()
         try:
             yield self._locked(instance.id, self._terminateInstance, context, instance.id)
-        except Exception:
+        except exception.NovaError:
             self.log.failure("terminating i-{id:08x} failed", id=instance.id)
             return
         try:
             yield SecurityGroupAPI(self.db, self.rpc).removeInstance(context, instance.id)
-        except Exception:
+        except exception.NovaError:
             self.log.failure(
                 "removing i-{id:08x} from its security groups failed", id=instance.id
             )

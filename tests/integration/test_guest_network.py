@@ -49,6 +49,7 @@ from twisted.trial.unittest import TestCase
 
 from tests.integration.processes import Daemon, runManage
 from tests.integration.test_ec2_e2e import waitUntil
+from tests.integration.test_libvirt_ec2 import registerTestGuest
 from tests.integration.test_libvirt_guest import (
     domainNames,
     guestDirectory,
@@ -249,15 +250,7 @@ class GuestNetworkTests(TestCase):
         self.access, self.secret = f"net-{self.tag}", uuid.uuid4().hex
         self.manage("user", "admin", "admin", self.access, self.secret)
         self.manage("project", "create", "admin", "admin")
-        self.manage(
-            "image",
-            "register",
-            os.path.join(self.guest, "vmlinuz"),
-            os.path.join(self.guest, "initrd.img"),
-            os.path.join(self.guest, "root.img"),
-            "admin",
-            "admin",
-        )
+        registerTestGuest(self.manage, self.guest, "admin", "admin")
 
     def srvRules(self, table):
         return self.inNs(self.srv, "iptables-save", "-t", table)

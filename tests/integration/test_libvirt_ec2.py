@@ -30,6 +30,22 @@ from tests.integration.test_libvirt_guest import (
 from tests.util import requireCondition
 
 
+def registerTestGuest(manage, guest, user, project):
+    """
+    Bundle, upload and register the test guest's kernel, ramdisk and
+    machine image with C{manage} (a test's nova-manage runner).
+    """
+    manage(
+        "image",
+        "register",
+        os.path.join(guest, "vmlinuz"),
+        os.path.join(guest, "initrd.img"),
+        os.path.join(guest, "root.img"),
+        user,
+        project,
+    )
+
+
 def run(*argv):
     subprocess.run(argv, check=True, capture_output=True, timeout=60)
 
@@ -70,15 +86,7 @@ class LibvirtEC2Tests(TestCase):
         self.access, self.secret = f"guest-{self.run}", uuid.uuid4().hex
         self.manage("user", "admin", "admin", self.access, self.secret)
         self.manage("project", "create", "admin", "admin")
-        self.manage(
-            "image",
-            "register",
-            os.path.join(self.guest, "vmlinuz"),
-            os.path.join(self.guest, "initrd.img"),
-            os.path.join(self.guest, "root.img"),
-            "admin",
-            "admin",
-        )
+        registerTestGuest(self.manage, self.guest, "admin", "admin")
 
     def flow(self):
         ec2 = boto3.client(

@@ -68,7 +68,7 @@ def rpcFromConfig(config, reactor, parent):
         return rpc
     from nova.rpc.local import LocalRPC
 
-    return LocalRPC(reactor, config.rpc_call_timeout)
+    return LocalRPC(reactor, config.rpc_call_timeout, keepSent=False)
 
 
 def buildCore(config, reactor, top):
@@ -80,6 +80,7 @@ def buildCore(config, reactor, top):
     db = databaseFromConfig(config, reactor)
     db.transactor.setServiceParent(top)
     rpc = rpcFromConfig(config, reactor, top)
+    top.db, top.rpc = db, rpc
     return db, rpc
 
 
@@ -87,12 +88,16 @@ class Daemon(MultiService):
     """
     The top service of a daemon: stops the process with a clear message if
     any of its Nova services cannot start.
+
+    @ivar db: the L{nova.db.api.NovaDatabase} L{buildCore} opened.
+    @ivar rpc: the L{nova.rpc.interfaces.IRPC} L{buildCore} built.
     """
 
     def __init__(self, reactor):
         MultiService.__init__(self)
         self.reactor = reactor
         self.novaServices = []
+        self.db = self.rpc = None
 
     def addNovaService(self, service):
         service.setServiceParent(self)

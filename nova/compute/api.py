@@ -44,6 +44,7 @@ from nova.compute.names import (
 from nova.db.instances import SHUTDOWN_BEHAVIORS, STOP_ON_SHUTDOWN
 from nova.db.services import utcnow
 from nova.idempotency import checkClientToken, requestHash
+from nova.network.security_groups import SecurityGroupAPI
 from nova.quota import QuotaEngine
 
 #: The quota resources RunInstances checks, with what one instance uses.
@@ -153,6 +154,7 @@ class ComputeAPI:
             quotas = QuotaEngine.fromConfig(config, db)
         self.quotas = quotas
         self.random = random if random is not None else _random.SystemRandom()
+        self.securityGroups = SecurityGroupAPI(db, rpc)
 
     # -- lookups ---------------------------------------------------------
 
@@ -298,6 +300,7 @@ class ComputeAPI:
             if found is not None:
                 return self._replay(found, clientToken, digest)
         itype = yield getInstanceType(self.db, self.config, instanceType)
+        groups = yield self.securityGroups.groupsNamed(context, securityGroups)
         count = yield self._allowedCount(context, minCount, maxCount, itype)
         zone = availabilityZone.split(":", 1)[0] if availabilityZone else None
         rows = [
@@ -340,6 +343,11 @@ class ComputeAPI:
                 raise
             return self._replay(found, clientToken, digest)
         if created:
+            # Members before they are scheduled: each guest's filter is
+            # built from its groups when it starts.
+            yield self.securityGroups.joinGroups(
+                context, [instance.id for instance in instances], groups
+            )
             yield self._schedule(context, instances, availabilityZone)
         return reservation.reservation_id, instances
 

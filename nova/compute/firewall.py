@@ -33,9 +33,6 @@ from twisted.internet.defer import fail, succeed
 from twisted.logger import Logger
 from zope.interface import Interface, implementer
 
-from nova.compute import states
-from nova.db.instances import InstanceNotFound
-from nova.db.networks import FixedIpNotFound, NetworkNotFound
 from nova.network.flags import DHCP_MODES, NETWORK_MODES
 from nova.network.interfaces import NetworkDriverError
 from nova.network.iptables import IptablesManager
@@ -289,83 +286,98 @@ class IptablesFirewallDriver:
         return self.iptables.apply()
 
 
-async def _memberAddresses(db, groupId, cache):
-    if groupId in cache:
-        return cache[groupId]
-    addresses = set()
-    for instanceId in await db.securityGroups.instancesInGroup(groupId):
-        try:
-            instance = await db.instances.get(instanceId)
-        except InstanceNotFound:
-            continue
-        if instance.deleted or instance.state == states.TERMINATED:
-            continue
-        if instance.fixed_ip:
-            addresses.add(instance.fixed_ip)
-        for record in await db.networks.listFixedIps(instanceId=instanceId):
-            if record.allocated:
-                addresses.add(record.address)
-    result = sorted(addresses, key=ipaddress.IPv4Address)
-    cache[groupId] = result
-    return result
+async def _networkParts(db, config, instances, networkInfos):
+    """
+    @return: a L{dict} from the id of each of C{instances} that has an
+        address to its C{(address, dhcpServer, cidr)}.
+    """
+    parts = {}
+    unknown = []
+    for instance in instances:
+        info = networkInfos.get(instance.id)
+        if info and info.get("address"):
+            parts[instance.id] = (info["address"], info.get("dhcpServer"), info.get("cidr"))
+        elif instance.fixed_ip:
+            unknown.append(instance)
+    if unknown:
+        networks = await db.networks.networksForAddresses(
+            [instance.fixed_ip for instance in unknown]
+        )
+        dhcpMode = NETWORK_MODES.get(config.network_manager) in DHCP_MODES
+        for instance in unknown:
+            network = networks.get(instance.fixed_ip)
+            if network is None:
+                parts[instance.id] = (instance.fixed_ip, None, None)
+            else:
+                dhcp = network.gateway if dhcpMode else None
+                parts[instance.id] = (instance.fixed_ip, dhcp, network.cidr)
+    return parts
 
 
-async def _networkPart(db, config, instance, networkInfo):
+async def buildInstanceFilters(db, config, instances, networkInfos=None):
     """
-    @return: C{(address, dhcpServer, cidr)} of the instance.
+    Work out what may reach each of some instances, from the database,
+    with a few queries whatever their number: their networks, their
+    groups with the rules, and the members of every group those rules
+    name as source (looked up once per group).
+
+    @param db: the L{nova.db.api.NovaDatabase}.
+    @param instances: L{nova.db.records.InstanceRecord}s.
+    @param networkInfos: from instance id to the network description from
+        the network service at spawn (C{address}, C{dhcpServer},
+        C{cidr}); the others are taken from the database (the instance's
+        C{fixed_ip} and its network).
+    @return: the L{InstanceFilter}s of the instances that have a fixed
+        address, in the order of C{instances}.
     """
-    if networkInfo and networkInfo.get("address"):
-        dhcp = networkInfo.get("dhcpServer")
-        return networkInfo["address"], dhcp, networkInfo.get("cidr")
-    address = instance.fixed_ip
-    if not address:
-        return None, None, None
-    try:
-        fixed = await db.networks.getFixedIp(address)
-        network = await db.networks.get(fixed.network_id)
-    except (FixedIpNotFound, NetworkNotFound):
-        return address, None, None
-    mode = NETWORK_MODES.get(config.network_manager)
-    dhcp = network.gateway if mode in DHCP_MODES else None
-    return address, dhcp, network.cidr
+    parts = await _networkParts(db, config, instances, networkInfos or {})
+    if not parts:
+        return []
+    groups = await db.securityGroups.groupsForInstances(sorted(parts))
+    sourceGroups = {
+        rule.group_id
+        for records in groups.values()
+        for group in records
+        for rule in group.rules
+        if rule.cidr is None and rule.group_id is not None
+    }
+    members = await db.securityGroups.memberAddresses(sorted(sourceGroups)) if sourceGroups else {}
+    filters = []
+    for instance in instances:
+        if instance.id not in parts:
+            continue
+        address, dhcp, cidr = parts[instance.id]
+        rules = {}
+        for group in groups.get(instance.id, ()):
+            for rule in group.rules:
+                if rule.cidr is not None:
+                    sources = [rule.cidr]
+                elif rule.group_id is not None:
+                    sources = [f"{member}/32" for member in members.get(rule.group_id, ())]
+                else:
+                    continue
+                for source in sources:
+                    rules.setdefault(
+                        FilterRule(rule.protocol, rule.from_port, rule.to_port, source), None
+                    )
+        filters.append(
+            InstanceFilter(
+                instanceId=instance.id,
+                address=address,
+                dhcpServer=dhcp,
+                networkCidr=cidr,
+                rules=list(rules),
+            )
+        )
+    return filters
 
 
 async def buildInstanceFilter(db, config, instance, networkInfo=None):
     """
-    Work out what may reach an instance, from the database.
+    Work out what may reach one instance: L{buildInstanceFilters} for one.
 
-    @param db: the L{nova.db.api.NovaDatabase}.
-    @param instance: an L{nova.db.records.InstanceRecord}.
-    @param networkInfo: the network description from the network service
-        at spawn (C{address}, C{dhcpServer}, C{cidr}), or C{None} to take
-        them from the database (the instance's C{fixed_ip} and its
-        network).
     @return: the L{InstanceFilter}, or C{None} if the instance has no
         fixed address.
     """
-    address, dhcp, cidr = await _networkPart(db, config, instance, networkInfo)
-    if not address:
-        return None
-    groups = await db.securityGroups.groupsForInstance(instance.id)
-    cache = {}
-    rules = []
-    for group in groups:
-        for rule in group.rules:
-            if rule.cidr is not None:
-                sources = [rule.cidr]
-            elif rule.group_id is not None:
-                members = await _memberAddresses(db, rule.group_id, cache)
-                sources = [f"{member}/32" for member in members]
-            else:
-                continue
-            for source in sources:
-                candidate = FilterRule(rule.protocol, rule.from_port, rule.to_port, source)
-                if candidate not in rules:
-                    rules.append(candidate)
-    return InstanceFilter(
-        instanceId=instance.id,
-        address=address,
-        dhcpServer=dhcp,
-        networkCidr=cidr,
-        rules=rules,
-    )
+    filters = await buildInstanceFilters(db, config, [instance], {instance.id: networkInfo})
+    return filters[0] if filters else None

@@ -30,12 +30,13 @@ changed.
 
 from collections import OrderedDict
 
-from twisted.internet.defer import DeferredLock, inlineCallbacks
+from twisted.internet.defer import Deferred, DeferredLock, gatherResults, inlineCallbacks
+from twisted.python.failure import Failure
 from twisted.logger import Logger
 
 from nova import exception
 from nova.compute import states
-from nova.compute.firewall import IFirewallDriver, buildInstanceFilter
+from nova.compute.firewall import IFirewallDriver, buildInstanceFilter, buildInstanceFilters
 from nova.compute.flags import FIREWALL_DRIVERS, VIRT_DRIVERS
 from nova.compute.names import InstanceNamer
 from nova.compute.network import NetworkRPCClient
@@ -55,6 +56,59 @@ from nova.network.security_groups import SecurityGroupAPI
 from nova.virt import power
 from nova.virt.errors import GuestNotFound
 from nova.virt.interfaces import InstanceSpec, IVirtDriver
+
+
+class _RefreshQueue:
+    """
+    Runs one refresh at a time: the security-group ids asked for while a
+    refresh runs wait, together, for the next one, so that a burst of
+    requests (a launch of many instances, say) costs one or two refreshes
+    rather than one each.
+    """
+
+    def __init__(self, refresh):
+        """
+        @param refresh: called with a L{set} of group ids; returns a
+            L{Deferred}.
+        """
+        self._run = refresh
+        self._pending = set()
+        self._waiting = []
+        self._running = False
+
+    def request(self, groupId):
+        """
+        @return: L{Deferred} firing with the result of the refresh that
+            covers C{groupId}.
+        """
+        d = Deferred()
+        self._pending.add(groupId)
+        self._waiting.append(d)
+        if not self._running:
+            self._next()
+        return d
+
+    def _next(self):
+        if not self._pending:
+            self._running = False
+            return
+        self._running = True
+        groupIds, self._pending = self._pending, set()
+        waiting, self._waiting = self._waiting, []
+
+        def done(result):
+            for d in waiting:
+                if isinstance(result, Failure):
+                    d.errback(result)
+                else:
+                    d.callback(result)
+            self._next()
+
+        d = Deferred.fromCoroutine(self._call(groupIds))
+        d.addBoth(done)
+
+    async def _call(self, groupIds):
+        return await self._run(groupIds)
 
 
 def _isoTime(when):
@@ -110,6 +164,10 @@ class ComputeManager(Manager):
         self.namer = InstanceNamer(config.instance_name_template)
         self.consoleLogs = OrderedDict()
         self._locks = {}
+        self._refresh = _RefreshQueue(self._refreshGroups)
+        # The instances whose filters were removed while a refresh ran: it
+        # must not put them back.
+        self._removedDuringRefresh = None
 
     # -- helpers ---------------------------------------------------------
 
@@ -289,6 +347,8 @@ class ComputeManager(Manager):
 
     @inlineCallbacks
     def _removeFilter(self, instanceId):
+        if self._removedDuringRefresh is not None:
+            self._removedDuringRefresh.add(instanceId)
         try:
             yield self.firewall.removeInstanceFilter(instanceId)
         except Exception:
@@ -299,48 +359,54 @@ class ComputeManager(Manager):
         """
         A security group's rules or members changed (the network API's
         fanout): rebuild the filters of this host's live instances in it.
+        Requests that arrive while a refresh runs are served together by
+        the next one.
 
         @return: L{Deferred} firing with the number of instances whose
-            filter was rebuilt.
+            filter the refresh that served this request rebuilt.
         """
-        return self._refreshSecurityGroup(securityGroupId)
+        return self._refresh.request(securityGroupId)
 
     @inlineCallbacks
-    def _refreshSecurityGroup(self, securityGroupId):
-        instanceIds = yield self.db.securityGroups.instancesInGroup(securityGroupId)
-        refreshed = 0
-        for instanceId in instanceIds:
-            try:
-                instance = yield self.db.instances.get(instanceId)
-            except InstanceNotFound:
-                continue
-            if instance.host != self.host:
-                continue
-            done = yield self._locked(instanceId, self._refreshFilter, instanceId)
-            refreshed += done
-        return refreshed
-
-    @inlineCallbacks
-    def _refreshFilter(self, instanceId):
+    def _refreshGroups(self, groupIds):
         """
-        Rebuild one instance's filter from the database, if it is live on
-        this host.
+        Rebuild the filters of this host's live members of C{groupIds},
+        with a few queries whatever their number.
 
-        @return: L{Deferred} firing with 1 if it was rebuilt, else 0.
+        @return: L{Deferred} firing with the number of filters rebuilt.
         """
+        self._removedDuringRefresh = removed = set()
         try:
-            instance = yield self.db.instances.get(instanceId)
-        except InstanceNotFound:
-            return 0
-        if (
-            instance.host != self.host
-            or instance.deleted
-            or instance.state in (states.TERMINATED, states.SHUTTING_DOWN)
-            or not instance.fixed_ip
-        ):
-            return 0
-        yield self._applyFilter(instance)
-        return 1
+            instances = yield self.db.securityGroups.liveMembersOnHost(sorted(groupIds), self.host)
+            count = yield self._applyFilters(instances, removed)
+        finally:
+            self._removedDuringRefresh = None
+        return count
+
+    @inlineCallbacks
+    def _applyFilters(self, instances, skip=frozenset()):
+        """
+        Build and apply the filters of C{instances}, except those in
+        C{skip}; a failure is logged for its instance and does not stop
+        the others.
+
+        @return: L{Deferred} firing with the number applied.
+        """
+        filters = yield buildInstanceFilters(self.db, self.config, instances)
+        applied = []
+        for instanceFilter in filters:
+            if instanceFilter.instanceId in skip:
+                continue
+            d = self.firewall.applyInstanceFilter(instanceFilter)
+            d.addErrback(
+                lambda f, instanceId: self.log.failure(
+                    "applying the filter of i-{id:08x} failed", f, id=instanceId
+                ),
+                instanceFilter.instanceId,
+            )
+            applied.append(d)
+        yield gatherResults(applied)
+        return len(applied)
 
     # -- terminate -------------------------------------------------------
 
@@ -550,13 +616,14 @@ class ComputeManager(Manager):
         yield self.firewall.initHost()
         yield self.reconcile(restart=True)
         instances = yield self.db.instances.list(host=self.host)
-        for instance in instances:
-            try:
-                yield self._refreshFilter(instance.id)
-            except Exception:
-                self.log.failure(
-                    "applying the filter of i-{id:08x} failed", id=instance.id
-                )
+        yield self._applyFilters(
+            [
+                instance
+                for instance in instances
+                if instance.state not in (states.TERMINATED, states.SHUTTING_DOWN)
+                and instance.fixed_ip
+            ]
+        )
 
     def periodicTasks(self, context):
         """

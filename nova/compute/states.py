@@ -14,15 +14,13 @@ and are then deleted.
 
 import attr
 
-from nova.db.instances import IncorrectInstanceState
+from nova.db.instances import SHUTTING_DOWN, TERMINATED, IncorrectInstanceState
 
 PENDING = "pending"
 RUNNING = "running"
 REBOOTING = "rebooting"
 STOPPING = "stopping"
 STOPPED = "stopped"
-SHUTTING_DOWN = "shutting-down"
-TERMINATED = "terminated"
 ERROR = "error"
 
 ALL = frozenset(

@@ -17,6 +17,7 @@ from storm.locals import Bool, DateTime, Int, Unicode
 
 from nova import exception
 from nova.db.services import utcnow
+from nova.db.store import readOnly
 
 
 class AuthUserRow:
@@ -187,6 +188,7 @@ class AuthStore:
         """
         return self.transactor.transact(self.thd_getUser, name)
 
+    @readOnly
     def thd_getUser(self, store, name):
         return AuthUserRecord.fromModel(self._user(store, name))
 
@@ -197,6 +199,7 @@ class AuthStore:
         """
         return self.transactor.transact(self.thd_getUserByAccessKey, accessKey)
 
+    @readOnly
     def thd_getUserByAccessKey(self, store, accessKey):
         row = store.find(AuthUserRow, AuthUserRow.access_key == accessKey).one()
         if row is None:
@@ -210,6 +213,7 @@ class AuthStore:
         """
         return self.transactor.transact(self.thd_listUsers)
 
+    @readOnly
     def thd_listUsers(self, store):
         rows = store.find(AuthUserRow).order_by(AuthUserRow.name)
         return [AuthUserRecord.fromModel(row) for row in rows]
@@ -295,6 +299,7 @@ class AuthStore:
         """
         return self.transactor.transact(self.thd_getProject, name)
 
+    @readOnly
     def thd_getProject(self, store, name):
         return self._projectRecord(store, self._project(store, name))
 
@@ -305,6 +310,7 @@ class AuthStore:
         """
         return self.transactor.transact(self.thd_listProjects, userName)
 
+    @readOnly
     def thd_listProjects(self, store, userName):
         if userName is None:
             rows = store.find(AuthProjectRow)
@@ -444,6 +450,7 @@ class AuthStore:
         """
         return self.transactor.transact(self.thd_getRoles, userName, projectName)
 
+    @readOnly
     def thd_getRoles(self, store, userName, projectName):
         self._user(store, userName)
         if projectName is not None:

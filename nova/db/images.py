@@ -25,6 +25,7 @@ from storm.locals import Bool, DateTime, Int, Unicode
 
 from nova import exception
 from nova.db.services import utcnow
+from nova.db.store import readOnly
 
 MACHINE = "machine"
 KERNEL = "kernel"
@@ -354,6 +355,7 @@ class ImageStore:
         """
         return self.transactor.transact(self.thd_get, ec2Id)
 
+    @readOnly
     def thd_get(self, store, ec2Id):
         return self._record(store, self._row(store, ec2Id))
 
@@ -381,6 +383,7 @@ class ImageStore:
             None if states is None else list(states),
         )
 
+    @readOnly
     def thd_find(self, store, ec2Ids, owners, visibleTo, launchableBy, states):
         conditions = []
         if ec2Ids is not None:

@@ -7,6 +7,7 @@ from nova import exception
 from nova.db.models import InstanceType
 from nova.db.records import InstanceTypeRecord
 from nova.db.services import utcnow
+from nova.db.store import readOnly
 
 
 class InstanceTypeNotFound(exception.NotFound):
@@ -69,6 +70,7 @@ class InstanceTypeStore:
         """
         return self.transactor.transact(self.thd_get, name)
 
+    @readOnly
     def thd_get(self, store, name):
         row = store.find(InstanceType, InstanceType.name == name).one()
         if row is None:
@@ -82,6 +84,7 @@ class InstanceTypeStore:
         """
         return self.transactor.transact(self.thd_getByFlavorId, flavorId)
 
+    @readOnly
     def thd_getByFlavorId(self, store, flavorId):
         row = store.find(InstanceType, InstanceType.flavorid == flavorId).one()
         if row is None:
@@ -95,6 +98,7 @@ class InstanceTypeStore:
         """
         return self.transactor.transact(self.thd_list)
 
+    @readOnly
     def thd_list(self, store):
         rows = store.find(InstanceType).order_by(InstanceType.flavorid)
         return [InstanceTypeRecord.fromModel(row) for row in rows]

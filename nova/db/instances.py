@@ -12,6 +12,7 @@ from nova import exception
 from nova.db.models import Instance, Reservation
 from nova.db.records import InstanceRecord, ReservationRecord
 from nova.db.services import utcnow
+from nova.db.store import readOnly
 
 
 class InstanceNotFound(exception.NotFound):
@@ -37,6 +38,9 @@ class IdempotentParameterMismatch(exception.Invalid):
 
 #: The state of an instance that is gone (but still visible for a while).
 TERMINATED = "terminated"
+
+#: The state of an instance whose guest is being destroyed.
+SHUTTING_DOWN = "shutting-down"
 
 #: What a shutdown from inside the guest does (C{shutdown_behavior}): the
 #: instance stops (the default) or is terminated.
@@ -184,6 +188,7 @@ class InstanceStore:
         """
         return self.transactor.transact(self.thd_findReservation, projectId, clientToken)
 
+    @readOnly
     def thd_findReservation(self, store, projectId, clientToken):
         reservation = store.find(
             Reservation,
@@ -207,6 +212,7 @@ class InstanceStore:
         """
         return self.transactor.transact(self.thd_get, instanceId)
 
+    @readOnly
     def thd_get(self, store, instanceId):
         row = store.get(Instance, instanceId)
         if row is None:
@@ -379,6 +385,7 @@ class InstanceStore:
         """
         return self.transactor.transact(self.thd_coresByHost)
 
+    @readOnly
     def thd_coresByHost(self, store):
         result = store.find(
             (Instance.host, Sum(Instance.vcpus)),
@@ -396,6 +403,7 @@ class InstanceStore:
         """
         return self.transactor.transact(self.thd_usageByProject, projectId)
 
+    @readOnly
     def thd_usageByProject(self, store, projectId):
         count, cores, ram = store.find(
             (Count(Instance.id), Sum(Instance.vcpus), Sum(Instance.memory_mb)),

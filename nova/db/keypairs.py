@@ -9,6 +9,7 @@ from storm.locals import DateTime, Int, Unicode
 
 from nova import exception
 from nova.db.services import utcnow
+from nova.db.store import readOnly
 
 
 class KeyPairRow:
@@ -103,6 +104,7 @@ class KeyPairStore:
         """
         return self.transactor.transact(self.thd_get, userId, name)
 
+    @readOnly
     def thd_get(self, store, userId, name):
         row = self._find(store, userId, name)
         if row is None:
@@ -115,6 +117,7 @@ class KeyPairStore:
         """
         return self.transactor.transact(self.thd_list, userId)
 
+    @readOnly
     def thd_list(self, store, userId):
         rows = store.find(KeyPairRow, KeyPairRow.user_id == userId).order_by(KeyPairRow.name)
         return [KeyPairRecord.fromModel(row) for row in rows]

@@ -21,7 +21,7 @@ from storm.locals import Bool, DateTime, Int, Unicode
 from nova import exception
 from nova.db.models import Instance
 from nova.db.services import utcnow
-from nova.db.store import TransactionConflict
+from nova.db.store import TransactionConflict, readOnly
 
 
 class NetworkNotFound(exception.NotFound):
@@ -396,6 +396,7 @@ class NetworkStore:
         """
         return self.transactor.transact(self.thd_get, networkId)
 
+    @readOnly
     def thd_get(self, store, networkId):
         row = store.get(Network, networkId)
         if row is None:
@@ -409,6 +410,7 @@ class NetworkStore:
         """
         return self.transactor.transact(self.thd_list, host)
 
+    @readOnly
     def thd_list(self, store, host):
         conditions = [] if host is None else [Network.host == host]
         return [
@@ -423,6 +425,7 @@ class NetworkStore:
         """
         return self.transactor.transact(self.thd_getForProject, projectId)
 
+    @readOnly
     def thd_getForProject(self, store, projectId):
         row = store.find(Network, Network.project_id == projectId).one()
         if row is None:
@@ -649,11 +652,33 @@ class NetworkStore:
         """
         return self.transactor.transact(self.thd_getFixedIp, address)
 
+    @readOnly
     def thd_getFixedIp(self, store, address):
         row = store.find(FixedIp, FixedIp.address == address).one()
         if row is None:
             raise FixedIpNotFound(f"fixed address {address} not found")
         return FixedIpRecord.fromModel(row)
+
+    def networksForAddresses(self, addresses):
+        """
+        @return: L{Deferred} firing with a L{dict} from each of C{addresses}
+            that is a fixed address to the L{NetworkRecord} of its network
+            (read with one query per 500 addresses).
+        """
+        return self.transactor.transact(self.thd_networksForAddresses, sorted(set(addresses)))
+
+    @readOnly
+    def thd_networksForAddresses(self, store, addresses):
+        found = {}
+        for start in range(0, len(addresses), 500):
+            part = addresses[start:start + 500]
+            for address, network in store.find(
+                (FixedIp.address, Network),
+                FixedIp.address.is_in(part),
+                FixedIp.network_id == Network.id,
+            ):
+                found[address] = NetworkRecord.fromModel(network)
+        return found
 
     def listFixedIps(self, networkId=None, instanceId=None):
         """
@@ -662,6 +687,7 @@ class NetworkStore:
         """
         return self.transactor.transact(self.thd_listFixedIps, networkId, instanceId)
 
+    @readOnly
     def thd_listFixedIps(self, store, networkId, instanceId):
         conditions = []
         if networkId is not None:
@@ -793,6 +819,7 @@ class NetworkStore:
         """
         return self.transactor.transact(self.thd_dhcpHosts, networkId)
 
+    @readOnly
     def thd_dhcpHosts(self, store, networkId):
         rows = store.find(
             FixedIp,
@@ -866,6 +893,7 @@ class NetworkStore:
         """
         return self.transactor.transact(self.thd_getFloatingIp, address)
 
+    @readOnly
     def thd_getFloatingIp(self, store, address):
         row = store.find(FloatingIp, FloatingIp.address == address).one()
         if row is None:
@@ -883,6 +911,7 @@ class NetworkStore:
             self.thd_listFloatingIps, host, projectId, fixedAddress, associated
         )
 
+    @readOnly
     def thd_listFloatingIps(self, store, host, projectId, fixedAddress, associated):
         conditions = []
         if host is not None:

@@ -7,6 +7,7 @@ The quotas table: per-project overrides of the default limits
 from storm.locals import DateTime, Int, Unicode
 
 from nova.db.services import utcnow
+from nova.db.store import readOnly
 
 UNLIMITED = -1
 
@@ -37,6 +38,7 @@ class QuotaStore:
         """
         return self.transactor.transact(self.thd_get, projectId)
 
+    @readOnly
     def thd_get(self, store, projectId):
         rows = store.find(QuotaRow, QuotaRow.project_id == projectId)
         return {row.resource: row.hard_limit for row in rows}

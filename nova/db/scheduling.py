@@ -5,6 +5,7 @@ thousands of hosts: they read plain columns, never whole rows.
 """
 
 from nova.db.models import Service
+from nova.db.store import readOnly
 
 
 class SchedulingStore:
@@ -29,6 +30,7 @@ class SchedulingStore:
             self.thd_liveHosts, topic, upSince, zone, includeDisabled
         )
 
+    @readOnly
     def thd_liveHosts(self, store, topic, upSince, zone, includeDisabled):
         conditions = [Service.topic == topic, Service.updated_at > upSince]
         if zone is not None:

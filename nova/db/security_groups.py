@@ -10,11 +10,23 @@ members of another group.  Every project has a group named C{default}
 (L{SecurityGroupStore.ensureDefault}).
 """
 
+import ipaddress
+
 import attr
+from storm.expr import And, Not
 from storm.locals import DateTime, Int, Unicode
 
 from nova import exception
+from nova.db.instances import SHUTTING_DOWN, TERMINATED
+from nova.db.models import Instance
+from nova.db.networks import FixedIp
+from nova.db.records import InstanceRecord
 from nova.db.services import utcnow
+from nova.db.store import readOnly
+
+#: How many values one C{IN (...)} list holds at most (SQLite allows
+#: 32,766 bound values; kept well below).
+CHUNK = 500
 
 DEFAULT_GROUP = "default"
 
@@ -159,12 +171,23 @@ class RuleSpec:
         return (self.protocol, self.fromPort, self.toPort, self.cidr, self.groupId)
 
 
-def _ruleRecord(store, row):
+def chunks(values, size=CHUNK):
+    """
+    @return: C{values} (a sequence) in lists of at most C{size}, for
+        C{IN (...)} conditions.
+    """
+    values = list(values)
+    return [values[i:i + size] for i in range(0, len(values), size)]
+
+
+def _ruleRecord(row, sources):
+    """
+    @param sources: from group id to C{(name, project_id)} of the groups
+        rules name as source.
+    """
     name = project = None
-    if row.group_id is not None:
-        source = store.get(SecurityGroup, row.group_id)
-        if source is not None:
-            name, project = source.name, source.project_id
+    if row.group_id is not None and row.group_id in sources:
+        name, project = sources[row.group_id]
     return SecurityGroupRuleRecord(
         id=row.id,
         parent_group_id=row.parent_group_id,
@@ -179,18 +202,44 @@ def _ruleRecord(store, row):
     )
 
 
+def _groupRecords(store, rows):
+    """
+    @param rows: L{SecurityGroup} rows.
+    @return: their L{SecurityGroupRecord}s, in the same order, read with
+        two queries whatever their number (rules, then source groups).
+    """
+    rows = list(rows)
+    rules = {row.id: [] for row in rows}
+    found = []
+    for part in chunks(rules):
+        found.extend(store.find(SecurityGroupRule, SecurityGroupRule.parent_group_id.is_in(part)))
+    found.sort(key=lambda rule: rule.id)
+    sources = {}
+    for part in chunks({rule.group_id for rule in found if rule.group_id is not None}):
+        for groupId, name, project in store.find(
+            (SecurityGroup.id, SecurityGroup.name, SecurityGroup.project_id),
+            SecurityGroup.id.is_in(part),
+        ):
+            sources[groupId] = (name, project)
+    for rule in found:
+        rules[rule.parent_group_id].append(_ruleRecord(rule, sources))
+    return [
+        SecurityGroupRecord(
+            id=row.id,
+            name=row.name,
+            description=row.description,
+            user_id=row.user_id,
+            project_id=row.project_id,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            rules=rules[row.id],
+        )
+        for row in rows
+    ]
+
+
 def _groupRecord(store, row):
-    rules = store.find(SecurityGroupRule, SecurityGroupRule.parent_group_id == row.id)
-    return SecurityGroupRecord(
-        id=row.id,
-        name=row.name,
-        description=row.description,
-        user_id=row.user_id,
-        project_id=row.project_id,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        rules=[_ruleRecord(store, rule) for rule in rules.order_by(SecurityGroupRule.id)],
-    )
+    return _groupRecords(store, [row])[0]
 
 
 def _getRow(store, groupId):
@@ -287,6 +336,7 @@ class SecurityGroupStore:
         """
         return self.transactor.transact(self.thd_get, groupId)
 
+    @readOnly
     def thd_get(self, store, groupId):
         return _groupRecord(store, _getRow(store, groupId))
 
@@ -297,6 +347,7 @@ class SecurityGroupStore:
         """
         return self.transactor.transact(self.thd_getByName, projectId, name)
 
+    @readOnly
     def thd_getByName(self, store, projectId, name):
         row = store.find(
             SecurityGroup, SecurityGroup.project_id == projectId, SecurityGroup.name == name
@@ -313,12 +364,13 @@ class SecurityGroupStore:
         """
         return self.transactor.transact(self.thd_list, projectId)
 
+    @readOnly
     def thd_list(self, store, projectId):
         conditions = [] if projectId is None else [SecurityGroup.project_id == projectId]
         rows = store.find(SecurityGroup, *conditions).order_by(
             SecurityGroup.project_id, SecurityGroup.name
         )
-        return [_groupRecord(store, row) for row in rows]
+        return _groupRecords(store, rows)
 
     def delete(self, groupId):
         """
@@ -430,23 +482,46 @@ class SecurityGroupStore:
         @return: L{Deferred} firing with C{True} if it was not a member;
             failing with L{SecurityGroupNotFound}.
         """
-        return self.transactor.transact(self.thd_addInstance, groupId, instanceId, self._now())
+        d = self.addInstances([groupId], [instanceId])
+        return d.addCallback(bool)
 
-    def thd_addInstance(self, store, groupId, instanceId, now):
-        _getRow(store, groupId)
-        existing = store.find(
-            SecurityGroupInstance,
-            SecurityGroupInstance.security_group_id == groupId,
-            SecurityGroupInstance.instance_id == instanceId,
+    def addInstances(self, groupIds, instanceIds):
+        """
+        Make instances members of groups, in one transaction (memberships
+        that exist are left as they are).
+
+        @return: L{Deferred} firing with the number of memberships made;
+            failing with L{SecurityGroupNotFound} (making none).
+        """
+        return self.transactor.transact(
+            self.thd_addInstances, list(groupIds), list(instanceIds), self._now()
         )
-        if not existing.is_empty():
-            return False
-        member = SecurityGroupInstance()
-        member.security_group_id, member.instance_id = groupId, instanceId
-        member.created_at = now
-        store.add(member)
+
+    def thd_addInstances(self, store, groupIds, instanceIds, now):
+        for groupId in groupIds:
+            _getRow(store, groupId)
+        existing = set()
+        for part in chunks(instanceIds):
+            existing.update(
+                store.find(
+                    (SecurityGroupInstance.security_group_id, SecurityGroupInstance.instance_id),
+                    SecurityGroupInstance.security_group_id.is_in(groupIds),
+                    SecurityGroupInstance.instance_id.is_in(part),
+                )
+            )
+        made = 0
+        for groupId in groupIds:
+            for instanceId in instanceIds:
+                if (groupId, instanceId) in existing:
+                    continue
+                existing.add((groupId, instanceId))
+                member = SecurityGroupInstance()
+                member.security_group_id, member.instance_id = groupId, instanceId
+                member.created_at = now
+                store.add(member)
+                made += 1
         store.flush()
-        return True
+        return made
 
     def removeInstance(self, instanceId, groupId=None):
         """
@@ -475,15 +550,103 @@ class SecurityGroupStore:
         @return: L{Deferred} firing with the L{SecurityGroupRecord}s of the
             groups the instance is a member of, by id.
         """
-        return self.transactor.transact(self.thd_groupsForInstance, instanceId)
+        d = self.groupsForInstances([instanceId])
+        return d.addCallback(lambda groups: groups[instanceId])
 
-    def thd_groupsForInstance(self, store, instanceId):
-        ids = store.find(
-            SecurityGroupInstance.security_group_id,
-            SecurityGroupInstance.instance_id == instanceId,
+    def groupsForInstances(self, instanceIds):
+        """
+        @return: L{Deferred} firing with a L{dict} from each of
+            C{instanceIds} to the L{SecurityGroupRecord}s of its groups, by
+            id (read with a few queries, whatever the number of instances).
+        """
+        return self.transactor.transact(self.thd_groupsForInstances, list(instanceIds))
+
+    @readOnly
+    def thd_groupsForInstances(self, store, instanceIds):
+        memberships = []
+        for part in chunks(instanceIds):
+            memberships.extend(
+                store.find(
+                    (SecurityGroupInstance.instance_id, SecurityGroupInstance.security_group_id),
+                    SecurityGroupInstance.instance_id.is_in(part),
+                )
+            )
+        groupIds = sorted({groupId for _, groupId in memberships})
+        rows = []
+        for part in chunks(groupIds):
+            rows.extend(store.find(SecurityGroup, SecurityGroup.id.is_in(part)))
+        rows.sort(key=lambda row: row.id)
+        records = {record.id: record for record in _groupRecords(store, rows)}
+        result = {instanceId: [] for instanceId in instanceIds}
+        for instanceId, groupId in sorted(memberships):
+            if groupId in records:
+                result[instanceId].append(records[groupId])
+        return result
+
+    def memberAddresses(self, groupIds):
+        """
+        The fixed addresses of the live (not deleted, not terminated)
+        members of groups: what a rule with one of them as source admits.
+
+        @return: L{Deferred} firing with a L{dict} from each of
+            C{groupIds} to the sorted L{list} of its members' addresses.
+        """
+        return self.transactor.transact(self.thd_memberAddresses, list(groupIds))
+
+    @readOnly
+    def thd_memberAddresses(self, store, groupIds):
+        found = {groupId: set() for groupId in groupIds}
+        live = And(
+            SecurityGroupInstance.instance_id == Instance.id,
+            Instance.deleted == False,  # noqa: E712
+            Instance.state != TERMINATED,
         )
-        rows = store.find(SecurityGroup, SecurityGroup.id.is_in(list(ids)))
-        return [_groupRecord(store, row) for row in rows.order_by(SecurityGroup.id)]
+        for part in chunks(groupIds):
+            inGroups = SecurityGroupInstance.security_group_id.is_in(part)
+            for groupId, address in store.find(
+                (SecurityGroupInstance.security_group_id, Instance.fixed_ip), inGroups, live
+            ):
+                if address:
+                    found[groupId].add(address)
+            for groupId, address in store.find(
+                (SecurityGroupInstance.security_group_id, FixedIp.address),
+                inGroups,
+                live,
+                FixedIp.instance_id == Instance.id,
+                FixedIp.allocated == True,  # noqa: E712
+            ):
+                found[groupId].add(address)
+        return {
+            groupId: sorted(addresses, key=ipaddress.IPv4Address)
+            for groupId, addresses in found.items()
+        }
+
+    def liveMembersOnHost(self, groupIds, host):
+        """
+        The instances of C{host} that are members of any of C{groupIds},
+        not deleted, not terminated or shutting down, and with a fixed
+        address: those whose filters follow these groups.
+
+        @return: L{Deferred} firing with their
+            L{nova.db.records.InstanceRecord}s, by id.
+        """
+        return self.transactor.transact(self.thd_liveMembersOnHost, list(groupIds), host)
+
+    @readOnly
+    def thd_liveMembersOnHost(self, store, groupIds, host):
+        rows = {}
+        for part in chunks(groupIds):
+            for row in store.find(
+                Instance,
+                SecurityGroupInstance.security_group_id.is_in(part),
+                SecurityGroupInstance.instance_id == Instance.id,
+                Instance.host == host,
+                Instance.deleted == False,  # noqa: E712
+                Not(Instance.state.is_in((TERMINATED, SHUTTING_DOWN))),
+                Instance.fixed_ip != None,  # noqa: E711
+            ):
+                rows[row.id] = row
+        return [InstanceRecord.fromModel(rows[key]) for key in sorted(rows)]
 
     def instancesInGroup(self, groupId):
         """
@@ -492,6 +655,7 @@ class SecurityGroupStore:
         """
         return self.transactor.transact(self.thd_instancesInGroup, groupId)
 
+    @readOnly
     def thd_instancesInGroup(self, store, groupId):
         return sorted(
             store.find(
@@ -507,6 +671,7 @@ class SecurityGroupStore:
         """
         return self.transactor.transact(self.thd_groupsReferring, list(groupIds))
 
+    @readOnly
     def thd_groupsReferring(self, store, groupIds):
         if not groupIds:
             return []

@@ -10,6 +10,7 @@ from storm.expr import And
 from nova import exception
 from nova.db.models import Service
 from nova.db.records import ServiceRecord
+from nova.db.store import readOnly
 
 
 def utcnow(clock):
@@ -80,6 +81,7 @@ class ServiceStore:
         """
         return self.transactor.transact(self.thd_list, host, binary, topic)
 
+    @readOnly
     def thd_list(self, store, host, binary, topic):
         conditions = []
         if host is not None:

@@ -12,6 +12,14 @@ runs again, up to L{CONFLICT_RETRIES} times in all.  A function that takes
 a keyword argument C{attempt} is told which run this is (0, 1, ...), so
 after a conflict it can try other rows than its rivals; it may itself
 raise L{TransactionConflict} to be run again.
+
+A function marked L{readOnly} only reads: its transaction ends with a
+rollback instead of a commit (nothing to write, no fsync), and on SQLite
+it runs in the reader threads, beside the one writer thread, so reads do
+not queue behind writes.  Each thread keeps its own connection.  SQLite
+files are opened in WAL mode with a busy timeout (unless the URI sets
+C{journal_mode} or C{timeout}), so readers see the last committed state
+while the writer works.
 """
 
 import inspect
@@ -19,8 +27,9 @@ import os
 import threading
 import traceback
 
-from storm.database import Result, create_database
-from storm.databases.sqlite import SQLite
+from storm.database import ConnectionWrapper, Result, create_database
+from storm.databases.sqlite import SQLite, sqlite
+from storm.uri import URI
 from storm.exceptions import DisconnectionError, Error as StormDBError
 from storm.store import ResultSet, Store
 from twisted.application.service import Service
@@ -44,6 +53,47 @@ def normaliseURI(uri):
     return uri
 
 
+#: What an SQLite file URI gets unless it says otherwise: write-ahead
+#: logging (readers do not block the writer, nor it them) and a busy
+#: timeout in seconds.
+SQLITE_OPTIONS = (("journal_mode", "WAL"), ("synchronous", "NORMAL"), ("timeout", "30"))
+
+
+class SQLiteFile(SQLite):
+    """
+    Storm's SQLite database whose connections may be closed by another
+    thread than the one that made them (L{Transactor.stopService} closes
+    every thread's connection).  Each connection is still used by one
+    thread only.
+    """
+
+    def _raw_connect(self):
+        raw = sqlite.connect(
+            self._filename, timeout=self._timeout, isolation_level=None, check_same_thread=False
+        )
+        connection = ConnectionWrapper(raw, self)
+        for pragma, value in (
+            ("synchronous", self._synchronous),
+            ("journal_mode", self._journal_mode),
+            ("foreign_keys", self._foreign_keys),
+        ):
+            if value is not None:
+                connection.execute(f"PRAGMA {pragma} = {value}")
+        return connection
+
+
+def _withSQLiteOptions(uri):
+    """
+    @return: C{uri} (an SQLite file URI) with L{SQLITE_OPTIONS} it does not
+        set itself.
+    """
+    base, _, query = uri.partition("?")
+    given = {part.split("=", 1)[0] for part in query.split("&") if part}
+    extra = [f"{name}={value}" for name, value in SQLITE_OPTIONS if name not in given]
+    parts = [part for part in query.split("&") if part] + extra
+    return base + ("?" + "&".join(parts) if parts else "")
+
+
 def openDatabase(uri):
     """
     @return: a Storm database for C{uri}.
@@ -61,6 +111,7 @@ def openDatabase(uri):
             if not path.startswith("/"):
                 raise exception.DatabaseError(f"sqlite path must be absolute: {uri!r}")
             os.makedirs(os.path.dirname(path), exist_ok=True)
+            return SQLiteFile(URI(_withSQLiteOptions(uri)))
     try:
         return create_database(uri)
     except ImportError as e:
@@ -71,8 +122,10 @@ def dialect(store):
     """
     @return: C{"sqlite"}, C{"postgres"} or C{"mysql"} for C{store}'s database.
     """
-    name = type(store.get_database()).__module__.rsplit(".", 1)[-1]
-    return name
+    for cls in type(store.get_database()).__mro__:
+        if cls.__module__.startswith("storm.databases."):
+            return cls.__module__.rsplit(".", 1)[-1]
+    raise exception.DatabaseError(f"unknown database {store.get_database()!r}")
 
 
 #: How many times in all a transaction that keeps losing conflicts with
@@ -121,14 +174,53 @@ def isConflict(error):
     return False
 
 
-def _takesAttempt(function):
+def readOnly(function):
     """
-    @return: whether C{function} has a parameter named C{attempt}.
+    Mark a transaction function as one that only reads: its transaction
+    is rolled back rather than committed, and on SQLite it runs in a
+    reader thread.  (Anything it wrote would be lost.)
+
+    @return: C{function}.
     """
-    try:
-        return "attempt" in inspect.signature(function).parameters
-    except (TypeError, ValueError):
-        return False
+    function.readOnly = True
+    return function
+
+
+def isReadOnly(function):
+    """
+    @return: whether C{function} (or the function of a bound method) is
+        marked L{readOnly}.
+    """
+    return getattr(function, "readOnly", False)
+
+
+class _Signatures:
+    """
+    Which transaction functions take an C{attempt} argument, worked out
+    once per function rather than once per transaction.
+    """
+
+    def __init__(self):
+        self._takes = {}
+
+    def takesAttempt(self, function):
+        """
+        @return: whether C{function} has a parameter named C{attempt}.
+        """
+        key = getattr(function, "__func__", function)
+        try:
+            return self._takes[key]
+        except (KeyError, TypeError):
+            pass
+        try:
+            takes = "attempt" in inspect.signature(function).parameters
+        except (TypeError, ValueError):
+            takes = False
+        try:
+            self._takes[key] = takes
+        except TypeError:
+            pass
+        return takes
 
 
 def _dropLocals(error):
@@ -147,8 +239,9 @@ def _dropLocals(error):
         error = error.__cause__ or error.__context__
 
 
-def _runTransaction(store, fn, args, kwargs):
-    takesAttempt = "attempt" not in kwargs and _takesAttempt(fn)
+def _runTransaction(store, fn, args, kwargs, takesAttempt):
+    takesAttempt = takesAttempt and "attempt" not in kwargs
+    readOnly = isReadOnly(fn)
     for attempt in range(CONFLICT_RETRIES):
         try:
             if takesAttempt:
@@ -159,7 +252,10 @@ def _runTransaction(store, fn, args, kwargs):
                 # It would be read (or freed) in another thread, after the
                 # store is reset.
                 raise TypeError(f"{fn!r} returned a Storm result; return its values")
-            store.commit()
+            if readOnly:
+                store.rollback()
+            else:
+                store.commit()
             return result
         except BaseException as e:
             try:
@@ -178,28 +274,46 @@ def _runTransaction(store, fn, args, kwargs):
 
 class Transactor(Service):
     """
-    Runs transactions in a thread pool owned by this service.  SQLite
-    databases get one thread and a store per transaction; server databases
-    keep one store (one connection) per thread.
+    Runs transactions in thread pools owned by this service; each thread
+    keeps one store (one connection).  C{count} is the number of
+    transactions asked for so far.
+
+    On PostgreSQL and MySQL one pool of C{maxThreads} threads runs every
+    transaction.  An SQLite file has one writer thread, since SQLite
+    takes one writer at a time, and C{maxThreads} reader threads for the
+    transactions marked L{readOnly}.  An in-memory SQLite database lives
+    in one connection: every transaction runs in its one thread.
     """
 
     def __init__(self, database, reactor, maxThreads=4):
         self.database = database
         self.reactor = reactor
         self.isSQLite = isinstance(database, SQLite)
-        threads = 1 if self.isSQLite else maxThreads
-        self.pool = ThreadPool(minthreads=0, maxthreads=threads, name="nova-db")
+        inMemory = self.isSQLite and database._filename == ":memory:"
+        writers = 1 if self.isSQLite else maxThreads
+        self.pool = ThreadPool(minthreads=0, maxthreads=writers, name="nova-db")
+        if self.isSQLite and not inMemory:
+            self.readers = ThreadPool(minthreads=0, maxthreads=maxThreads, name="nova-db-read")
+        else:
+            self.readers = self.pool
+        self._signatures = _Signatures()
+        self.count = 0
         self._local = threading.local()
         self._stores = []
         self._lock = threading.Lock()
 
+    def _pools(self):
+        return [self.pool] if self.readers is self.pool else [self.pool, self.readers]
+
     def startService(self):
         Service.startService(self)
-        self.pool.start()
+        for pool in self._pools():
+            pool.start()
 
     def stopService(self):
         Service.stopService(self)
-        self.pool.stop()
+        for pool in self._pools():
+            pool.stop()
         with self._lock:
             stores, self._stores = self._stores, []
         for store in stores:
@@ -213,16 +327,12 @@ class Transactor(Service):
                 self._stores.append(store)
         return store
 
-    def _work(self, fn, args, kwargs):
+    def _work(self, fn, args, kwargs, takesAttempt):
         try:
-            store = Store(self.database) if self.isSQLite else self._threadStore()
+            store = self._threadStore()
         except StormDBError as e:
             raise exception.DatabaseError(f"cannot connect to the database: {e}") from e
-        try:
-            return _runTransaction(store, fn, args, kwargs)
-        finally:
-            if self.isSQLite:
-                store.close()
+        return _runTransaction(store, fn, args, kwargs, takesAttempt)
 
     def transact(self, fn, *args, **kwargs):
         """
@@ -232,9 +342,12 @@ class Transactor(Service):
             exception (database errors become
             L{nova.exception.DatabaseError}).
         """
-        if not self.pool.started:
-            self.pool.start()
-        return deferToThreadPool(self.reactor, self.pool, self._work, fn, args, kwargs)
+        self.count += 1
+        pool = self.readers if isReadOnly(fn) else self.pool
+        if not pool.started:
+            pool.start()
+        takesAttempt = self._signatures.takesAttempt(fn)
+        return deferToThreadPool(self.reactor, pool, self._work, fn, args, kwargs, takesAttempt)
 
 
 class InlineTransactor:
@@ -246,10 +359,12 @@ class InlineTransactor:
     def __init__(self, database):
         self.database = database
         self.store = Store(database)
+        self._signatures = _Signatures()
 
     def transact(self, fn, *args, **kwargs):
         try:
-            return succeed(_runTransaction(self.store, fn, args, kwargs))
+            takesAttempt = self._signatures.takesAttempt(fn)
+            return succeed(_runTransaction(self.store, fn, args, kwargs, takesAttempt))
         except BaseException as e:
             return fail(e)
 

@@ -15,6 +15,7 @@ from twisted.internet.defer import inlineCallbacks
 
 from nova import exception
 from nova.db.services import utcnow
+from nova.db.store import readOnly
 
 #: EC2's limit of tags on one resource.
 MAX_TAGS = 50
@@ -182,6 +183,7 @@ class TagStore:
             None if keys is None else list(keys),
         )
 
+    @readOnly
     def thd_find(self, store, projectId, resourceIds, resourceTypes, keys):
         conditions = []
         if projectId is not None:

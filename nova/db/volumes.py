@@ -23,6 +23,7 @@ from twisted.internet.defer import fail
 
 from nova import exception
 from nova.db.services import utcnow
+from nova.db.store import readOnly
 
 # Volume statuses.
 CREATING = "creating"
@@ -487,6 +488,7 @@ class VolumeStore:
         """
         return self.transactor.transact(self.thd_get, volumeId)
 
+    @readOnly
     def thd_get(self, store, volumeId):
         return VolumeRecord.fromModel(_VOLUME.thd_row(store, volumeId))
 
@@ -497,6 +499,7 @@ class VolumeStore:
         """
         return self.transactor.transact(self.thd_findByClientToken, projectId, clientToken)
 
+    @readOnly
     def thd_findByClientToken(self, store, projectId, clientToken):
         row = store.find(
             VolumeRow,
@@ -646,6 +649,7 @@ class VolumeStore:
         """
         return self.transactor.transact(self.thd_usageByProject, projectId)
 
+    @readOnly
     def thd_usageByProject(self, store, projectId):
         count, gigabytes = store.find(
             (Count(VolumeRow.id), Sum(VolumeRow.size)), VolumeRow.project_id == projectId
@@ -659,6 +663,7 @@ class VolumeStore:
         """
         return self.transactor.transact(self.thd_gigabytesByHost)
 
+    @readOnly
     def thd_gigabytesByHost(self, store):
         result = store.find(
             (VolumeRow.host, Sum(VolumeRow.size)),
@@ -709,6 +714,7 @@ class VolumeStore:
         """
         return self.transactor.transact(self.thd_getSnapshot, snapshotId)
 
+    @readOnly
     def thd_getSnapshot(self, store, snapshotId):
         return SnapshotRecord.fromModel(_SNAPSHOT.thd_row(store, snapshotId))
 
@@ -726,6 +732,7 @@ class VolumeStore:
             None if statuses is None else sorted(statuses),
         )
 
+    @readOnly
     def thd_listSnapshots(self, store, projectId, host, snapshotIds, volumeId, statuses):
         conditions = []
         if projectId is not None:

@@ -382,7 +382,6 @@ class CloudPipe:
             securityGroups=(group.name,),
         )
         [instance] = instances
-        await self.securityGroups.addInstance(context, instance.id, [group.name])
         log.info(
             "cloudpipe {instance} of project {project} launched ({reservation})",
             instance=instance.ec2Id,

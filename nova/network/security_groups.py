@@ -339,32 +339,65 @@ class SecurityGroupAPI:
         return record
 
     @inlineCallbacks
-    def _membershipChanged(self, context, groupIds):
-        # The groups whose rules name these groups as source now admit a
-        # different set of addresses too.
+    def _membershipChanged(self, context, groupIds, rebuild=()):
+        """
+        Tell the compute hosts that the members of C{groupIds} changed: the
+        groups whose rules name them as source now admit other addresses.
+        The members' own filters do not change, except those of the groups
+        in C{rebuild}.
+        """
         referring = yield self.db.securityGroups.groupsReferring(groupIds)
-        yield self._notify(context, list(groupIds) + list(referring))
+        yield self._notify(context, list(rebuild) + list(referring))
 
-    @inlineCallbacks
     def addInstance(self, context, instanceId, groupNames=()):
         """
         Make an instance a member of the project's groups C{groupNames}
-        (C{default} if none).
+        (C{default} if none): L{addInstances} for one instance.
+        """
+        return self.addInstances(context, [instanceId], groupNames)
+
+    @inlineCallbacks
+    def groupsNamed(self, context, groupNames=()):
+        """
+        @return: L{Deferred} firing with the records of the project's
+            groups C{groupNames} (C{default} if none; each once, in
+            order); failing with L{errors.SecurityGroupNotFound}.
+        """
+        projectId = self._project(context)
+        yield self.ensureDefault(context)
+        groups = []
+        for name in dict.fromkeys(groupNames or (DEFAULT_GROUP,)):
+            record = yield self.db.securityGroups.getByName(projectId, name)
+            groups.append(record)
+        return groups
+
+    @inlineCallbacks
+    def addInstances(self, context, instanceIds, groupNames=()):
+        """
+        Make instances that are about to start members of the project's
+        groups C{groupNames} (C{default} if none): L{groupsNamed}, then
+        L{joinGroups}.
 
         @return: L{Deferred} firing with the groups' records; failing with
             L{errors.SecurityGroupNotFound} (adding to none).
         """
-        projectId = self._project(context)
-        yield self.ensureDefault(context)
-        names = list(dict.fromkeys(groupNames or (DEFAULT_GROUP,)))
-        groups = []
-        for name in names:
-            record = yield self.db.securityGroups.getByName(projectId, name)
-            groups.append(record)
-        for record in groups:
-            yield self.db.securityGroups.addInstance(record.id, instanceId)
-        yield self._membershipChanged(context, [record.id for record in groups])
+        groups = yield self.groupsNamed(context, groupNames)
+        yield self.joinGroups(context, instanceIds, groups)
         return groups
+
+    @inlineCallbacks
+    def joinGroups(self, context, instanceIds, groups):
+        """
+        Make instances that are about to start members of C{groups} (their
+        records), in one transaction.  Their own filters are built when
+        their guests start; the compute hosts are told once, about the
+        groups whose rules name these groups.
+
+        @return: L{Deferred} firing with C{None}.
+        """
+        groupIds = [record.id for record in groups]
+        yield self.db.securityGroups.addInstances(groupIds, instanceIds)
+        yield self._membershipChanged(context, groupIds)
 
     @inlineCallbacks
     def setInstanceGroups(self, context, instanceId, groupNames):
@@ -396,9 +429,8 @@ class SecurityGroupAPI:
         for record in current:
             if record.id not in wanted:
                 yield self.db.securityGroups.removeInstance(instanceId, record.id)
-        yield self._membershipChanged(
-            context, sorted(wanted | {record.id for record in current})
-        )
+        changed = sorted(wanted | {record.id for record in current})
+        yield self._membershipChanged(context, changed, rebuild=changed)
         return groups
 
     @inlineCallbacks
@@ -409,6 +441,7 @@ class SecurityGroupAPI:
         @return: L{Deferred} firing with the ids of the groups it left.
         """
         left = yield self.db.securityGroups.removeInstance(instanceId)
+        # Its own filter is removed with its guest.
         if left:
             yield self._membershipChanged(context, left)
         return left
@@ -420,18 +453,13 @@ class SecurityGroupAPI:
         """
         return self.db.securityGroups.groupsForInstance(instanceId)
 
-    @inlineCallbacks
     def memberAddresses(self, context, groupId):
         """
-        The fixed addresses of a group's instances: what a rule with this
-        group as source admits.
+        The fixed addresses of a group's live instances: what a rule with
+        this group as source admits.
 
         @param groupId: the database id (L{int}).
         @return: L{Deferred} firing with a sorted L{list} of addresses.
         """
-        instanceIds = yield self.db.securityGroups.instancesInGroup(groupId)
-        addresses = []
-        for instanceId in instanceIds:
-            fixed = yield self.db.networks.listFixedIps(instanceId=instanceId)
-            addresses.extend(record.address for record in fixed if record.allocated)
-        return sorted(addresses, key=ipaddress.IPv4Address)
+        d = self.db.securityGroups.memberAddresses([groupId])
+        return d.addCallback(lambda found: found[groupId])

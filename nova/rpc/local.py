@@ -9,6 +9,7 @@ is JSON-encoded and decoded on the way.
 """
 
 import itertools
+from collections import Counter
 
 from twisted.internet.defer import Deferred, fail, succeed
 from zope.interface import implementer
@@ -48,21 +49,27 @@ class LocalRPC:
     An in-process L{IRPC}.
 
     @ivar sent: every message sent, as C{(kind, topic, method, args)} with
-        C{kind} one of C{call}, C{cast}, C{fanout}: tests read it.
+        C{kind} one of C{call}, C{cast}, C{fanout}, if C{keepSent}: tests
+        read it.
+    @ivar counts: how many messages were sent, by C{(kind, method)} (a
+        L{collections.Counter}).
     """
 
-    def __init__(self, clock, callTimeout=60.0):
+    def __init__(self, clock, callTimeout=60.0, keepSent=True):
         """
         @param clock: an L{IReactorTime} that schedules deliveries and
             timeouts.
         @param callTimeout: the default timeout of L{call}, in seconds.
+        @param keepSent: whether to keep every message in C{sent} (for
+            tests; a daemon keeps only C{counts}).
         """
         self.clock = clock
         self.callTimeout = callTimeout
         self.queues = {}
         self.fanout = {}
         self.waiting = {}
-        self.sent = []
+        self.sent = [] if keepSent else None
+        self.counts = Counter()
 
     def _queue(self, key):
         if key not in self.queues:
@@ -112,7 +119,9 @@ class LocalRPC:
             d.callback(result)
 
     def _send(self, kind, context, topic, method, args, replyTo=None):
-        self.sent.append((kind, topic, method, args))
+        self.counts[kind, method] += 1
+        if self.sent is not None:
+            self.sent.append((kind, topic, method, args))
         msgId = envelope.newMessageId()
         body = envelope.encodeRequest(context, method, args, msgId, replyTo)
         return msgId, body

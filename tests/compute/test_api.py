@@ -20,10 +20,23 @@ from nova.compute.errors import (
     OperationNotPermitted,
 )
 from nova.context import RequestContext
+from nova.db.security_groups import SecurityGroupNotFound
 from tests.compute.util import ADMIN, ALICE, BOB, Cloud, DictQuotas
 
 
 class RunInstancesTests(SynchronousTestCase):
+    def test_unknownGroupCreatesNothing(self):
+        """
+        A security group the project lacks fails the request before any
+        instance is made.
+        """
+        self.cloud = Cloud(self, quotas=DictQuotas())
+        self.failureResultOf(
+            self.cloud.api.runInstances(ALICE, "ami-00000001", 1, 1, securityGroups=["nope"]),
+            SecurityGroupNotFound,
+        )
+        self.assertEqual(self.successResultOf(self.cloud.db.instances.list()), [])
+
     def setUp(self):
         self.cloud = Cloud(self, quotas=DictQuotas())
         self.api = self.cloud.api
@@ -32,6 +45,8 @@ class RunInstancesTests(SynchronousTestCase):
         return self.api.runInstances(context, "ami-00000001", minCount, maxCount, **kw)
 
     def test_rowsArePending(self):
+        for name in ("web", "db"):
+            self.successResultOf(self.api.securityGroups.create(ALICE, name, name))
         reservationId, instances = self.successResultOf(
             self.run_(
                 minCount=2,
@@ -58,6 +73,9 @@ class RunInstancesTests(SynchronousTestCase):
         self.assertEqual((first.image_id, first.kernel_id, first.ramdisk_id), ("ami-00000001", "aki-00000002", "ari-00000003"))
         self.assertEqual((first.key_name, first.key_data, first.user_data), ("k", "ssh-rsa AAAA k", "aGVsbG8="))
         self.assertEqual(first.securityGroups, ("web", "db"))
+        for instance in instances:
+            groups = self.successResultOf(self.api.securityGroups.groupsForInstance(ALICE, instance.id))
+            self.assertEqual([group.name for group in groups], ["web", "db"])
         self.assertEqual(first.hostname, first.ec2Id)
         self.assertRegex(first.mac_address, r"^02:16:3e(:[0-9a-f]{2}){3}$")
         self.assertNotEqual(first.mac_address, instances[1].mac_address)

@@ -61,6 +61,8 @@ from nova.api.ec2.errors import (
     UnsupportedOperation,
 )
 from nova.api.ec2.filters import applyFilters
+from nova.api.ec2.ids import IMAGE as IMAGE_IDS
+from nova.api.ec2.ids import checkId
 from nova.compute import states
 from nova.compute.names import ec2InstanceId
 from nova.db.images import (
@@ -68,7 +70,6 @@ from nova.db.images import (
     KERNEL,
     RAMDISK,
     ImageNotFound,
-    checkImageId,
     imageTypeOf,
 )
 from nova.db.keypairs import KeyPairNotFound
@@ -449,17 +450,6 @@ async def _zone(call):
     return zone
 
 
-async def _joinGroups(call, instances, groups):
-    securityGroups = call.backends.securityGroups
-    names = [group.name for group in groups]
-    for instance in instances:
-        if securityGroups is not None:
-            await securityGroups.addInstance(call.context, instance.id, names)
-        else:
-            for group in groups:
-                await call.backends.db.securityGroups.addInstance(group.id, instance.id)
-
-
 async def runInstances(call):
     """
     Launch C{MinCount} to C{MaxCount} instances of an image, as many as
@@ -500,7 +490,6 @@ async def runInstances(call):
         disableApiTermination=params.get("DisableApiTermination", False),
         shutdownBehavior=params.get("InstanceInitiatedShutdownBehavior"),
     )
-    await _joinGroups(call, instances, groups)
     if wantedTags.get(INSTANCE):
         await applyTags(
             backends.db,
@@ -777,8 +766,10 @@ async def _bootImageId(call, imageId, imageType):
     @return: C{imageId}.
     @raise ImageNotFound: C{InvalidAMIID.NotFound}, also for an image of
         another type.
+    @raise EC2Error: C{InvalidAMIID.Malformed} for an id that is not an
+        image id (L{nova.api.ec2.ids}).
     """
-    checkImageId(imageId)
+    checkId(IMAGE_IDS, imageId)
     if imageTypeOf(imageId) != imageType:
         raise ImageNotFound(f"The image id '[{imageId}]' does not exist")
     if call.backends.configured("images"):

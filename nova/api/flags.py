@@ -11,6 +11,16 @@ OPTIONS = (
     Flag("ec2_path", "str", "/services/Cloud", "URL path of the EC2 API."),
     Flag("ec2_scheme", "str", "http", "Scheme clients use to reach the EC2 API (DescribeRegions and credentials).", choices=("http", "https")),
     Flag(
+        "region_list",
+        "list",
+        (),
+        "The regions DescribeRegions lists, as comma-separated name=host "
+        "pairs (nova=10.0.0.1,other=10.0.0.2); each region's endpoint is "
+        "<ec2_scheme>://<host>:<ec2_port><ec2_path>, or the value itself if "
+        "it is a URL (other=https://ec2.example.com/services/Cloud).  Empty: "
+        "one region, nova, at this API (ec2_host).",
+    ),
+    Flag(
         "ec2_max_request_bytes",
         "int",
         1024 * 1024,

@@ -56,6 +56,7 @@ ACTION_ROLES = _table(
         _MEMBERS,
         (
             # Describe* (every one the EC2 API answers).
+            "DescribeAccountAttributes",
             "DescribeAddresses",
             "DescribeAvailabilityZones",
             "DescribeImageAttribute",

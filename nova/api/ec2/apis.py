@@ -6,7 +6,9 @@ The two Query APIs nova-api serves, built and mounted in one place.
 from twisted.web.resource import Resource
 
 from nova.api.ec2.actions import ACTIONS
+from nova.api.ec2.actions.zones import regionList
 from nova.api.ec2.admin import ADMIN_ACTIONS, adminModel
+from nova.api.ec2.ids import checkIdParameters
 from nova.api.ec2.model import loadEC2Model
 from nova.api.ec2.request import Limits
 from nova.api.ec2.resource import EC2API, EC2Resource, superusersOnly
@@ -21,10 +23,12 @@ def cloudAPI(backends, model=None):
     @param model: the EC2 L{nova.api.ec2.model.APIModel}; botocore's,
         loaded once, if L{None}.
     @return: the EC2 API (L{EC2API}): the L{ACTIONS} table, authorized by
-        L{nova.auth.policy.allowed}.
+        L{nova.auth.policy.allowed}, its resource ids checked by
+        L{checkIdParameters}.
     """
     return EC2API(
-        "EC2", model or loadEC2Model(), ACTIONS, policy.allowed, backends
+        "EC2", model or loadEC2Model(), ACTIONS, policy.allowed, backends,
+        checkParameters=checkIdParameters,
     )
 
 
@@ -64,7 +68,9 @@ def mountEC2(root, config, backends, authenticator):
     @param root: the web root (L{nova.api.root.APIRoot}).
     @param authenticator: an L{nova.api.ec2.interfaces.IEC2Authenticator}.
     @return: C{(ec2Resource, adminResource)}.
+    @raise nova.config.ConfigError: for a malformed C{--region_list}.
     """
+    regionList(config)
     limits = Limits(maxBytes=config.ec2_max_request_bytes)
     cloud = EC2Resource(cloudAPI(backends), authenticator, limits)
     admin = EC2Resource(adminAPI(backends), authenticator, limits)

@@ -52,6 +52,21 @@ class MissingParameter(EC2Error):
         self.parameter = name
 
 
+class AuthFailure(EC2Error):
+    """
+    The request's credentials could not be validated: what EC2 answers a
+    signature made with the wrong secret (S3 answers the same failure
+    with C{SignatureDoesNotMatch}).
+    """
+
+    code = "EC2.AuthFailure"
+
+    def __init__(
+        self, message="AWS was not able to validate the provided access credentials"
+    ):
+        super().__init__("AuthFailure", message, 401)
+
+
 class MissingAction(EC2Error):
     """
     The request names no action.

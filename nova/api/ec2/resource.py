@@ -10,13 +10,15 @@ whatever it is, is turned into an EC2 error document by one errback
   1. the parameters are read from the query string and the form body
      (L{nova.api.ec2.request.requestParameters});
   2. the authenticator checks the signature and names the user and project
-     (L{nova.api.ec2.interfaces.IEC2Authenticator});
+     (L{nova.api.ec2.interfaces.IEC2Authenticator}); a wrong signature is
+     EC2's C{AuthFailure} (HTTP 401);
   3. the C{Action} is looked up in the API's action table (unknown:
      C{InvalidAction});
   4. the API's C{authorize} decides whether the context may run it
      (C{UnauthorizedOperation});
   5. the parameters are checked and converted against the action's input
-     shape (L{nova.api.ec2.request.convertInput}); C{DryRun=true} stops
+     shape (L{nova.api.ec2.request.convertInput}) and by the API's
+     C{checkParameters} (the EC2 API's resource ids); C{DryRun=true} stops
      here with C{DryRunOperation};
   6. the action runs with an L{ActionCall} and returns (or fires with) a
      L{dict} shaped as boto3's output for the action;
@@ -34,6 +36,7 @@ from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request
 
 from nova.api.ec2.errors import (
+    AuthFailure,
     DryRunOperation,
     InvalidAction,
     InvalidRequest,
@@ -54,7 +57,7 @@ from nova.api.ec2.request import (
 )
 from nova.api.ec2.serializer import serializeError, serializeResponse
 from nova.api.web import writeResponse
-from nova.auth.signer import partsFromTwistedRequest
+from nova.auth.signer import SignatureDoesNotMatch, partsFromTwistedRequest
 from nova.context import newRequestId
 
 log = Logger()
@@ -181,9 +184,14 @@ class EC2API:
     @ivar backends: the L{Backends} handed to actions.
     @ivar dryRun: whether C{DryRun=true} stops a request with
         C{DryRunOperation} (EC2's rule).
+    @ivar checkParameters: L{None}, or called as C{checkParameters(action,
+        params)} with the converted parameters before the action runs; it
+        raises to refuse them (the EC2 API checks resource ids there:
+        L{nova.api.ec2.ids.checkIdParameters}).
     """
 
-    def __init__(self, name, model, actions, authorize, backends, dryRun=True):
+    def __init__(self, name, model, actions, authorize, backends, dryRun=True,
+                 checkParameters=None):
         """
         @raise ModelError: if an action in the table is not in the model or
             is not callable.
@@ -199,6 +207,7 @@ class EC2API:
         self.authorize = authorize
         self.backends = backends
         self.dryRun = dryRun
+        self.checkParameters = checkParameters
 
 
 @attr.s
@@ -288,9 +297,14 @@ class EC2Resource(Resource):
 
         parts = partsFromTwistedRequest(request, body)
         remoteAddress = getattr(request.getClientAddress(), "host", None)
-        context, _ = await self.authenticator.authenticateEC2(
-            parts, params, remoteAddress=remoteAddress, requestId=state.requestId
-        )
+        try:
+            context, _ = await self.authenticator.authenticateEC2(
+                parts, params, remoteAddress=remoteAddress, requestId=state.requestId
+            )
+        except SignatureDoesNotMatch:
+            # EC2 answers a wrong signature with AuthFailure (401), not
+            # with S3's SignatureDoesNotMatch.
+            raise AuthFailure() from None
         state.requestId = context.requestId
 
         actionName = params.get("Action")
@@ -308,6 +322,8 @@ class EC2Resource(Resource):
         converted = convertInput(
             model, inputShape, parameterTree(model.renameLegacy(actionName, params), limits)
         )
+        if self.api.checkParameters is not None:
+            self.api.checkParameters(actionName, converted)
         if self.api.dryRun and converted.get("DryRun") is True:
             raise DryRunOperation()
 

@@ -825,11 +825,16 @@ class ModifyInstanceAttributeTests(InstanceTestsBase):
         await self.waitFor(lambda: port80 not in firewall.filters[record.id].rules)
 
         bobs = await self.db.securityGroups.create(BOB.name, BOB.name, "web", "web")
-        for ids in (["sg-7fffffff"], [bobs.ec2Id], [admin.ec2Id, "sg-nonsense"]):
+        for ids in (["sg-7fffffff"], [bobs.ec2Id], [admin.ec2Id, "sg-00000000"]):
             await self.expectError(
                 "InvalidGroup.NotFound",
                 self.client.modify_instance_attribute, InstanceId=instanceId, Groups=ids,
             )
+        await self.expectError(
+            "InvalidGroupId.Malformed",
+            self.client.modify_instance_attribute, InstanceId=instanceId,
+            Groups=[admin.ec2Id, "sg-nonsense"],
+        )
         self.assertEqual(
             [g["GroupName"] for g in (await self.attribute(instanceId, "groupSet"))["Groups"]],
             ["admin"],

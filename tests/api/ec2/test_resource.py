@@ -166,15 +166,21 @@ class PipelineTests(APIServerMixin, TestCase):
         self.assertEqual(response.xml().tag, EC2_NAMESPACE + "DescribeRegionsResponse")
 
     async def test_wrongSecret(self):
+        """
+        A request signed with the wrong secret is EC2's AuthFailure (401),
+        not S3's SignatureDoesNotMatch, with signature version 4 or 2.
+        """
         impostor = TestUser("alice", ALICE.access, "not-the-secret")
         for version in ("v4", "v2"):
             client = await self.makeClient(impostor, signatureVersion=version)
             with self.assertRaises(ClientError) as caught:
                 await self.inThread(client.describe_regions)
+            error = caught.exception.response["Error"]
+            self.assertEqual(error["Code"], "AuthFailure", version)
             self.assertEqual(
-                caught.exception.response["Error"]["Code"], "SignatureDoesNotMatch", version
+                error["Message"], "AWS was not able to validate the provided access credentials"
             )
-            self.assertEqual(caught.exception.response["ResponseMetadata"]["HTTPStatusCode"], 403)
+            self.assertEqual(caught.exception.response["ResponseMetadata"]["HTTPStatusCode"], 401)
 
     async def test_unknownAccessKey(self):
         client = await self.makeClient(TestUser("eve", "eve-access", "eve-secret"))
@@ -222,7 +228,8 @@ class PipelineTests(APIServerMixin, TestCase):
             "POST", self.config.ec2_path, body.encode(),
             {"Content-Type": "application/x-www-form-urlencoded"},
         )
-        self.assertEqual(response.errorCode(), "SignatureDoesNotMatch")
+        self.assertEqual(response.status, 401)
+        self.assertEqual(response.errorCode(), "AuthFailure")
 
     # Roles
 

@@ -12,9 +12,11 @@ call it is decided by L{nova.auth.policy}.  See docs/ec2.md.
 """
 
 from nova.api.ec2.actions import addresses, keypairs, security_groups, volumes, zones
-from nova.api.ec2.actions import images, instance_types, instances, tags
+from nova.api.ec2.actions import account, images, instance_types, instances, tags
 
 ACTIONS = {
+    # The account (the caller's project)
+    "DescribeAccountAttributes": account.describeAccountAttributes,
     # Key pairs
     "CreateKeyPair": keypairs.createKeyPair,
     "ImportKeyPair": keypairs.importKeyPair,

@@ -32,6 +32,8 @@ ADDRESS_FILTERS = {
     "instance-id": _instanceId,
     "domain": lambda address: DOMAIN,
     "private-ip-address": lambda address: address.fixed_address,
+    # Addresses have no tags: tag:<key>, tag-key and tag-value match none.
+    "tag": lambda address: {},
 }
 
 
@@ -120,7 +122,8 @@ async def disassociateAddress(call):
 async def describeAddresses(call):
     """
     List the project's floating addresses, by C{PublicIp.N} and filters
-    (C{public-ip}, C{instance-id}, C{domain}, C{private-ip-address}).
+    (C{public-ip}, C{instance-id}, C{domain}, C{private-ip-address}, and
+    the tag filters, which match no address).
     """
     params = call.params
     _refuse(params, ("AllocationIds",), _NO_ALLOCATION_IDS)

@@ -23,6 +23,7 @@ from nova.api.ec2.errors import (
     EC2Error,
     InvalidParameterCombination,
     InvalidParameterValue,
+    InvalidRequest,
     MissingParameter,
 )
 from nova.api.ec2.filters import applyFilters
@@ -190,12 +191,27 @@ _PLAIN_ATTRIBUTES = {
     "ramdisk": "RamdiskId",
 }
 
+#: The attributes EC2 has (botocore's C{ImageAttributeName}) that images
+#: here never have a value for, with their member in the answer.
+_EMPTY_ATTRIBUTES = {
+    "productCodes": ("ProductCodes", []),
+    "blockDeviceMapping": ("BlockDeviceMappings", []),
+    "sriovNetSupport": ("SriovNetSupport", {}),
+    "bootMode": ("BootMode", {}),
+    "tpmSupport": ("TpmSupport", {}),
+    "uefiData": ("UefiData", {}),
+    "lastLaunchedTime": ("LastLaunchedTime", {}),
+    "imdsSupport": ("ImdsSupport", {}),
+    "deregistrationProtection": ("DeregistrationProtection", {}),
+}
+
 
 async def describeImageAttribute(call):
     """
     One attribute of an image: C{launchPermission} (owners only),
-    C{description}, C{kernel}, C{ramdisk}, C{productCodes},
-    C{blockDeviceMapping}.
+    C{description}, C{kernel}, C{ramdisk}; the other attributes EC2 names
+    (C{productCodes}, C{blockDeviceMapping}, C{bootMode} ...) are empty.
+    An attribute EC2 does not name is C{InvalidRequest}, as EC2 answers.
     """
     params = call.params
     imageId, attribute = params.get("ImageId"), params.get("Attribute")
@@ -214,12 +230,13 @@ async def describeImageAttribute(call):
     elif attribute in _PLAIN_ATTRIBUTES:
         value = await images.describeImageAttribute(context, imageId, attribute)
         result[_PLAIN_ATTRIBUTES[attribute]] = {} if value is None else {"Value": value}
-    elif attribute in ("productCodes", "blockDeviceMapping"):
+    elif attribute in _EMPTY_ATTRIBUTES:
         await images.getImage(context, imageId)
-        result["ProductCodes" if attribute == "productCodes" else "BlockDeviceMappings"] = []
+        member, empty = _EMPTY_ATTRIBUTES[attribute]
+        result[member] = empty
     else:
-        raise InvalidParameterValue(
-            f"Value ({attribute}) for parameter attribute is invalid. Unknown attribute."
+        raise InvalidRequest(
+            f"The request received was invalid: {attribute[:100]!r} is not an image attribute."
         )
     return result
 

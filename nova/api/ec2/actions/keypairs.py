@@ -11,7 +11,12 @@ thread); the key pair id EC2 clients see is derived from the row's id.
 
 import string
 
-from nova.api.ec2.errors import EC2Error, InvalidParameterValue, UnsupportedOperation
+from nova.api.ec2.errors import (
+    EC2Error,
+    InvalidParameterValue,
+    MissingParameter,
+    UnsupportedOperation,
+)
 from nova.api.ec2.filters import applyFilters
 from nova.db.keypairs import KeyPairExists, KeyPairNotFound
 
@@ -23,6 +28,8 @@ KEYPAIR_FILTERS = {
     "fingerprint": lambda key: key.fingerprint,
     "key-pair-id": lambda key: keyPairId(key),
     "key-type": lambda key: key.key_type,
+    # Key pairs have no tags: tag:<key>, tag-key and tag-value match none.
+    "tag": lambda key: {},
 }
 
 
@@ -103,10 +110,13 @@ async def createKeyPair(call):
 
 async def importKeyPair(call):
     """
-    Store a public key the user made (OpenSSH, PEM, DER or RFC 4716).
+    Store a public key the user made (OpenSSH, PEM, DER or RFC 4716);
+    without one (or with an empty one) it is C{MissingParameter}.
     """
     params = call.params
     name = _checkName(params["KeyName"])
+    if not params.get("PublicKeyMaterial"):
+        raise MissingParameter("PublicKeyMaterial")
     _refuseTags(params)
     keyPairs = call.backends.authManager.keyPairs
     userId = call.context.userId
@@ -151,7 +161,8 @@ async def deleteKeyPair(call):
 async def describeKeyPairs(call):
     """
     List the user's key pairs, by name, id and filters
-    (C{key-name}, C{fingerprint}, C{key-pair-id}, C{key-type}).
+    (C{key-name}, C{fingerprint}, C{key-pair-id}, C{key-type}, and the tag
+    filters, which match no key pair).
     """
     params = call.params
     keys = await call.backends.authManager.keyPairs.describeKeyPairs(

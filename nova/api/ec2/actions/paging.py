@@ -57,12 +57,14 @@ def paginate(call, items, keyOf, minimum=5, maximum=1000, exclusive=("InstanceId
         and C{NextToken} decide the page.
     @param keyOf: gives an item's sort key (an L{int} or L{str}, unique).
     @param minimum: the smallest C{MaxResults} EC2 takes for the action.
-    @param maximum: the largest.
+    @param maximum: the largest page EC2 gives for the action: as EC2
+        does, a larger C{MaxResults} is taken as this one, not refused
+        (the aws CLI sends C{MaxResults=1000} to every paged action).
     @param exclusive: parameters that cannot be given with C{MaxResults}
         (EC2 refuses C{MaxResults} with C{InstanceIds}).
     @return: C{(page, nextToken)}; C{nextToken} is L{None} on the last
         page.
-    @raise InvalidParameterValue: for C{MaxResults} out of range.
+    @raise InvalidParameterValue: for C{MaxResults} below C{minimum}.
     @raise InvalidParameterCombination: for C{MaxResults} with an
         C{exclusive} parameter.
     """
@@ -83,11 +85,12 @@ def paginate(call, items, keyOf, minimum=5, maximum=1000, exclusive=("InstanceId
             raise InvalidParameterCombination(
                 f"The parameter {name} cannot be used with the parameter maxResults"
             )
-    if not minimum <= maxResults <= maximum:
+    if maxResults < minimum:
         raise InvalidParameterValue(
             f"Value ({maxResults}) for parameter maxResults is invalid. "
-            f"Expecting a value between {minimum} and {maximum}."
+            f"Expecting a value greater than or equal to {minimum}."
         )
+    maxResults = min(maxResults, maximum)
     if len(items) <= maxResults:
         return items, None
     page = items[:maxResults]

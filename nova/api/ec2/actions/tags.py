@@ -14,8 +14,7 @@ project owning the resource: another project that sees a public image
 does not see its tags.
 """
 
-import re
-
+from nova.api.ec2 import ids
 from nova.api.ec2.actions.paging import paginate
 from nova.api.ec2.errors import (
     EC2Error,
@@ -24,7 +23,7 @@ from nova.api.ec2.errors import (
     UnsupportedOperation,
 )
 from nova.api.ec2.filters import applyFilters
-from nova.db.images import ImageNotFound, imageTypeOf
+from nova.db.images import ImageNotFound
 from nova.db.security_groups import SecurityGroupNotFound
 from nova.db.tags import MAX_TAGS
 from nova.db.volumes import SnapshotNotFound, VolumeNotFound
@@ -42,16 +41,25 @@ SECURITY_GROUP = "security-group"
 #: The resource types tags can be put on.
 RESOURCE_TYPES = (INSTANCE, IMAGE, VOLUME, SNAPSHOT, SECURITY_GROUP)
 
-_INSTANCE_ID = re.compile(r"\Ai-[0-9a-f]{8,16}\Z")
-_VOLUME_ID = re.compile(r"\Avol-([0-9a-f]{8})\Z")
-_SNAPSHOT_ID = re.compile(r"\Asnap-([0-9a-f]{8})\Z")
-_GROUP_ID = re.compile(r"\Asg-([0-9a-f]{8})\Z")
+#: The resource type of each kind of id (L{nova.api.ec2.ids}).
+_TYPE_OF_KIND = {
+    ids.INSTANCE: INSTANCE,
+    ids.IMAGE: IMAGE,
+    ids.VOLUME: VOLUME,
+    ids.SNAPSHOT: SNAPSHOT,
+    ids.SECURITY_GROUP: SECURITY_GROUP,
+}
 
+#: DescribeTags' filters: C{key}, C{value}, C{resource-id},
+#: C{resource-type}, and through the C{"tag"} entry C{tag:<key>} (a tag
+#: with that key and one of the values), C{tag-key} and C{tag-value} (the
+#: same as C{key} and C{value}).
 TAG_FILTERS = {
     "resource-id": lambda tag: tag.resource_id,
     "resource-type": lambda tag: tag.resource_type,
     "key": lambda tag: tag.key,
     "value": lambda tag: tag.value,
+    "tag": lambda tag: {tag.key: tag.value},
 }
 
 
@@ -70,21 +78,15 @@ def resourceTypeOf(resourceId):
     """
     @return: the EC2 resource type of C{resourceId} (one of
         L{RESOURCE_TYPES}).
-    @raise InvalidID: if it is not the id of a resource tags go on.
+    @raise InvalidID: if it is not a well-formed id of a resource tags go
+        on.
     @raise UnsupportedOperation: for a key pair id.
     """
     if not isinstance(resourceId, str):
         raise InvalidID(repr(resourceId))
-    if _INSTANCE_ID.match(resourceId):
-        return INSTANCE
-    if imageTypeOf(resourceId) is not None:
-        return IMAGE
-    if _VOLUME_ID.match(resourceId):
-        return VOLUME
-    if _SNAPSHOT_ID.match(resourceId):
-        return SNAPSHOT
-    if _GROUP_ID.match(resourceId):
-        return SECURITY_GROUP
+    kind = ids.kindOf(resourceId)
+    if kind is not None:
+        return _TYPE_OF_KIND[kind]
     if resourceId.startswith("key-"):
         raise UnsupportedOperation("Tags are not supported for key pairs.")
     raise InvalidID(resourceId)
@@ -109,6 +111,9 @@ async def resourceProject(call, resourceId):
     context = call.context
     db = call.backends.db
     kind = resourceTypeOf(resourceId)
+    idKind = ids.kindOf(resourceId)
+    if not ids.isMadeHere(idKind, resourceId):
+        raise ids.notFound(idKind, [resourceId])
     if kind == INSTANCE:
         instance = await call.backends.compute.getInstance(context, resourceId)
         return kind, instance.project_id
@@ -116,13 +121,13 @@ async def resourceProject(call, resourceId):
         found = db.images.get(resourceId)
         notFound, message = ImageNotFound, f"The image id '[{resourceId}]' does not exist"
     elif kind == VOLUME:
-        found = db.volumes.get(_number(_VOLUME_ID, resourceId))
+        found = db.volumes.get(_number(resourceId))
         notFound, message = VolumeNotFound, f"The volume '{resourceId}' does not exist."
     elif kind == SNAPSHOT:
-        found = db.volumes.getSnapshot(_number(_SNAPSHOT_ID, resourceId))
+        found = db.volumes.getSnapshot(_number(resourceId))
         notFound, message = SnapshotNotFound, f"The snapshot '{resourceId}' does not exist."
     else:
-        found = db.securityGroups.get(_number(_GROUP_ID, resourceId))
+        found = db.securityGroups.get(_number(resourceId))
         notFound = SecurityGroupNotFound
         message = f"The security group '{resourceId}' does not exist"
     try:
@@ -134,12 +139,12 @@ async def resourceProject(call, resourceId):
     return kind, record.project_id
 
 
-def _number(pattern, resourceId):
+def _number(resourceId):
     """
-    @return: the database id in C{resourceId}, the hex digits C{pattern}
-        matched.
+    @return: the database id in C{resourceId}, a well-formed id of the
+        form this cloud makes: the hex digits after the dash.
     """
-    return int(pattern.match(resourceId).group(1), 16)
+    return int(resourceId.partition("-")[2], 16)
 
 
 def checkTags(tags, requireValue=False):
@@ -330,7 +335,8 @@ async def _existing(call, kinds):
 async def describeTags(call):
     """
     The tags of the caller's project's resources; filters C{resource-id},
-    C{resource-type}, C{key}, C{value}.
+    C{resource-type}, C{key}, C{value}, C{tag:<key>}, C{tag-key} and
+    C{tag-value}.
     """
     context = call.context
     projectId = None if context.isAdmin else context.projectId

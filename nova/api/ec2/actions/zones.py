@@ -3,7 +3,10 @@
 DescribeRegions and DescribeAvailabilityZones.
 
 A Nova cloud is one region, C{nova}, whose endpoint is this API
-(C{ec2_scheme}, C{ec2_host}, C{ec2_port}, C{ec2_path}).  Its availability
+(C{ec2_scheme}, C{ec2_host}, C{ec2_port}, C{ec2_path}), unless
+C{--region_list} names the regions, as in Cactus: C{name=host} pairs whose
+endpoints are C{<ec2_scheme>://<host>:<ec2_port><ec2_path>} (or
+C{name=URL}, the endpoint as it is).  Its availability
 zones are those the services table names (each service registers with its
 host's C{--node_availability_zone}); a zone is C{available} while at least
 one enabled service in it reports, C{unavailable} otherwise.
@@ -16,6 +19,7 @@ C{XXX} instead of C{:-)} for a service that stopped reporting).
 
 from nova.api.ec2.errors import InvalidParameterValue
 from nova.api.ec2.filters import applyFilters
+from nova.config import ConfigError
 from nova.db.services import utcnow
 
 REGION_NAME = "nova"
@@ -38,28 +42,58 @@ ZONE_FILTERS = {
 }
 
 
-def regionEndpoint(config):
+def regionEndpoint(config, host=None):
     """
-    @return: the URL of this EC2 API, as DescribeRegions gives it.
+    @param host: the region's host; C{ec2_host} if L{None}.
+    @return: the URL of the EC2 API on C{host}, as DescribeRegions gives
+        it.
     """
-    return f"{config.ec2_scheme}://{config.ec2_host}:{config.ec2_port}{config.ec2_path}"
+    if host is None:
+        host = config.ec2_host
+    return f"{config.ec2_scheme}://{host}:{config.ec2_port}{config.ec2_path}"
+
+
+def regionList(config):
+    """
+    The regions DescribeRegions lists: those of C{--region_list}, or the
+    one region C{nova} at this API.
+
+    @return: a L{list} of C{(name, endpoint)}, in the flag's order.
+    @raise ConfigError: for an entry of C{--region_list} that is not
+        C{name=host} (or C{name=URL}), or a name given twice.
+    """
+    if not config.region_list:
+        return [(REGION_NAME, regionEndpoint(config))]
+    regions = {}
+    for entry in config.region_list:
+        name, equals, host = (part.strip() for part in entry.partition("="))
+        if not equals or not name or not host or any(c.isspace() for c in name + host):
+            raise ConfigError(
+                f"--region_list: {entry!r} is not name=host (or name=URL)"
+            )
+        if name in regions:
+            raise ConfigError(f"--region_list: the region {name!r} is listed twice")
+        regions[name] = host if "://" in host else regionEndpoint(config, host)
+    return list(regions.items())
 
 
 def describeRegions(call):
     """
-    The one region, C{nova}.
+    The regions of C{--region_list}, or the one region C{nova}; by name
+    (C{RegionName.N}: each must exist) and filters.
     """
     params = call.params
     regions = [
-        {
-            "RegionName": REGION_NAME,
-            "Endpoint": regionEndpoint(call.backends.config),
-            "OptInStatus": "opt-in-not-required",
-        }
+        {"RegionName": name, "Endpoint": endpoint, "OptInStatus": "opt-in-not-required"}
+        for name, endpoint in regionList(call.backends.config)
     ]
-    unknown = [name for name in params.get("RegionNames", ()) if name != REGION_NAME]
+    known = {region["RegionName"] for region in regions}
+    wanted = params.get("RegionNames") or ()
+    unknown = [name for name in wanted if name not in known]
     if unknown:
         raise InvalidParameterValue(f"Invalid region: {', '.join(unknown)}")
+    if wanted:
+        regions = [region for region in regions if region["RegionName"] in wanted]
     return {"Regions": applyFilters(params.get("Filters"), regions, REGION_FILTERS)}
 
 

@@ -10,7 +10,7 @@ from storm.expr import Count, Or, Sum
 
 from nova import exception
 from nova.db.models import Instance, Reservation
-from nova.db.records import InstanceRecord, ReservationRecord
+from nova.db.records import InstanceRecord, ReservationRecord, findRecords
 from nova.db.services import utcnow
 from nova.db.store import readOnly
 
@@ -214,10 +214,10 @@ class InstanceStore:
 
     @readOnly
     def thd_get(self, store, instanceId):
-        row = store.get(Instance, instanceId)
-        if row is None:
+        found = findRecords(store, InstanceRecord, Instance, Instance.id == instanceId)
+        if not found:
             raise InstanceNotFound(f"instance {instanceId} not found")
-        return InstanceRecord.fromModel(row)
+        return found[0]
 
     def list(
         self,
@@ -281,8 +281,7 @@ class InstanceStore:
                     Instance.terminated_at >= terminatedSince,
                 )
             )
-        rows = store.find(Instance, *conditions).order_by(Instance.id)
-        return [InstanceRecord.fromModel(row) for row in rows]
+        return findRecords(store, InstanceRecord, Instance, *conditions, orderBy=(Instance.id,))
 
     def update(self, instanceId, **fields):
         """

@@ -3,6 +3,10 @@
 Simple L{IS3Authenticator}s: a fixed table of keys (tests, a single-user
 object store) and one that admits only anonymous requests.  Deployments
 pass Nova's C{AuthManager}, which looks keys up in the user database.
+
+L{canonicalUsersOf} finds who grants may name (L{ICanonicalUsers}) for
+each of them: the projects of the table, or the projects the
+C{AuthManager} knows (L{ProjectCanonicalUsers}).
 """
 
 import attr
@@ -11,7 +15,7 @@ from zope.interface import implementer
 
 from nova.auth import signer
 from nova.context import RequestContext
-from nova.objectstore.interfaces import IS3Authenticator
+from nova.objectstore.interfaces import ICanonicalUsers, IS3Authenticator
 
 
 @attr.s(frozen=True)
@@ -29,11 +33,12 @@ class StaticKey:
     isAdmin = attr.ib(default=False)
 
 
-@implementer(IS3Authenticator)
+@implementer(IS3Authenticator, ICanonicalUsers)
 class StaticKeyAuthenticator:
     """
     Authenticates with a fixed table of access keys, checking signatures
-    with L{nova.auth.signer}.
+    with L{nova.auth.signer}; the projects of the table are the canonical
+    users grants may name.
     """
 
     def __init__(self, keys, clock, maxSkew=900):
@@ -77,6 +82,9 @@ class StaticKeyAuthenticator:
         )
         return succeed((context, verification))
 
+    def isCanonicalUser(self, canonicalId):
+        return succeed(any(key.projectId == canonicalId for key in self.keys.values()))
+
 
 @implementer(IS3Authenticator)
 class AnonymousAuthenticator:
@@ -94,3 +102,45 @@ class AnonymousAuthenticator:
             )
         except signer.SignerError:
             return fail()
+
+
+@implementer(ICanonicalUsers)
+class ProjectCanonicalUsers:
+    """
+    The projects Nova's C{AuthManager} knows, as the canonical users grants
+    may name.
+    """
+
+    def __init__(self, authManager):
+        """
+        @param authManager: a L{nova.auth.manager.AuthManager}.
+        """
+        self.authManager = authManager
+
+    def isCanonicalUser(self, canonicalId):
+        from nova.auth.interfaces import ProjectNotFound
+
+        def unknown(failure):
+            failure.trap(ProjectNotFound)
+            return False
+
+        d = self.authManager.getProject(canonicalId)
+        d.addCallbacks(lambda project: True, unknown)
+        return d
+
+
+def canonicalUsersOf(authenticator):
+    """
+    @param authenticator: the L{IS3Authenticator} of the object store.
+    @return: the L{ICanonicalUsers} that goes with it: the authenticator
+        itself when it provides it, the projects of a
+        L{nova.auth.manager.AuthManager}, or C{None} when it knows no one
+        (grants are then not checked).
+    """
+    if ICanonicalUsers.providedBy(authenticator):
+        return authenticator
+    from nova.auth.manager import AuthManager
+
+    if isinstance(authenticator, AuthManager):
+        return ProjectCanonicalUsers(authenticator)
+    return None

@@ -15,6 +15,7 @@ from nova.objectstore.interfaces import (
     AUTHENTICATED_USERS,
     PERMISSIONS,
     Grant,
+    ownerGrants,
 )
 
 MAX_KEY_BYTES = 1024
@@ -23,6 +24,10 @@ MAX_PART_NUMBER = 10000
 MAX_OBJECT_SIZE = 5 * 1024 ** 4
 MAX_PUT_SIZE = 5 * 1024 ** 3
 LOG_DELIVERY = "http://acs.amazonaws.com/groups/s3/LogDelivery"
+#: How long (seconds) a completed multipart upload may be completed again
+#: with the same parts, as a client retrying a completion whose answer it
+#: lost does.
+COMPLETED_UPLOAD_RETENTION = 24 * 3600
 
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 # Names an existing bucket may have; anything else cannot name a bucket of
@@ -176,29 +181,35 @@ CANNED_ACLS = (
 )
 
 
-def cannedACL(name, bucketOwner=None):
+def cannedACL(name, owner, bucketOwner=None):
     """
+    @param owner: the owner of the bucket or object (C{None} for an
+        anonymous writer).
     @param bucketOwner: for objects, the owner of their bucket (used by the
         C{bucket-owner-*} ACLs).
-    @return: the L{Grant}s (besides the owner's full control) a canned ACL
-        stands for.
+    @return: the L{Grant}s a canned ACL stands for, as S3 lists them: the
+        group grants first and the owner's full control last; for the
+        C{bucket-owner-*} ACLs the owner first, then the bucket's owner.
     @raise InvalidArgument: for an unknown name.
     """
     if name not in CANNED_ACLS:
         raise errors.InvalidArgument(ArgumentName="x-amz-acl", ArgumentValue=name)
-    if name == "public-read":
-        return (Grant("Group", ALL_USERS, "READ"),)
-    if name == "public-read-write":
-        return (Grant("Group", ALL_USERS, "READ"), Grant("Group", ALL_USERS, "WRITE"))
-    if name == "authenticated-read":
-        return (Grant("Group", AUTHENTICATED_USERS, "READ"),)
-    if name == "log-delivery-write":
-        return (Grant("Group", LOG_DELIVERY, "WRITE"), Grant("Group", LOG_DELIVERY, "READ_ACP"))
-    if name == "bucket-owner-read" and bucketOwner:
-        return (Grant("CanonicalUser", bucketOwner, "READ"),)
-    if name == "bucket-owner-full-control" and bucketOwner:
-        return (Grant("CanonicalUser", bucketOwner, "FULL_CONTROL"),)
-    return ()
+    ownerGrant = ownerGrants(owner)
+    groups = {
+        "public-read": (Grant("Group", ALL_USERS, "READ"),),
+        "public-read-write": (Grant("Group", ALL_USERS, "READ"), Grant("Group", ALL_USERS, "WRITE")),
+        "authenticated-read": (Grant("Group", AUTHENTICATED_USERS, "READ"),),
+        "log-delivery-write": (
+            Grant("Group", LOG_DELIVERY, "WRITE"),
+            Grant("Group", LOG_DELIVERY, "READ_ACP"),
+        ),
+    }
+    if name in groups:
+        return groups[name] + ownerGrant
+    bucketPermission = {"bucket-owner-read": "READ", "bucket-owner-full-control": "FULL_CONTROL"}
+    if name in bucketPermission and bucketOwner and bucketOwner != owner:
+        return ownerGrant + (Grant("CanonicalUser", bucketOwner, bucketPermission[name]),)
+    return ownerGrant
 
 
 def checkGrants(grants):
@@ -279,6 +290,17 @@ def checkCompletion(requested, stored, minPartSize):
                 ETag=part.etag,
             )
     return chosen
+
+
+def completionParts(requested):
+    """
+    @param requested: the C{(partNumber, etag)} pairs of a
+        CompleteMultipartUpload.
+    @return: them as a completed upload's record keeps them (a L{list} of
+        C{[partNumber, etag]}, ETags without quotes), to compare with a
+        later completion of the same upload.
+    """
+    return [[number, normalizeETag(etag)] for number, etag in requested]
 
 
 def checkWriteConditions(conditions, current):

@@ -36,6 +36,14 @@ def _define(name, status, message):
 
 
 AccessDenied = _define("AccessDenied", 403, "Access Denied")
+AccessForbidden = _define(
+    "AccessForbidden",
+    403,
+    "CORSResponse: This CORS request is not allowed. This is usually because the evalution of "
+    "Origin, request method / Access-Control-Request-Method or Access-Control-Request-Headers "
+    "are not whitelisted by the resource's CORS spec.",
+)
+BadRequest = _define("BadRequest", 400, "An error occurred when parsing the HTTP request.")
 BadDigest = _define(
     "BadDigest", 400, "The Content-MD5 you specified did not match what we received."
 )
@@ -80,6 +88,9 @@ InvalidPartOrder = _define(
     400,
     "The list of parts was not in ascending order. Parts must be ordered by part number.",
 )
+InvalidPartNumber = _define(
+    "InvalidPartNumber", 416, "The requested partnumber is not satisfiable"
+)
 InvalidRange = _define("InvalidRange", 416, "The requested range is not satisfiable")
 InvalidRequest = _define("InvalidRequest", 400, "Invalid Request")
 InvalidURI = _define("InvalidURI", 400, "Couldn't parse the specified URI.")
@@ -120,6 +131,11 @@ NotImplemented_ = _define(
 NotModified = _define("NotModified", 304, "Not Modified")
 PreconditionFailed = _define(
     "PreconditionFailed", 412, "At least one of the pre-conditions you specified did not hold"
+)
+RequestHeaderSectionTooLarge = _define(
+    "RequestHeaderSectionTooLarge",
+    400,
+    "Your request header section exceeds the maximum allowed size.",
 )
 UnexpectedContent = _define("UnexpectedContent", 400, "This request does not support content")
 UnresolvableGrantByEmailAddress = _define(

@@ -30,6 +30,8 @@ class _Bucket:
         self.info = info
         self.objects = {}
         self.uploads = {}
+        # uploadId: (key, completion parts, ObjectInfo, completion time)
+        self.completed = {}
 
 
 @implementer(IObjectReader)
@@ -104,7 +106,7 @@ class MemoryObjectStore:
         return [self.buckets[name].info for name in sorted(self.buckets)]
 
     @_deferred
-    def createBucket(self, name, owner, acl=(), location=""):
+    def createBucket(self, name, owner, acl=None, location=""):
         common.checkNewBucketName(name)
         existing = self.buckets.get(name)
         if existing is not None:
@@ -247,7 +249,18 @@ class MemoryObjectStore:
 
     @_deferred
     def completeMultipartUpload(self, bucket, key, uploadId, parts, conditions=None):
-        upload, stored = self._upload(bucket, key, uploadId)
+        state = self._bucket(bucket)
+        now = self.clock.seconds()
+        for done, (_, _, _, when) in list(state.completed.items()):
+            if when < now - common.COMPLETED_UPLOAD_RETENTION:
+                del state.completed[done]
+        try:
+            upload, stored = self._upload(bucket, key, uploadId)
+        except errors.NoSuchUpload:
+            done = state.completed.get(uploadId)
+            if done is not None and done[0] == key and done[1] == common.completionParts(parts):
+                return done[2]
+            raise
         chosen = common.checkCompletion(
             parts, {n: p for n, (p, _) in stored.items()}, self.minPartSize
         )
@@ -256,7 +269,8 @@ class MemoryObjectStore:
         info = self._commit(
             bucket, key, data, etag, upload.settings, [p.size for p in chosen], conditions
         )
-        del self._bucket(bucket).uploads[uploadId]
+        del state.uploads[uploadId]
+        state.completed[uploadId] = (key, common.completionParts(parts), info, now)
         return info
 
     @_deferred

@@ -5,12 +5,14 @@ L{FilesystemObjectStore}: buckets and objects in a directory tree
 
 Layout of one bucket, C{<root>/<bucket>/}::
 
-    bucket.json          owner, creation time, ACL, location
+    bucket.json          owner, creation time, access control list, location
     lock                 flock()ed while a change commits
     keys/<hex>.k         one JSON document per object (see below)
     keys/<hex240>.d/...  keys longer than 120 bytes continue in directories
     data/<xx>/<id>       object data, immutable once written
     uploads/<id>/        upload.json and part-NNNNN.json of a multipart upload
+    uploads/<id>.done    a completed upload's parts and object, kept for a day
+                         so that the same completion can be retried
     tmp/                 JSON documents being written
 
 A key's file name is the hex form of its UTF-8 bytes, cut into 240-digit
@@ -62,6 +64,7 @@ from nova.objectstore.interfaces import (
     PartInfo,
     PartList,
     UploadList,
+    ownerGrants,
 )
 from nova.util.files import (
     ThreadedFileReader,
@@ -91,10 +94,23 @@ def keyRelativePath(key):
     return os.path.join(*[p + ".d" for p in pieces[:-1]], pieces[-1] + ".k")
 
 
+def _grantsFromJSON(doc, owner):
+    """
+    @return: the access control list a document keeps: C{grants}, or in a
+        document written before access control lists were kept whole,
+        C{acl} (the grants besides the owner's full control, then listed
+        first).
+    """
+    if "grants" in doc:
+        return [Grant.fromJSON(g) for g in doc["grants"]]
+    ownerGrant = ownerGrants(owner)
+    return list(ownerGrant) + [g for g in map(Grant.fromJSON, doc["acl"]) if g not in ownerGrant]
+
+
 def _settingsToJSON(settings):
     return {
         "owner": settings.owner,
-        "acl": [g.toJSON() for g in settings.acl],
+        "grants": [g.toJSON() for g in settings.acl],
         "contentType": settings.contentType,
         "headers": settings.headers,
         "metadata": settings.metadata,
@@ -105,7 +121,7 @@ def _settingsToJSON(settings):
 def _settingsFromJSON(data):
     return ObjectSettings(
         owner=data["owner"],
-        acl=[Grant.fromJSON(g) for g in data["acl"]],
+        acl=_grantsFromJSON(data, data["owner"]),
         contentType=data["contentType"],
         headers=data["headers"],
         metadata=data["metadata"],
@@ -212,6 +228,8 @@ class FilesystemObjectStore:
         self.threadpool = threadpool if threadpool is not None else reactor.getThreadPool()
         self.fsync = fsync
         self.minPartSize = common.MIN_PART_SIZE if minPartSize is None else minPartSize
+        # When each bucket's old completed-upload records are next removed.
+        self._nextForget = {}
         for name in ("", ".staging", ".trash"):
             os.makedirs(os.path.join(self.root, name), exist_ok=True)
         self._removeLeftovers()
@@ -276,7 +294,7 @@ class FilesystemObjectStore:
             doc["name"],
             doc["owner"],
             doc["created"],
-            [Grant.fromJSON(g) for g in doc["acl"]],
+            _grantsFromJSON(doc, doc["owner"]),
             doc.get("location", ""),
         )
 
@@ -413,8 +431,8 @@ class FilesystemObjectStore:
                 continue
         return buckets
 
-    def createBucket(self, name, owner, acl=(), location=""):
-        return self._run(self.thd_createBucket, name, owner, tuple(acl), location)
+    def createBucket(self, name, owner, acl=None, location=""):
+        return self._run(self.thd_createBucket, name, owner, acl, location)
 
     def thd_createBucket(self, name, owner, acl, location):
         common.checkNewBucketName(name)
@@ -667,7 +685,8 @@ class FilesystemObjectStore:
             doc = self._readObjectDoc(bucketDir, key)
             if doc is None:
                 raise errors.NoSuchKey(Key=key)
-            doc["settings"]["acl"] = [g.toJSON() for g in acl]
+            doc["settings"].pop("acl", None)
+            doc["settings"]["grants"] = [g.toJSON() for g in acl]
             path = os.path.join(bucketDir, "keys", keyRelativePath(key))
             self._writeJSON(bucketDir, path, doc)
         return _infoFromJSON(bucket, doc)
@@ -878,10 +897,55 @@ class FilesystemObjectStore:
             self.thd_completeMultipartUpload, bucket, key, uploadId, list(parts), conditions
         )
 
+    def _completedPath(self, bucketDir, uploadId):
+        return os.path.join(bucketDir, "uploads", uploadId + ".done")
+
+    def _completedAgain(self, bucket, key, uploadId, parts):
+        """
+        @return: the L{ObjectInfo} a completed upload made, if it was
+            completed with C{parts} not long ago.
+        @raise NoSuchUpload: otherwise.
+        """
+        bucketDir = self._bucketDir(bucket)
+        record = None
+        if _isUploadId(uploadId):
+            record = self._readJSON(self._completedPath(bucketDir, uploadId))
+        if (
+            record is None
+            or record["key"] != key
+            or record["parts"] != common.completionParts(parts)
+            or record["completed"] < self.reactor.seconds() - common.COMPLETED_UPLOAD_RETENTION
+        ):
+            raise errors.NoSuchUpload(UploadId=uploadId)
+        return _infoFromJSON(bucket, record["object"])
+
+    def _forgetCompleted(self, bucketDir):
+        """
+        Remove the records of uploads completed too long ago to be
+        completed again (at most once an hour for each bucket).
+        """
+        now = self.reactor.seconds()
+        if self._nextForget.get(bucketDir, 0) > now:
+            return
+        self._nextForget[bucketDir] = now + 3600
+        cutoff = now - common.COMPLETED_UPLOAD_RETENTION
+        uploads = os.path.join(bucketDir, "uploads")
+        for name in os.listdir(uploads):
+            if name.endswith(".done"):
+                record = self._readJSON(os.path.join(uploads, name))
+                if record is not None and record["completed"] < cutoff:
+                    unlinkQuietly(os.path.join(uploads, name))
+
     def thd_completeMultipartUpload(self, bucket, key, uploadId, parts, conditions):
-        bucketDir, _ = self._readUpload(bucket, key, uploadId)
+        try:
+            bucketDir, _ = self._readUpload(bucket, key, uploadId)
+        except errors.NoSuchUpload:
+            return self._completedAgain(bucket, key, uploadId, parts)
         with self._locked(bucket):
-            _, upload = self._readUpload(bucket, key, uploadId)
+            try:
+                _, upload = self._readUpload(bucket, key, uploadId)
+            except errors.NoSuchUpload:
+                return self._completedAgain(bucket, key, uploadId, parts)
             stored = self._readParts(bucketDir, uploadId)
             chosen = common.checkCompletion(
                 parts, {n: _partFromJSON(doc) for n, doc in stored.items()}, self.minPartSize
@@ -897,8 +961,19 @@ class FilesystemObjectStore:
             old = self._commitObject(bucket, bucketDir, doc, conditions)
             used = {p.partNumber for p in chosen}
             unused = [[d["data"], d["size"]] for n, d in stored.items() if n not in used]
+            self._writeJSON(
+                bucketDir,
+                self._completedPath(bucketDir, uploadId),
+                {
+                    "key": key,
+                    "parts": common.completionParts(parts),
+                    "completed": self.reactor.seconds(),
+                    "object": doc,
+                },
+            )
             shutil.rmtree(self._uploadDir(bucketDir, uploadId), ignore_errors=True)
         self._unlinkSegments(bucketDir, old + unused)
+        self._forgetCompleted(bucketDir)
         return _infoFromJSON(bucket, doc)
 
     def abortMultipartUpload(self, bucket, key, uploadId):
@@ -934,7 +1009,7 @@ def _bucketJSON(info):
         "name": info.name,
         "owner": info.owner,
         "created": info.created,
-        "acl": [g.toJSON() for g in info.acl],
+        "grants": [g.toJSON() for g in info.acl],
         "location": info.location,
     }
 

@@ -3,8 +3,9 @@
 Interfaces and records of the object store.
 
 L{IObjectStore} keeps buckets, objects and multipart uploads; it knows
-nothing of HTTP, signatures or who may do what (L{nova.objectstore.resource}
-decides that from the owners and grants the store keeps).
+nothing of HTTP, signatures or who may do what (the handlers of
+L{nova.objectstore.handlers} decide that from the owners and grants the
+store keeps).
 L{IS3Authenticator} turns a request's parts into who is asking.
 
 Names used throughout:
@@ -24,6 +25,8 @@ ALL_USERS = "http://acs.amazonaws.com/groups/global/AllUsers"
 AUTHENTICATED_USERS = "http://acs.amazonaws.com/groups/global/AuthenticatedUsers"
 
 PERMISSIONS = ("FULL_CONTROL", "READ", "WRITE", "READ_ACP", "WRITE_ACP")
+# The canonical id S3 gives the owner of what an anonymous user wrote.
+ANONYMOUS_OWNER = "65a011a29cdf8ec533ec3d1ccaae921c"
 
 
 @attr.s(frozen=True)
@@ -49,13 +52,29 @@ class Grant:
         return cls(*data)
 
 
+def ownerGrants(owner):
+    """
+    @param owner: a project id, or C{None} for an anonymous writer.
+    @return: the access control list of a private bucket or object of
+        C{owner}: the owner's full control.
+    """
+    return (Grant("CanonicalUser", owner if owner is not None else ANONYMOUS_OWNER, "FULL_CONTROL"),)
+
+
+def _grants(acl):
+    return None if acl is None else tuple(acl)
+
+
 @attr.s(frozen=True)
 class BucketInfo:
     """
     @ivar name: the bucket's name.
     @ivar owner: the owning project.
     @ivar created: creation time.
-    @ivar acl: a L{tuple} of L{Grant}s besides the owner's full control.
+    @ivar acl: the bucket's access control list, a L{tuple} of L{Grant}s in
+        the order S3 lists them (C{None} when built: the owner's full
+        control, L{ownerGrants}).  Whatever it lists, the owner has full
+        control.
     @ivar location: the location constraint given at creation (C{""} for the
         default region).
     """
@@ -63,8 +82,12 @@ class BucketInfo:
     name = attr.ib()
     owner = attr.ib()
     created = attr.ib()
-    acl = attr.ib(converter=tuple, default=())
+    acl = attr.ib(converter=_grants, default=None)
     location = attr.ib(default="")
+
+    def __attrs_post_init__(self):
+        if self.acl is None:
+            object.__setattr__(self, "acl", ownerGrants(self.owner))
 
 
 @attr.s(frozen=True)
@@ -73,7 +96,10 @@ class ObjectSettings:
     What a writer sets on a new object (or a multipart upload's result).
 
     @ivar owner: the writing project (C{None} for an anonymous writer).
-    @ivar acl: a L{tuple} of L{Grant}s besides the owner's full control.
+    @ivar acl: the object's access control list, a L{tuple} of L{Grant}s in
+        the order S3 lists them (C{None} when built: the owner's full
+        control, L{ownerGrants}).  Whatever it lists, the owner, and the
+        owner of the object's bucket, have full control.
     @ivar contentType: the C{Content-Type} to answer with.
     @ivar headers: a L{dict} of further stored HTTP headers, by their
         canonical names (C{Cache-Control}, C{Content-Disposition},
@@ -85,11 +111,15 @@ class ObjectSettings:
     """
 
     owner = attr.ib(default=None)
-    acl = attr.ib(converter=tuple, default=())
+    acl = attr.ib(converter=_grants, default=None)
     contentType = attr.ib(default="binary/octet-stream")
     headers = attr.ib(factory=dict)
     metadata = attr.ib(factory=dict)
     checksums = attr.ib(factory=dict)
+
+    def __attrs_post_init__(self):
+        if self.acl is None:
+            object.__setattr__(self, "acl", ownerGrants(self.owner))
 
 
 @attr.s(frozen=True)
@@ -258,8 +288,9 @@ class IObjectStore(Interface):
             by name.
         """
 
-    def createBucket(name, owner, acl=(), location=""):
+    def createBucket(name, owner, acl=None, location=""):
         """
+        @param acl: the bucket's L{Grant}s, or C{None} for a private bucket.
         @return: L{Deferred} firing with the new L{BucketInfo}; failing with
             L{BucketAlreadyExists} whose C{existingOwner} attribute names
             the owner of the bucket already there.
@@ -383,6 +414,14 @@ class IObjectStore(Interface):
         Assemble the object from C{parts}, a L{list} of C{(partNumber,
         etag)}.
 
+        An upload completed less than
+        L{nova.objectstore.common.COMPLETED_UPLOAD_RETENTION} ago may be
+        completed again with the same parts (a client retrying a completion
+        whose answer it lost): that changes nothing and fires with the
+        L{ObjectInfo} the first completion made.
+
+        @param conditions: L{WriteConditions} checked when committing, as
+            for L{putObject}; when one fails the upload stays.
         @return: L{Deferred} firing with the new L{ObjectInfo}; failing with
             L{NoSuchUpload}, L{InvalidPartOrder}, L{InvalidPart} or
             L{EntityTooSmall} (every part but the last must be at least the
@@ -393,6 +432,18 @@ class IObjectStore(Interface):
         """
         @return: L{Deferred} firing with C{None}; failing with
             L{NoSuchUpload}.
+        """
+
+
+class ICanonicalUsers(Interface):
+    """
+    Who a grant may name: the canonical user ids (project ids) there are.
+    """
+
+    def isCanonicalUser(canonicalId):
+        """
+        @return: L{Deferred} firing with whether C{canonicalId} names a
+            project a grant may be given to.
         """
 
 

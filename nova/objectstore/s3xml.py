@@ -4,7 +4,8 @@ The XML documents of the S3 API: writing answers and reading requests.
 
 Answers are written by hand rather than with ElementTree so that every
 character a key may hold is escaped (control characters as character
-references, as S3 does).  Requests are parsed with ElementTree after
+references, as S3 does in listings; error documents leave out what XML
+cannot carry, so they are always well-formed).  Requests are parsed with ElementTree after
 refusing document type declarations (so no entity can expand), and with
 namespaces ignored, since clients differ in whether they send one.
 """
@@ -15,15 +16,20 @@ import xml.etree.ElementTree as ET
 from urllib.parse import quote
 
 from nova.objectstore import errors
-from nova.objectstore.interfaces import ALL_USERS, AUTHENTICATED_USERS, Grant
+from nova.objectstore.interfaces import ALL_USERS, ANONYMOUS_OWNER, AUTHENTICATED_USERS, Grant
 
 S3_NAMESPACE = "http://s3.amazonaws.com/doc/2006-03-01/"
 XSI_NAMESPACE = "http://www.w3.org/2001/XMLSchema-instance"
 MAX_XML_BODY = 4 * 1024 * 1024
-ANONYMOUS_OWNER = "65a011a29cdf8ec533ec3d1ccaae921c"
+# The region of a bucket created without a location constraint.
+DEFAULT_REGION = "us-east-1"
+# The version id of an object in a bucket that does not keep versions.
+NULL_VERSION = "null"
 
 _ESCAPE = re.compile("[&<>\"'\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
 _NAMED = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&apos;"}
+# What XML 1.0 cannot carry, even as a character reference.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 def escape(text):
@@ -84,30 +90,63 @@ def ownerElement(owner, tag="Owner"):
     return el(tag, [el("ID", ident), el("DisplayName", name)])
 
 
+def isXMLText(text):
+    """
+    @return: whether C{text} can be written in an XML 1.0 document at all:
+        it holds no control character but tab, newline and carriage return,
+        no surrogate, no U+FFFE or U+FFFF (not even as a character
+        reference).
+    """
+    return _NOT_XML.search(text) is None
+
+
+def _percentEncoded(match):
+    return quote(match.group(0).encode("utf-8", "surrogatepass"), safe="")
+
+
 def errorDocument(code, message, resource, requestId, extra):
-    children = [el("Code", code), el("Message", message)]
+    """
+    Write an S3 error document.  It is well-formed whatever the request
+    held: an C{extra} element whose value XML cannot carry (a key, bucket
+    name or header value with a control character) is left out, such
+    characters in C{resource} are percent-encoded and in C{message}
+    replaced by U+FFFD.
+
+    @param resource: the path requested, or C{None} to leave it out.
+    @param extra: a mapping from element name to value (C{None} values are
+        left out).
+    """
+    children = [el("Code", code), el("Message", _NOT_XML.sub("\ufffd", message or ""))]
     for name, value in extra.items():
-        if value is not None:
+        if value is not None and isXMLText(str(value)):
             children.append(el(name, str(value)))
-    children.append(el("Resource", resource))
+    if resource is not None:
+        children.append(el("Resource", _NOT_XML.sub(_percentEncoded, resource)))
     children.append(el("RequestId", requestId))
     return document("Error", children, namespace=None)
 
 
-def listBuckets(owner, buckets):
-    return document(
-        "ListAllMyBucketsResult",
-        [
-            ownerElement(owner),
-            el(
-                "Buckets",
-                [
-                    el("Bucket", [el("Name", b.name), el("CreationDate", isoTime(b.created))])
-                    for b in buckets
-                ],
-            ),
-        ],
-    )
+def listBuckets(owner, buckets, continuationToken=None, prefix=None, withRegions=False):
+    """
+    @param buckets: the L{BucketInfo}s of the page.
+    @param continuationToken: the token of the next page, if there is one.
+    @param prefix: the C{prefix} the request gave, if it gave one.
+    @param withRegions: whether to give each bucket's region (as S3 does
+        when the request used a paging or filtering parameter).
+    """
+
+    def bucket(info):
+        children = [el("Name", info.name), el("CreationDate", isoTime(info.created))]
+        if withRegions:
+            children.append(el("BucketRegion", info.location or DEFAULT_REGION))
+        return el("Bucket", children)
+
+    children = [ownerElement(owner), el("Buckets", [bucket(b) for b in buckets])]
+    if continuationToken is not None:
+        children.append(el("ContinuationToken", continuationToken))
+    if prefix is not None:
+        children.append(el("Prefix", prefix))
+    return document("ListAllMyBucketsResult", children)
 
 
 def _contents(info, encode, withOwner):
@@ -192,17 +231,15 @@ def _grantee(grant):
 
 def accessControlPolicy(owner, grants):
     """
-    @param grants: the L{Grant}s besides the owner's full control.
+    @param grants: the access control list, listed as it is.
     """
-    ownerGrant = Grant("CanonicalUser", owner if owner is not None else ANONYMOUS_OWNER, "FULL_CONTROL")
-    allGrants = [ownerGrant] + [g for g in grants if g != ownerGrant]
     return document(
         "AccessControlPolicy",
         [
             ownerElement(owner),
             el(
                 "AccessControlList",
-                [el("Grant", [_grantee(g), el("Permission", g.permission)]) for g in allGrants],
+                [el("Grant", [_grantee(g), el("Permission", g.permission)]) for g in grants],
             ),
         ],
     )
@@ -298,17 +335,74 @@ def listMultipartUploads(bucket, result, prefix, delimiter, keyMarker, uploadIdM
 
 def deleteResult(deleted, failed, quiet):
     """
-    @param deleted: keys deleted.
-    @param failed: C{(key, code, message)} of keys not deleted.
+    @param deleted: C{(key, versionId)} of the objects deleted (the
+        version id as the request named it, or C{None}).
+    @param failed: C{(key, versionId, code, message)} of those not
+        deleted.
     """
+
+    def named(key, versionId):
+        children = [el("Key", key)]
+        if versionId is not None:
+            children.append(el("VersionId", versionId))
+        return children
+
     children = []
     if not quiet:
-        children.extend(el("Deleted", [el("Key", key)]) for key in deleted)
+        children.extend(el("Deleted", named(key, versionId)) for key, versionId in deleted)
     children.extend(
-        el("Error", [el("Key", key), el("Code", code), el("Message", message)])
-        for key, code, message in failed
+        el("Error", named(key, versionId) + [el("Code", code), el("Message", message)])
+        for key, versionId, code, message in failed
     )
     return document("DeleteResult", children)
+
+
+def listObjectVersions(
+    bucket, result, prefix, delimiter, keyMarker, versionIdMarker, maxKeys, encodingType
+):
+    """
+    Write a ListVersionsResult of a bucket that keeps one version of each
+    key: every object is its key's latest version, of version id C{null}.
+
+    @param result: the L{ListResult} of the page (from C{keyMarker}).
+    """
+    encode = urlEncode if encodingType == "url" else (lambda text: text)
+    children = [
+        el("Name", bucket),
+        el("Prefix", encode(prefix)),
+        el("KeyMarker", encode(keyMarker)),
+        el("VersionIdMarker", versionIdMarker),
+    ]
+    if result.isTruncated and result.nextMarker is not None:
+        children.append(el("NextKeyMarker", encode(result.nextMarker)))
+        if result.nextMarker not in result.commonPrefixes:
+            children.append(el("NextVersionIdMarker", NULL_VERSION))
+    children.append(el("MaxKeys", str(maxKeys)))
+    if delimiter:
+        children.append(el("Delimiter", encode(delimiter)))
+    children.append(el("IsTruncated", "true" if result.isTruncated else "false"))
+    if encodingType:
+        children.append(el("EncodingType", encodingType))
+    for info in result.contents:
+        children.append(
+            el(
+                "Version",
+                [
+                    el("Key", encode(info.key)),
+                    el("VersionId", NULL_VERSION),
+                    el("IsLatest", "true"),
+                    el("LastModified", isoTime(info.lastModified)),
+                    el("ETag", quoteETag(info.etag)),
+                    el("Size", str(info.size)),
+                    ownerElement(info.owner),
+                    el("StorageClass", "STANDARD"),
+                ],
+            )
+        )
+    children.extend(
+        el("CommonPrefixes", [el("Prefix", encode(p))]) for p in result.commonPrefixes
+    )
+    return document("ListVersionsResult", children)
 
 
 def location(constraint):
@@ -378,21 +472,23 @@ def parseCreateBucket(body):
 
 def parseDelete(body):
     """
-    @return: C{(quiet, keys)} of a DeleteObjects request.
+    @return: C{(quiet, objects)} of a DeleteObjects request: C{objects} is
+        a L{list} of C{(key, versionId)}, the version id C{None} when the
+        request names none.
     """
     root = parse(body)
     if root.tag != "Delete":
         raise errors.MalformedXML()
     quiet = (_text(root, "Quiet", "false") or "").strip().lower() == "true"
-    keys = []
+    objects = []
     for obj in root.findall("Object"):
         key = _text(obj, "Key")
         if key is None:
             raise errors.MalformedXML()
-        keys.append(key)
-    if not keys or len(keys) > 1000:
+        objects.append((key, _text(obj, "VersionId")))
+    if not objects or len(objects) > 1000:
         raise errors.MalformedXML()
-    return quiet, keys
+    return quiet, objects
 
 
 def parseCompleteMultipartUpload(body):

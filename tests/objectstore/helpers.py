@@ -18,7 +18,7 @@ from twisted.web.server import Site
 
 from nova.objectstore.auth import StaticKey, StaticKeyAuthenticator
 from nova.objectstore.filesystem import FilesystemObjectStore
-from nova.objectstore.resource import S3Request, S3Resource
+from nova.objectstore.resource import S3Resource, makeSite
 
 KEYS = {
     "AKALICE": StaticKey("alice-secret", "alice", "proj1"),
@@ -86,7 +86,7 @@ class TrackingSite(Site):
         @return: a L{Deferred} that fires once every connection is closed.
         """
         for protocol in list(self.openProtocols):
-            protocol._channel.transport.abortConnection()
+            getattr(protocol, "_channel", protocol).transport.abortConnection()
         return deferLater(reactor, 0.01, lambda: None)
 
 
@@ -113,13 +113,9 @@ class S3ServerMixin:
             StaticKeyAuthenticator(KEYS, reactor),
             virtualHostSuffixes=self.virtualHostSuffixes,
         )
-        site = TrackingSite(
-            self.resource,
-            requestFactory=type(
-                "TestS3Request", (S3Request,), {"stagingDirectory": self.store.stagingDirectory}
-            ),
+        site = makeSite(
+            self.resource, stagingDirectory=self.store.stagingDirectory, siteClass=TrackingSite
         )
-        site.displayTracebacks = False
         self.port = reactor.listenTCP(0, site, interface="127.0.0.1")
         self.addCleanup(site.closeAll)
         self.addCleanup(self.port.stopListening)

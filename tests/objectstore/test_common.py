@@ -9,7 +9,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from nova.context import RequestContext
 from nova.objectstore import common, errors
-from nova.objectstore.interfaces import ALL_USERS, AUTHENTICATED_USERS, Grant, MultipartUpload
+from nova.objectstore.interfaces import ALL_USERS, ANONYMOUS_OWNER, AUTHENTICATED_USERS, Grant, MultipartUpload
 
 
 class BucketNameTests(SynchronousTestCase):
@@ -99,22 +99,38 @@ class CompletionTests(SynchronousTestCase):
 
 class ACLTests(SynchronousTestCase):
     def test_canned(self):
-        self.assertEqual(common.cannedACL("private"), ())
-        self.assertEqual(common.cannedACL("public-read"), (Grant("Group", ALL_USERS, "READ"),))
-        self.assertEqual(len(common.cannedACL("public-read-write")), 2)
-        self.assertEqual(common.cannedACL("authenticated-read"), (Grant("Group", AUTHENTICATED_USERS, "READ"),))
+        """
+        A canned ACL lists its group grants, then the owner's full control;
+        a C{bucket-owner-*} one the owner, then the bucket's owner.
+        """
+        owner = Grant("CanonicalUser", "p1", "FULL_CONTROL")
+        self.assertEqual(common.cannedACL("private", "p1"), (owner,))
+        self.assertEqual(common.cannedACL("public-read", "p1"), (Grant("Group", ALL_USERS, "READ"), owner))
         self.assertEqual(
-            common.cannedACL("bucket-owner-full-control", "p2"),
-            (Grant("CanonicalUser", "p2", "FULL_CONTROL"),),
+            common.cannedACL("public-read-write", "p1"),
+            (Grant("Group", ALL_USERS, "READ"), Grant("Group", ALL_USERS, "WRITE"), owner),
         )
-        self.assertRaises(errors.InvalidArgument, common.cannedACL, "everyone")
+        self.assertEqual(
+            common.cannedACL("authenticated-read", "p1"),
+            (Grant("Group", AUTHENTICATED_USERS, "READ"), owner),
+        )
+        self.assertEqual(
+            common.cannedACL("bucket-owner-full-control", "p1", "p2"),
+            (owner, Grant("CanonicalUser", "p2", "FULL_CONTROL")),
+        )
+        self.assertEqual(common.cannedACL("bucket-owner-read", "p1", "p1"), (owner,))
+        self.assertEqual(
+            common.cannedACL("private", None),
+            (Grant("CanonicalUser", ANONYMOUS_OWNER, "FULL_CONTROL"),),
+        )
+        self.assertRaises(errors.InvalidArgument, common.cannedACL, "everyone", "p1")
 
     def test_isAllowed(self):
         alice = RequestContext(userId="alice", projectId="p1")
         bob = RequestContext(userId="bob", projectId="p2")
         admin = RequestContext(userId="root", projectId="p3", isAdmin=True)
-        public = common.cannedACL("public-read")
-        authenticated = common.cannedACL("authenticated-read")
+        public = common.cannedACL("public-read", "p1")
+        authenticated = common.cannedACL("authenticated-read", "p1")
         granted = (Grant("CanonicalUser", "p2", "WRITE"),)
         self.assertTrue(common.isAllowed(alice, "p1", (), "WRITE"))
         self.assertFalse(common.isAllowed(bob, "p1", (), "READ"))

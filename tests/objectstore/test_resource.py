@@ -211,14 +211,14 @@ class RenderTests(SynchronousTestCase):
         self.assertEqual(request.written, [])
 
     def test_methodNotAllowed(self):
-        request = self.render(b"OPTIONS", b"/bkt/key")
+        request = self.render(b"TRACE", b"/bkt/key")
         self.assertEqual(request.responseCode, 405)
         request = self.render(b"POST", b"/")
         self.assertEqual(request.responseCode, 405)
 
     def test_notImplemented(self):
         self.successResultOf(self.store.createBucket("bkt", "p1"))
-        for uri in [b"/bkt?replication", b"/bkt?notification", b"/bkt/k?torrent", b"/bkt?versions"]:
+        for uri in [b"/bkt?replication", b"/bkt?notification", b"/bkt/k?torrent", b"/bkt?logging"]:
             request = self.render(b"GET", uri)
             self.assertEqual(request.responseCode, 501, uri)
             self.assertIn(b"<Code>NotImplemented</Code>", b"".join(request.written))

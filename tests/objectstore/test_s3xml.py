@@ -26,6 +26,28 @@ class WriteTests(SynchronousTestCase):
         root = ET.fromstring(body)
         self.assertEqual([c.tag for c in root], ["Code", "Message", "Key", "Resource", "RequestId"])
 
+    def test_errorDocumentWellFormed(self):
+        """
+        What XML cannot carry is left out of an error document's extra
+        elements, percent-encoded in its resource and replaced in its
+        message; the document always parses.
+        """
+        body = s3xml.errorDocument(
+            "NoSuchKey",
+            "gone\x00",
+            "/b/a\x01b",
+            "REQ",
+            {"Key": "a\x01b", "BucketName": "b", "Content-MD5": "\udce9", "Other": "\ufffe"},
+        )
+        root = ET.fromstring(body)
+        self.assertEqual([c.tag for c in root], ["Code", "Message", "BucketName", "Resource", "RequestId"])
+        self.assertEqual(root.find("Message").text, "gone\ufffd")
+        self.assertEqual(root.find("Resource").text, "/b/a%01b")
+        self.assertTrue(s3xml.isXMLText("tab\tnew\nline\r\u00e9"))
+        self.assertFalse(s3xml.isXMLText("\x0b"))
+        withoutResource = ET.fromstring(s3xml.errorDocument("BadRequest", "m", None, "R", {}))
+        self.assertEqual([c.tag for c in withoutResource], ["Code", "Message", "RequestId"])
+
     def test_urlEncoding(self):
         result = ListResult([], ["a b/", "c+d/"], False)
         body = s3xml.listObjects("bkt", result, "p q", "/", "", 1000, "url")
@@ -33,10 +55,16 @@ class WriteTests(SynchronousTestCase):
         self.assertIn(b"<Prefix>c%2Bd/</Prefix>", body)
 
     def test_accessControlPolicy(self):
-        body = s3xml.accessControlPolicy("p1", [Grant("Group", ALL_USERS, "READ")])
+        """
+        Grants are listed as they are, in their order; an empty list
+        lists none.
+        """
+        listed = [Grant("Group", ALL_USERS, "READ"), Grant("CanonicalUser", "p1", "FULL_CONTROL")]
+        body = s3xml.accessControlPolicy("p1", listed)
         owner, grants = s3xml.parseAccessControlPolicy(body)
         self.assertEqual(owner, "p1")
-        self.assertEqual(grants, [Grant("CanonicalUser", "p1", "FULL_CONTROL"), Grant("Group", ALL_USERS, "READ")])
+        self.assertEqual(grants, listed)
+        self.assertEqual(s3xml.parseAccessControlPolicy(s3xml.accessControlPolicy("p1", ())), ("p1", []))
 
 
 class ParseTests(SynchronousTestCase):
@@ -47,7 +75,11 @@ class ParseTests(SynchronousTestCase):
     def test_namespaces(self):
         root = s3xml.parse(b'<Delete xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Object><Key>k</Key></Object></Delete>')
         self.assertEqual(root.tag, "Delete")
-        self.assertEqual(s3xml.parseDelete(b"<Delete><Quiet>true</Quiet><Object><Key>a</Key></Object></Delete>"), (True, ["a"]))
+        self.assertEqual(s3xml.parseDelete(b"<Delete><Quiet>true</Quiet><Object><Key>a</Key></Object></Delete>"), (True, [("a", None)]))
+        self.assertEqual(
+            s3xml.parseDelete(b"<Delete><Object><Key>a</Key><VersionId>null</VersionId></Object></Delete>"),
+            (False, [("a", "null")]),
+        )
 
     def test_delete(self):
         many = b"<Delete>" + b"<Object><Key>k</Key></Object>" * 1001 + b"</Delete>"

@@ -281,6 +281,18 @@ class ObjectStoreContract:
             errors.NoSuchKey,
         )
 
+    def test_defaultACL(self):
+        """
+        A bucket or object given no access control list is private: its
+        owner's full control.
+        """
+        owner = (Grant("CanonicalUser", "proj1", "FULL_CONTROL"),)
+        self.assertEqual(self.successResultOf(self.store.getBucket("bucket")).acl, owner)
+        self.put("k", b"x", ObjectSettings(owner="proj1"))
+        self.assertEqual(self.successResultOf(self.store.getObjectInfo("bucket", "k")).acl, owner)
+        self.successResultOf(self.store.createBucket("open", "proj1", ()))
+        self.assertEqual(self.successResultOf(self.store.getBucket("open")).acl, ())
+
     def test_setObjectACL(self):
         self.put("k", b"x")
         grants = (Grant("CanonicalUser", "proj9", "READ"),)
@@ -358,6 +370,36 @@ class ObjectStoreContract:
         )
         self.assertEqual(self.read("big"), b"a" * 10 + b"c" * 10)
         self.assertEqual(info.partSizes, (10, 10))
+
+    def test_completeAgain(self):
+        """
+        A completed upload may be completed again with the same parts for a
+        day: nothing changes and the first completion's object is answered.
+        """
+        upload, parts = self.upload()
+        requested = [(p.partNumber, f'"{p.etag}"') for p in parts]
+        first = self.successResultOf(
+            self.store.completeMultipartUpload("bucket", "big", upload.uploadId, requested)
+        )
+        self.put("big", b"replaced")
+        again = self.successResultOf(
+            self.store.completeMultipartUpload("bucket", "big", upload.uploadId, requested)
+        )
+        self.assertEqual(again, first)
+        self.assertEqual(self.read("big"), b"replaced")
+        for otherParts, otherKey in [(requested[:2], "big"), (requested, "other")]:
+            self.failureResultOf(
+                self.store.completeMultipartUpload("bucket", otherKey, upload.uploadId, otherParts),
+                errors.NoSuchUpload,
+            )
+        self.failureResultOf(
+            self.store.listParts("bucket", "big", upload.uploadId), errors.NoSuchUpload
+        )
+        self.clock.advance(24 * 3600 + 1)
+        self.failureResultOf(
+            self.store.completeMultipartUpload("bucket", "big", upload.uploadId, requested),
+            errors.NoSuchUpload,
+        )
 
     def test_abort(self):
         upload, _ = self.upload()
@@ -482,6 +524,36 @@ class FilesystemObjectStoreTests(ObjectStoreContract, SynchronousTestCase):
         self.assertEqual(self.dataFiles(), [])
         tmp = os.path.join(self.rootPath, "bucket", "tmp")
         self.assertEqual(os.listdir(tmp), [])
+
+    def test_legacyACLs(self):
+        """
+        Documents written when access control lists were kept without the
+        owner's full control read as that grant followed by the others.
+        """
+        import json
+
+        self.put("k", b"x")
+        bucketDir = os.path.join(self.rootPath, "bucket")
+        public = Grant("Group", ALL_USERS, "READ")
+        owner = Grant("CanonicalUser", "proj1", "FULL_CONTROL")
+        bucketPath = os.path.join(bucketDir, "bucket.json")
+        with open(bucketPath) as f:
+            doc = json.load(f)
+        doc["acl"] = [public.toJSON()]
+        del doc["grants"]
+        with open(bucketPath, "w") as f:
+            json.dump(doc, f)
+        keyPath = os.path.join(bucketDir, "keys", keyRelativePath("k"))
+        with open(keyPath) as f:
+            doc = json.load(f)
+        doc["settings"]["acl"] = [public.toJSON(), owner.toJSON()]
+        del doc["settings"]["grants"]
+        with open(keyPath, "w") as f:
+            json.dump(doc, f)
+        self.assertEqual(self.successResultOf(self.store.getBucket("bucket")).acl, (owner, public))
+        self.assertEqual(self.successResultOf(self.store.getObjectInfo("bucket", "k")).acl, (owner, public))
+        self.successResultOf(self.store.setObjectACL("bucket", "k", (public,)))
+        self.assertEqual(self.successResultOf(self.store.getObjectInfo("bucket", "k")).acl, (public,))
 
     def test_deletedReaderKeepsReading(self):
         self.put("k", b"still here")

@@ -109,11 +109,19 @@ class AuthManagerTests(TestCase):
                     make("wrong").list_buckets()
                 except ClientError as e:
                     code = e.response["Error"]["Code"]
+                try:
+                    s3.put_bucket_acl(Bucket="alices-bucket", GrantRead='id="no-such-project"')
+                except ClientError as e:
+                    grantCode = e.response["Error"]["Code"]
+                s3.put_bucket_acl(Bucket="alices-bucket", GrantRead='id="alice"')
+                grants = s3.get_bucket_acl(Bucket="alices-bucket")["Grants"]
                 s3.close()
-                return owner, code
+                return owner, code, grantCode, [g["Grantee"]["ID"] for g in grants]
 
-            owner, code = await deferToThread(client)
+            owner, code, grantCode, grantees = await deferToThread(client)
             self.assertEqual((owner, code), ("alice", "SignatureDoesNotMatch"))
+            # Grants may name the projects the AuthManager knows, and only them.
+            self.assertEqual((grantCode, grantees), ("InvalidArgument", ["alice"]))
         finally:
             for service in reversed(services):
                 stopped = service.stopService()

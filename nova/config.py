@@ -21,6 +21,7 @@ L{Config}, which C{makeService} passes down to what it builds.
 
 import os
 import socket
+import sys
 import textwrap
 from types import MappingProxyType
 
@@ -185,6 +186,21 @@ def _defaultHost(values):
     return socket.gethostname()
 
 
+def _defaultMyIP(values):
+    """
+    @return: the IPv4 address this host's name resolves to, if it is not
+        a loopback address; else C{127.0.0.1}.
+    """
+    try:
+        addresses = socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET)
+    except OSError:
+        return "127.0.0.1"
+    for *_, sockaddr in addresses:
+        if not sockaddr[0].startswith("127."):
+            return sockaddr[0]
+    return "127.0.0.1"
+
+
 OPTIONS = (
     Flag(
         "flagfile",
@@ -199,6 +215,14 @@ OPTIONS = (
         Computed(_defaultHost, "the machine's host name"),
         "Name of this host, used in RPC topics (<topic>.<host>) and the "
         "services table.",
+    ),
+    Flag(
+        "my_ip",
+        "str",
+        Computed(_defaultMyIP, "the address the host's name resolves to, else 127.0.0.1"),
+        "This host's address on the cloud's network: the default of "
+        "--routing_source_ip, and so of the metadata service address guests' "
+        "requests are forwarded to (--ec2_dmz_host).",
     ),
     Flag(
         "state_path",
@@ -338,7 +362,43 @@ def _resolve(flags, name, value, nextToken):
     return flag, flag.parse(value), False
 
 
-def parseFlags(argv, allowPositional=False, defaults=None):
+def _legacy(flags, name, value, nextToken, warn):
+    """
+    Accept a flag of Cactus's that is not one of ours: warn, and give the
+    flags it stands for now.
+
+    @return: C{(occurrences, consumed next token)}, each occurrence a
+        C{(flag, parsed value)}; L{None} if C{name} is no Cactus flag.
+    """
+    from nova.legacy import CACTUS_FLAGS
+
+    legacy = CACTUS_FLAGS.get(name)
+    if legacy is None and name.startswith("no") and value is None:
+        legacy = CACTUS_FLAGS.get(name[2:])
+        if legacy is not None:
+            value = "false"
+    if legacy is None:
+        return None
+    consumed = False
+    if value is None and nextToken is not None and not nextToken.startswith("--"):
+        # Cactus's gflags took "--name value" as well; a boolean's bare
+        # form is followed by another flag or nothing.
+        if legacy.translate is not None and legacy.name != "fake_rabbit":
+            value, consumed = nextToken, True
+    warn(legacy.warning())
+    occurrences = []
+    if legacy.translate is not None:
+        for newName, newValue in legacy.translate(value):
+            flag, parsed, _ = _resolve(flags, newName, newValue, None)
+            occurrences.append((flag, parsed))
+    return occurrences, consumed
+
+
+def _stderrWarning(message):
+    sys.stderr.write(f"nova: warning: {message}\n")
+
+
+def parseFlags(argv, allowPositional=False, defaults=None, warn=None):
     """
     Parse flags and flagfiles into a L{Config}.
 
@@ -348,9 +408,15 @@ def parseFlags(argv, allowPositional=False, defaults=None):
     @param defaults: a mapping of flag name to value that replaces the
         defined default (daemons use it, for example, to pick their own
         listening port); command line and flagfiles still override it.
+    @param warn: called with the one-line warning for each flag of Nova's
+        Cactus release that is accepted but not used
+        (L{nova.legacy.CACTUS_FLAGS}); by default the warning is written
+        to standard error.
     @return: C{(config, positional)} where C{positional} is a L{list}.
     @raise ConfigError: with a one-line message naming the offending flag.
     """
+    if warn is None:
+        warn = _stderrWarning
     flags = allFlags()
     fromFiles, fromCommandLine, positional = {}, {}, []
     index = 0
@@ -374,10 +440,27 @@ def parseFlags(argv, allowPositional=False, defaults=None):
                 value = argv[index]
                 index += 1
             for fileName, fileValue in _readFlagfile(value, frozenset()):
+                legacy = None
+                if fileName not in flags:
+                    legacy = _legacy(flags, fileName, fileValue, None, warn)
+                if legacy is not None:
+                    for flag, parsed in legacy[0]:
+                        fromFiles[flag.name] = parsed
+                    continue
                 flag, parsed, _ = _resolve(flags, fileName, fileValue, None)
                 fromFiles[flag.name] = parsed
             continue
         nextToken = argv[index] if index < len(argv) else None
+        legacy = None
+        if name not in flags:
+            legacy = _legacy(flags, name, value, nextToken, warn)
+        if legacy is not None:
+            occurrences, consumed = legacy
+            if consumed:
+                index += 1
+            for flag, parsed in occurrences:
+                fromCommandLine[flag.name] = parsed
+            continue
         flag, parsed, consumed = _resolve(flags, name, value, nextToken)
         if consumed:
             index += 1
@@ -395,8 +478,19 @@ def parseFlags(argv, allowPositional=False, defaults=None):
             computed.append(flag)
         else:
             values[name] = flag.default
-    for flag in computed:
-        values[flag.name] = flag.default.compute(values)
+    # A computed default may depend on another: compute those whose
+    # dependencies are known until none is left.
+    while computed:
+        waiting = []
+        for flag in computed:
+            try:
+                values[flag.name] = flag.default.compute(values)
+            except KeyError:
+                waiting.append(flag)
+        if len(waiting) == len(computed):
+            names = ", ".join(f"--{flag.name}" for flag in waiting)
+            raise RuntimeError(f"the defaults of {names} depend on each other")
+        computed = waiting
     return Config(values), positional
 
 

@@ -39,10 +39,18 @@ class NovaOptions(usage.Options):
             sys.stdout.write(self.getUsage())
             raise SystemExit(0)
         try:
-            self["config"], _ = parseFlags(options, defaults=self.defaults)
+            self["config"], _ = parseFlags(options, defaults=self.defaults, warn=self.warn)
         except ConfigError as e:
             sys.stderr.write(f"{self.binary}: {e}\n")
             raise SystemExit(1)
+
+    def warn(self, message):
+        """
+        Say that a flag of Cactus's is accepted but not used: on standard
+        error at once, and in the daemon's log once it starts.
+        """
+        sys.stderr.write(f"{self.binary}: warning: {message}\n")
+        log.warn("{message}", message=message)
 
     def getUsage(self, width=None):
         return (

@@ -20,6 +20,8 @@ FIREWALL_DRIVERS = {
     "iptables": "nova.compute.firewall.IptablesFirewallDriver",
     "nova.compute.firewall.NoopFirewallDriver": "nova.compute.firewall.NoopFirewallDriver",
     "nova.compute.firewall.IptablesFirewallDriver": "nova.compute.firewall.IptablesFirewallDriver",
+    # Cactus's class path.
+    "nova.virt.libvirt_conn.IptablesFirewallDriver": "nova.compute.firewall.IptablesFirewallDriver",
 }
 
 OPTIONS = (

@@ -176,7 +176,7 @@ OPTIONS = (
     Flag(
         "routing_source_ip",
         "str",
-        "127.0.0.1",
+        Computed(lambda values: values["my_ip"], "$my_ip"),
         "Public address of this network host: traffic from the fixed range "
         "leaves with it as source (SNAT).",
     ),

@@ -12,6 +12,10 @@ VOLUME_DRIVERS = {
     "file": "nova.volume.file.FileVolumeDriver",
     "lvm": "nova.volume.lvm.LVMVolumeDriver",
     "fake": "nova.volume.fake.FakeVolumeDriver",
+    # Cactus's class paths.
+    "nova.volume.driver.ISCSIDriver": "nova.volume.lvm.LVMVolumeDriver",
+    "nova.volume.driver.FakeISCSIDriver": "nova.volume.fake.FakeVolumeDriver",
+    "nova.volume.driver.LoggingVolumeDriver": "nova.volume.fake.FakeVolumeDriver",
 }
 
 OPTIONS = (

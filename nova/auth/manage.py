@@ -19,11 +19,15 @@ Nova's positional arguments::
     nova-manage project quota <project> [key] [value]
     nova-manage project environment <project> <user> [filename]
     nova-manage project zipfile <project> <user> [filename]
+    nova-manage project scrub <project>
     nova-manage role add <user> <role> [project]
     nova-manage role has <user> <role> [project]
     nova-manage role remove <user> <role> [project]
 
-Every command works through L{nova.auth.manager.AuthManager} built from the
+C{account} is another name of C{project}, as in Cactus.
+
+Every command but C{project scrub} (which works on the database alone)
+works through L{nova.auth.manager.AuthManager} built from the
 flags (C{--auth_driver}, C{--cache_backend}...), so a change made here
 invalidates the shared cache the API daemons read.
 """
@@ -267,6 +271,41 @@ class ProjectCommands(Commands):
         yield self.auth.deleteProject(name)
         yield QuotaEngine.fromConfig(self.config, self.env.db).resetQuota(name)
         self.say(f"project {name} deleted")
+
+    @inlineCallbacks
+    def do_scrub(self, project_id):
+        """Give back a project's network and delete its security groups (the project may be gone).
+
+        Groups that instances still use, or that another project's group
+        names in a rule, are kept and listed.
+        """
+        from nova.db.security_groups import SecurityGroupInUse
+
+        db = self.env.db
+        yield db.networks.disassociateProject(project_id)
+        remaining = list((yield db.securityGroups.list(projectId=project_id)))
+        deleted, reasons = [], {}
+        # A group another one names in a rule goes once the other is gone.
+        while remaining:
+            progress, kept = False, []
+            for group in remaining:
+                try:
+                    yield db.securityGroups.delete(group.id)
+                except SecurityGroupInUse as e:
+                    kept.append(group)
+                    reasons[group.name] = str(e)
+                else:
+                    deleted.append(group.name)
+                    progress = True
+            remaining = kept
+            if not progress:
+                break
+        self.say(
+            f"project {project_id} scrubbed: network released, "
+            f"{len(deleted)} security group(s) deleted"
+        )
+        for group in remaining:
+            self.say(f"kept security group {group.name}: {reasons[group.name]}")
 
     @_withAuth
     @inlineCallbacks

@@ -24,7 +24,8 @@ def _integer(name, value, minimum):
     return number
 
 
-def createInstanceType(db, name, memoryMb, vcpus, localGb, flavorId=None):
+def createInstanceType(db, name, memoryMb, vcpus, localGb, flavorId=None, swap=0,
+                       rxtxQuota=0, rxtxCap=0):
     """
     Add an instance type after checking its values.
 
@@ -33,6 +34,9 @@ def createInstanceType(db, name, memoryMb, vcpus, localGb, flavorId=None):
     @param localGb: local disk in GiB, 0 or more.
     @param flavorId: its number in the OpenStack API, or C{None} for the
         next free one.
+    @param swap: MB of swap disk, 0 or more.
+    @param rxtxQuota: network transfer quota, 0 (unlimited) or more.
+    @param rxtxCap: network transfer cap, 0 (unlimited) or more.
     @return: L{Deferred} firing with the L{nova.db.records.InstanceTypeRecord}.
     @raise InvalidParameterValue: for a bad name or number.
     """
@@ -43,7 +47,12 @@ def createInstanceType(db, name, memoryMb, vcpus, localGb, flavorId=None):
     localGb = _integer("local_gb", localGb, 0)
     if flavorId is not None:
         flavorId = _integer("flavorid", flavorId, 1)
-    return db.instanceTypes.create(name, memoryMb, vcpus, localGb, flavorId)
+    swap = _integer("swap", swap, 0)
+    rxtxQuota = _integer("rxtx_quota", rxtxQuota, 0)
+    rxtxCap = _integer("rxtx_cap", rxtxCap, 0)
+    return db.instanceTypes.create(
+        name, memoryMb, vcpus, localGb, flavorId, swap, rxtxQuota, rxtxCap
+    )
 
 
 def getInstanceType(db, config, name=None):
@@ -70,9 +79,10 @@ def listInstanceTypes(db):
     return db.instanceTypes.list()
 
 
-def deleteInstanceType(db, name):
+def deleteInstanceType(db, name, purge=False):
     """
+    @param purge: remove the row instead of marking the type deleted.
     @return: L{Deferred} firing with the removed type; failing with
         L{InstanceTypeNotFound}.
     """
-    return db.instanceTypes.delete(name)
+    return db.instanceTypes.delete(name, purge)

@@ -32,22 +32,33 @@ class InstanceTypeStore:
         self.transactor = transactor
         self.clock = clock
 
-    def create(self, name, memoryMb, vcpus, localGb, flavorId=None):
+    def create(self, name, memoryMb, vcpus, localGb, flavorId=None, swap=0, rxtxQuota=0,
+               rxtxCap=0):
         """
         Add an instance type.
 
         @param flavorId: its number in the OpenStack API; by default one
             more than the largest in use.
+        @param swap: MB of swap disk.
+        @param rxtxQuota: network transfer quota (0: unlimited).
+        @param rxtxCap: network transfer cap (0: unlimited).
         @return: L{Deferred} firing with the new L{InstanceTypeRecord};
             failing with L{InstanceTypeExists} if the name or flavor id is
             taken.
         """
         return self.transactor.transact(
-            self.thd_create, name, memoryMb, vcpus, localGb, flavorId, utcnow(self.clock)
+            self.thd_create, name, memoryMb, vcpus, localGb, flavorId, utcnow(self.clock),
+            swap, rxtxQuota, rxtxCap,
         )
 
-    def thd_create(self, store, name, memoryMb, vcpus, localGb, flavorId, now):
-        if store.find(InstanceType, InstanceType.name == name).one() is not None:
+    def thd_create(self, store, name, memoryMb, vcpus, localGb, flavorId, now, swap=0,
+                   rxtxQuota=0, rxtxCap=0):
+        existing = store.find(InstanceType, InstanceType.name == name).one()
+        if existing is not None:
+            if existing.deleted:
+                raise InstanceTypeExists(
+                    f"instance type {name} exists (deleted: purge it first)"
+                )
             raise InstanceTypeExists(f"instance type {name} exists")
         if flavorId is None:
             largest = store.find(InstanceType).max(InstanceType.flavorid)
@@ -58,6 +69,8 @@ class InstanceTypeStore:
         row.name = name
         row.memory_mb, row.vcpus, row.local_gb = memoryMb, vcpus, localGb
         row.flavorid = flavorId
+        row.swap, row.rxtx_quota, row.rxtx_cap = swap, rxtxQuota, rxtxCap
+        row.deleted = False
         row.created_at = now
         store.add(row)
         store.flush()
@@ -72,7 +85,9 @@ class InstanceTypeStore:
 
     @readOnly
     def thd_get(self, store, name):
-        row = store.find(InstanceType, InstanceType.name == name).one()
+        row = store.find(
+            InstanceType, InstanceType.name == name, InstanceType.deleted == False  # noqa: E712
+        ).one()
         if row is None:
             raise InstanceTypeNotFound(f"no instance type named {name}")
         return InstanceTypeRecord.fromModel(row)
@@ -86,37 +101,50 @@ class InstanceTypeStore:
 
     @readOnly
     def thd_getByFlavorId(self, store, flavorId):
-        row = store.find(InstanceType, InstanceType.flavorid == flavorId).one()
+        row = store.find(
+            InstanceType,
+            InstanceType.flavorid == flavorId,
+            InstanceType.deleted == False,  # noqa: E712
+        ).one()
         if row is None:
             raise InstanceTypeNotFound(f"no instance type with flavor id {flavorId}")
         return InstanceTypeRecord.fromModel(row)
 
-    def list(self):
+    def list(self, includeDeleted=False):
         """
+        @param includeDeleted: whether to include the types marked deleted.
         @return: L{Deferred} firing with every L{InstanceTypeRecord}, by
             flavor id.
         """
-        return self.transactor.transact(self.thd_list)
+        return self.transactor.transact(self.thd_list, includeDeleted)
 
     @readOnly
-    def thd_list(self, store):
-        rows = store.find(InstanceType).order_by(InstanceType.flavorid)
+    def thd_list(self, store, includeDeleted=False):
+        conditions = [] if includeDeleted else [InstanceType.deleted == False]  # noqa: E712
+        rows = store.find(InstanceType, *conditions).order_by(InstanceType.flavorid)
         return [InstanceTypeRecord.fromModel(row) for row in rows]
 
-    def delete(self, name):
+    def delete(self, name, purge=False):
         """
         Remove an instance type.  Instances of that type keep their sizes
         (each instance row holds its own copy).
 
+        @param purge: if false, mark the type deleted (hidden from
+            L{get}, L{getByFlavorId} and L{list}, its name and flavor id
+            still taken); if true, remove its row (deleted or not).
         @return: L{Deferred} firing with the removed L{InstanceTypeRecord};
             failing with L{InstanceTypeNotFound}.
         """
-        return self.transactor.transact(self.thd_delete, name)
+        return self.transactor.transact(self.thd_delete, name, purge)
 
-    def thd_delete(self, store, name):
+    def thd_delete(self, store, name, purge=False):
         row = store.find(InstanceType, InstanceType.name == name).one()
-        if row is None:
+        if row is None or (row.deleted and not purge):
             raise InstanceTypeNotFound(f"no instance type named {name}")
         record = InstanceTypeRecord.fromModel(row)
-        store.remove(row)
+        if purge:
+            store.remove(row)
+        else:
+            row.deleted = True
+            store.flush()
         return record

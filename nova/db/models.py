@@ -69,6 +69,10 @@ class InstanceType:
     vcpus = Int()
     local_gb = Int()
     flavorid = Int()
+    swap = Int()
+    rxtx_quota = Int()
+    rxtx_cap = Int()
+    deleted = Bool()
     created_at = DateTime()
 
 

@@ -15,7 +15,7 @@ import ipaddress
 import random
 
 import attr
-from storm.expr import And, Insert, Update
+from storm.expr import And, Insert, Or, Update
 from storm.locals import Bool, DateTime, Int, Unicode
 
 from nova import exception
@@ -417,6 +417,48 @@ class NetworkStore:
             NetworkRecord.fromModel(row)
             for row in store.find(Network, *conditions).order_by(Network.id)
         ]
+
+    def deleteNetwork(self, cidr):
+        """
+        Remove a network and its fixed addresses.
+
+        @param cidr: the network's range, as C{network list} shows it.
+        @return: L{Deferred} firing with the removed L{NetworkRecord};
+            failing with L{NetworkNotFound}, or L{exception.Invalid} while
+            a project holds the network or an instance holds one of its
+            addresses.
+        """
+        return self.transactor.transact(self.thd_deleteNetwork, cidr)
+
+    def thd_deleteNetwork(self, store, cidr):
+        try:
+            wanted = str(ipaddress.ip_network(cidr, strict=False))
+        except ValueError:
+            raise exception.Invalid(f"bad network range {cidr!r}")
+        row = store.find(Network, Network.cidr == wanted).one()
+        if row is None:
+            raise NetworkNotFound(f"no network {wanted}")
+        if row.project_id is not None:
+            raise exception.Invalid(
+                f"network {wanted} belongs to project {row.project_id}: "
+                "disassociate it first (project scrub)"
+            )
+        fixed = store.find(FixedIp, FixedIp.network_id == row.id)
+        held = fixed.find(Or(FixedIp.instance_id != None, FixedIp.allocated == True))  # noqa: E711,E712
+        if not held.is_empty():
+            raise exception.Invalid(
+                f"network {wanted} has addresses in use ({held.count()}): "
+                "terminate their instances first"
+            )
+        fixedIds = list(fixed.values(FixedIp.id))
+        if fixedIds and not store.find(
+            FloatingIp, FloatingIp.fixed_ip_id.is_in(fixedIds)
+        ).is_empty():
+            raise exception.Invalid(f"network {wanted} has addresses with floating addresses")
+        record = NetworkRecord.fromModel(row)
+        fixed.remove()
+        store.remove(row)
+        return record
 
     def getForProject(self, projectId):
         """

@@ -117,6 +117,10 @@ class InstanceTypeRecord:
     local_gb = attr.ib()
     flavorid = attr.ib()
     created_at = attr.ib()
+    swap = attr.ib(default=0)
+    rxtx_quota = attr.ib(default=0)
+    rxtx_cap = attr.ib(default=0)
+    deleted = attr.ib(default=False)
 
     fromModel = classmethod(_fromModel)
 

@@ -1,8 +1,8 @@
 # -*- test-case-name: tests.network.test_manage -*-
 """
-C{nova-manage network ...} and C{nova-manage floating ...}: the fixed
-networks instances get addresses from, and the floating addresses projects
-allocate.
+C{nova-manage network ...}, C{nova-manage fixed ...} and C{nova-manage
+floating ...}: the fixed networks instances get addresses from, their
+addresses, and the floating addresses projects allocate.
 """
 
 import ipaddress
@@ -58,6 +58,12 @@ class NetworkCommands(Commands):
         )
 
     @inlineCallbacks
+    def do_delete(self, fixed_range):
+        """Delete a network and its fixed addresses (none in use, no project holding it)."""
+        record = yield self.env.db.networks.deleteNetwork(fixed_range)
+        self.say(f"network {record.cidr} deleted")
+
+    @inlineCallbacks
     def do_list(self):
         """List networks: cidr, netmask, gateway, DHCP start, DNS, bridge, VLAN, project, host."""
         networks = yield self.env.db.networks.list()
@@ -94,6 +100,42 @@ class NetworkCommands(Commands):
                     "Host",
                 ),
             )
+        )
+
+
+class FixedCommands(Commands):
+    """
+    Fixed (private) addresses: which instance holds each.
+    """
+
+    @inlineCallbacks
+    def do_list(self, host=None):
+        """List fixed addresses (of the instances on one host): network, address, MAC, hostname, host, instance.
+
+        Without a host, every address of every network, held or free; with
+        one, only the addresses of the instances the host runs.
+        """
+        networks = {n.id: n for n in (yield self.env.db.networks.list())}
+        instances = {i.id: i for i in (yield self.env.db.instances.list(host=host))}
+        fixed = yield self.env.db.networks.listFixedIps()
+        rows = []
+        for f in fixed:
+            instance = instances.get(f.instance_id) if f.instance_id is not None else None
+            if host is not None and instance is None:
+                continue
+            network = networks.get(f.network_id)
+            rows.append(
+                (
+                    network.cidr if network else f.network_id,
+                    f.address,
+                    _dash(f.mac_address),
+                    instance.hostname if instance else "-",
+                    _dash(instance.host) if instance else "-",
+                    instance.ec2Id if instance else ("reserved" if f.reserved else "-"),
+                )
+            )
+        self.say(
+            formatTable(rows, ("Network", "Address", "MAC_Address", "Hostname", "Host", "Instance"))
         )
 
 

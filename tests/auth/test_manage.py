@@ -296,3 +296,38 @@ class NovarcTests(TestCase):
     def test_quoting(self):
         text = novarc(configFromFlags(), User("u", "ak", "a'b\"c$d`e"), "p")
         self.assertIn("export EC2_SECRET_KEY='a'\"'\"'b\"c$d`e'\n", text)
+
+
+class ScrubTests(ManageTestMixin, TestCase):
+    @defer.inlineCallbacks
+    def test_scrub(self):
+        """
+        C{project scrub} (and C{account scrub}) deletes a project's security
+        groups, a group named by another's rule after that one; groups with
+        instances stay and are listed.
+        """
+        from nova.db.api import inlineDatabase
+        from nova.db.security_groups import RuleSpec
+
+        db = inlineDatabase(f"sqlite:{self.state}/nova.sqlite", reactor)
+        self.addCleanup(db.transactor.close)
+        web = yield db.securityGroups.create("p1", "u", "web", "web servers")
+        source = yield db.securityGroups.create("p1", "u", "admins", "named by web's rule")
+        yield db.securityGroups.addRules(web.id, [RuleSpec("tcp", 22, 22, groupId=source.id)])
+        busy = yield db.securityGroups.create("p1", "u", "busy", "has an instance")
+        instance = yield db.instances.create(
+            reservation_id="r", project_id="p1", user_id="u", instance_type="m1.tiny",
+            vcpus=1, memory_mb=512, local_gb=0,
+        )
+        yield db.securityGroups.addInstance(busy.id, instance.id)
+        other = yield db.securityGroups.create("p2", "u", "web", "another project's")
+        out = yield self.ok("account", "scrub", "p1")
+        lines = out.splitlines()
+        self.assertEqual(lines[0], "project p1 scrubbed: network released, 2 security group(s) deleted")
+        self.assertEqual(len(lines), 2)
+        self.assertTrue(lines[1].startswith("kept security group busy: "), lines[1])
+        left = yield db.securityGroups.list()
+        self.assertEqual(sorted((g.project_id, g.name) for g in left), [("p1", "busy"), ("p2", "web")])
+        self.assertEqual(other.name, "web")
+        out = yield self.ok("project", "scrub", "nobody")
+        self.assertEqual(out, "project nobody scrubbed: network released, 0 security group(s) deleted\n")

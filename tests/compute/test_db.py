@@ -222,7 +222,7 @@ class Patch9Mixin(BackendTestsMixin):
         db = self.makeDatabase()
         yield db.transactor.transact(_applyUpTo, 8)
         instanceId = yield db.transactor.transact(_insertInstance)
-        applied = yield db.sync()
+        applied = yield db.sync(9)
         self.assertEqual(applied, [9])
         instance = yield db.instances.get(instanceId)
         self.assertEqual((instance.disable_api_termination, instance.shutdown_behavior), (False, "stop"))

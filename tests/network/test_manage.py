@@ -115,6 +115,76 @@ class ManageNetworkTests(TestCase):
         self.assertEqual(self.rows(out), [["net1", "4.4.4.1", "-", "-", "proj1"]])
 
     @defer.inlineCallbacks
+    def test_fixedList(self):
+        from nova.db.api import inlineDatabase
+
+        yield self.manage("network", "create", "10.7.0.0/28", "1", "16")
+        db = inlineDatabase(f"sqlite:{self.state}/nova.sqlite", reactor)
+        sizes = dict(instance_type="m1.tiny", vcpus=1, memory_mb=512, local_gb=0)
+        one = yield db.instances.create(
+            reservation_id="r", project_id="p", user_id="u", host="h1", hostname="web", **sizes
+        )
+        two = yield db.instances.create(
+            reservation_id="r", project_id="p", user_id="u", host="h2", hostname="db", **sizes
+        )
+        for instance in (one, two):
+            yield db.networks.allocateFixedIp(1, instance.id, lambda: "02:16:3e:00:00:%02x" % (instance.id,))
+        db.transactor.close()
+        code, out, _ = yield self.manage("fixed", "list")
+        self.assertEqual(code, 0)
+        self.assertEqual(
+            out.splitlines()[0].split(), ["Network", "Address", "MAC_Address", "Hostname", "Host", "Instance"]
+        )
+        rows = self.rows(out)
+        self.assertEqual(len(rows), 16)
+        self.assertEqual(rows[0], ["10.7.0.0/28", "10.7.0.0", "-", "-", "-", "reserved"])
+        held = [row for row in rows if row[5].startswith("i-")]
+        self.assertEqual(
+            [(row[3], row[4], row[5]) for row in held],
+            [("web", "h1", "i-00000001"), ("db", "h2", "i-00000002")],
+        )
+        self.assertEqual(held[0][2], "02:16:3e:00:00:01")
+        code, out, _ = yield self.manage("fixed", "list", "h2")
+        self.assertEqual([row[3:] for row in self.rows(out)], [["db", "h2", "i-00000002"]])
+
+    @defer.inlineCallbacks
+    def test_networkDelete(self):
+        from nova.db.api import inlineDatabase
+
+        flags = ["--network_manager=vlan", "--vlan_interface=eth2"]
+        yield self.manage("network", "create", "10.7.0.0/24", "2", "128", "100", flags=flags)
+        code, out, err = yield self.manage("network", "delete", "10.7.0.128/25")
+        self.assertEqual((code, out, err), (0, "network 10.7.0.128/25 deleted\n", ""))
+        code, out, _ = yield self.manage("network", "list")
+        self.assertEqual([row[1] for row in self.rows(out)], ["10.7.0.0/25"])
+        code, out, _ = yield self.manage("fixed", "list")
+        self.assertEqual(len(self.rows(out)), 128)
+        code, _, err = yield self.manage("network", "delete", "10.7.0.128/25")
+        self.assertEqual((code, err), (1, "error: no network 10.7.0.128/25\n"))
+        code, _, err = yield self.manage("network", "delete", "nonsense")
+        self.assertEqual((code, err), (1, "error: bad network range 'nonsense'\n"))
+        # Refused while an instance holds an address, or a project the network.
+        db = inlineDatabase(f"sqlite:{self.state}/nova.sqlite", reactor)
+        instance = yield db.instances.create(
+            reservation_id="r", project_id="p", user_id="u", instance_type="m1.tiny", vcpus=1,
+            memory_mb=512, local_gb=0,
+        )
+        fixed = yield db.networks.allocateFixedIp(1, instance.id, lambda: "02:16:3e:00:00:01")
+        code, _, err = yield self.manage("network", "delete", "10.7.0.0/25")
+        self.assertEqual(code, 1)
+        self.assertIn("has addresses in use (1)", err)
+        yield db.networks.deallocateFixedIp(fixed.address, True)
+        yield db.networks.associateProject("proj1")
+        db.transactor.close()
+        code, _, err = yield self.manage("network", "delete", "10.7.0.0/25")
+        self.assertEqual(code, 1)
+        self.assertIn("belongs to project proj1", err)
+        code, out, _ = yield self.manage("project", "scrub", "proj1")
+        self.assertEqual(code, 0)
+        code, out, err = yield self.manage("network", "delete", "10.7.0.0/25")
+        self.assertEqual((code, out, err), (0, "network 10.7.0.0/25 deleted\n", ""))
+
+    @defer.inlineCallbacks
     def test_usage(self):
         code, _, err = yield self.manage("network")
         self.assertEqual(code, 2)

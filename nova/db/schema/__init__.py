@@ -106,13 +106,21 @@ def pendingVersions(store):
     return list(_applier(store).get_unapplied_versions())
 
 
-def upgrade(store):
+def upgrade(store, version=None):
     """
-    Apply every patch not yet applied, each in its own transaction.
+    Apply every patch not yet applied (up to C{version}, if given), each
+    in its own transaction.
 
+    @param version: the newest patch to apply, or C{None} for all.
     @return: the list of patch numbers applied now.
     """
     applier = _applier(store)
-    pending = list(applier.get_unapplied_versions())
-    applier.apply_all()
+    if version is None:
+        pending = list(applier.get_unapplied_versions())
+        applier.apply_all()
+        return pending
+    applier.check_unknown()
+    pending = [v for v in applier.get_unapplied_versions() if v <= version]
+    for number in pending:
+        applier.apply(number)
     return pending

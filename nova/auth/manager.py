@@ -30,6 +30,7 @@ import secrets
 import uuid
 
 import attr
+from twisted.application.internet import TimerService
 from twisted.application.service import MultiService
 from twisted.internet.defer import fail, inlineCallbacks, succeed
 from twisted.internet.threads import deferToThreadPool
@@ -50,7 +51,7 @@ from nova.auth.interfaces import (
 from nova.cache.interfaces import CacheUnavailable
 from nova.config import Flag
 from nova.context import RequestContext
-from nova.exception import Invalid, NovaError
+from nova.exception import DatabaseError, Invalid, NovaError
 
 # Driver flag values, including the class paths Nova's own flagfiles name.
 AUTH_DRIVERS = {
@@ -101,12 +102,27 @@ OPTIONS = (
         60.0,
         "Seconds that users (by access key and by name), the user list, "
         "projects and role grants stay in the cache; 0 disables caching.  "
-        "Changes made through Nova invalidate the cache at once; this bounds "
-        "how long changes made directly in the database or directory take "
-        "to be seen.",
+        "Changes made through Nova (nova-manage, the admin API) reach every "
+        "process within --credentials_refresh_interval; this bounds how "
+        "long changes made directly in the database or directory take to "
+        "be seen.",
+        minimum=0.0,
+    ),
+    Flag(
+        "credentials_refresh_interval",
+        "float",
+        1.0,
+        "Seconds between each process's checks of the database's count of "
+        "user, project, membership and role changes; when another process "
+        "(nova-manage, another nova-api) changed any, the cached ones are no "
+        "longer used.  0 disables the checks.",
         minimum=0.0,
     ),
 )
+
+#: The name of the counter of changes to users, projects and roles in the
+#: generations table (L{nova.db.generations}).
+AUTH_GENERATION = "auth"
 
 
 class AccessKeyLocked(signer.AuthFailure):
@@ -247,6 +263,7 @@ class AuthManager:
         cacheTTL=60,
         maxSkew=900,
         service=None,
+        generations=None,
     ):
         """
         @param clock: an L{IReactorTime}: the time signatures are checked at.
@@ -254,6 +271,10 @@ class AuthManager:
         @param lockoutSeconds: how long a locked access key stays locked.
         @param cacheTTL: seconds lookups stay cached (0: no caching).
         @param maxSkew: seconds a signed request's time may be off.
+        @param generations: a L{nova.db.generations.GenerationStore}, or
+            L{None}.  With one, every change bumps the C{auth} counter and
+            cache keys carry the counter's value, so that a change made by
+            another process is seen once L{refreshGeneration} read it.
         """
         self.driver = driver
         self.cache = cache
@@ -265,6 +286,8 @@ class AuthManager:
         self.cacheTTL = cacheTTL
         self.maxSkew = maxSkew
         self.service = service if service is not None else MultiService()
+        self.generations = generations
+        self.generation = 0
 
     # The cache.  Its failures are logged and otherwise ignored: lookups fall
     # back to the driver.
@@ -279,20 +302,59 @@ class AuthManager:
         )
         return None
 
+    def _versioned(self, key):
+        return f"{key}@{self.generation}"
+
     def _cacheGet(self, key):
         if self.cacheTTL <= 0:
             return succeed(None)
+        key = self._versioned(key)
         return self.cache.get(key).addErrback(self._cacheFailed, "get", key)
 
     def _cacheSet(self, key, value):
         if self.cacheTTL <= 0:
             return succeed(None)
+        key = self._versioned(key)
         return self.cache.set(key, value, ttl=self.cacheTTL).addErrback(
             self._cacheFailed, "set", key
         )
 
+    @inlineCallbacks
     def _invalidate(self, *keys):
-        return self.cache.delete(*keys).addErrback(self._cacheFailed, "delete", ",".join(keys))
+        """
+        Something changed: bump the change counter (so that every process
+        stops using what it cached), and drop C{keys} from the cache.
+        """
+        if self.generations is not None:
+            try:
+                generation = yield self.generations.bump(AUTH_GENERATION)
+            except DatabaseError:
+                self.log.failure("counting a change of users, projects or roles failed")
+            else:
+                self.generation = max(self.generation, generation)
+        versioned = [self._versioned(key) for key in keys]
+        yield self.cache.delete(*versioned).addErrback(
+            self._cacheFailed, "delete", ",".join(versioned)
+        )
+
+    @inlineCallbacks
+    def refreshGeneration(self):
+        """
+        Read the change counter: what another process changed since the
+        last read is looked up afresh from now on.  Database failures are
+        logged (the cache then stays in use).
+
+        @return: L{Deferred} firing with the counter's value.
+        """
+        if self.generations is None:
+            return self.generation
+        try:
+            generation = yield self.generations.get(AUTH_GENERATION)
+        except DatabaseError:
+            self.log.failure("reading the count of user, project and role changes failed")
+        else:
+            self.generation = max(self.generation, generation)
+        return self.generation
 
     @inlineCallbacks
     def _cached(self, key, load, encode, decode):
@@ -838,7 +900,8 @@ class AuthManager:
 
         @return: L{Deferred} firing with L{None}.
         """
-        return self._invalidate(_lockedKey(accessKey), _failuresKey(accessKey))
+        keys = (_lockedKey(accessKey), _failuresKey(accessKey))
+        return self.cache.delete(*keys).addErrback(self._cacheFailed, "delete", ",".join(keys))
 
 
 @attr.s(frozen=True)
@@ -988,7 +1051,7 @@ def authManagerFromConfig(config, db, reactor):
     def runInThread(function, *args):
         return deferToThreadPool(reactor, reactor.getThreadPool(), function, *args)
 
-    return AuthManager(
+    manager = AuthManager(
         driver,
         cache,
         reactor,
@@ -998,4 +1061,10 @@ def authManagerFromConfig(config, db, reactor):
         lockoutSeconds=config.lockout_minutes * 60,
         cacheTTL=config.credentials_cache_ttl,
         service=parent,
+        generations=db.generations,
     )
+    if config.credentials_refresh_interval > 0:
+        poller = TimerService(config.credentials_refresh_interval, manager.refreshGeneration)
+        poller.clock = reactor
+        poller.setServiceParent(parent)
+    return manager

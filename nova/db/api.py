@@ -8,6 +8,7 @@ C{makeService} and passed to the managers.
 from nova import exception
 from nova.db import schema
 from nova.db.auth import AuthStore
+from nova.db.generations import GenerationStore
 from nova.db.images import ImageStore
 from nova.db.instance_types import InstanceTypeStore
 from nova.db.instances import InstanceStore
@@ -43,6 +44,8 @@ class NovaDatabase:
     @ivar volumes: a L{VolumeStore} (volumes and snapshots).
     @ivar images: an L{ImageStore} (images and their launch permissions).
     @ivar tags: a L{TagStore} (tags on EC2 resources).
+    @ivar generations: a L{GenerationStore} (counters of changes to what
+        processes cache).
     """
 
     def __init__(self, transactor, clock):
@@ -60,14 +63,15 @@ class NovaDatabase:
         self.volumes = VolumeStore(transactor, clock)
         self.images = ImageStore(transactor, clock)
         self.tags = TagStore(transactor, clock)
+        self.generations = GenerationStore(transactor, clock)
 
-    def sync(self):
+    def sync(self, version=None):
         """
-        Apply every pending schema patch.
+        Apply every pending schema patch (up to C{version}, if given).
 
         @return: L{Deferred} firing with the list of patches applied now.
         """
-        return self.transactor.transact(schema.upgrade)
+        return self.transactor.transact(schema.upgrade, version)
 
     def checkSchema(self):
         """

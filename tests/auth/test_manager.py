@@ -12,6 +12,7 @@ import time
 from email.utils import formatdate
 from urllib.parse import quote
 
+from twisted.application.internet import TimerService
 from twisted.application.service import IService
 from twisted.internet import task
 from twisted.internet.defer import fail, maybeDeferred
@@ -38,7 +39,7 @@ from nova.config import configFromFlags
 from nova.context import RequestContext
 from nova.db.api import inlineDatabase
 from nova.db.keypairs import KeyPairExists, KeyPairNotFound
-from nova.exception import Invalid
+from nova.exception import DatabaseError, Invalid
 
 HOST = "127.0.0.1:8773"
 # An RSA public key in OpenSSH form.
@@ -749,9 +750,49 @@ class CacheTests(ManagerTestMixin, SynchronousTestCase):
                              interfaces.NotProjectMember)
 
     def test_malformedEntryIgnored(self):
-        self.ok(self.cache.set("auth:access:alice-ak", "{not json"))
+        self.ok(self.cache.set("auth:access:alice-ak@0", "{not json"))
         self.assertEqual(self.ok(self.manager.getUserFromAccessKey("alice-ak")), self.alice)
         self.assertIn("malformed", "\n".join(self.logText()))
+
+    def test_otherProcessChangesSeenAfterRefresh(self):
+        """
+        A change another process makes (nova-manage, another nova-api, each
+        with its own cache) bumps the change counter in the database; once
+        this manager has read the counter it looks things up afresh.
+        """
+        here = self.makeManager(generations=self.db.generations)
+        there = AuthManager(
+            self.driver, MemoryCache(self.clock), self.clock, generations=self.db.generations
+        )
+        self.ok(here.addRole("alice", "netadmin"))
+        self.assertTrue(self.ok(here.hasRole("alice", "netadmin")))
+        self.ok(there.removeRole("alice", "netadmin"))
+        # Until it reads the counter, the cached grant is used.
+        self.assertTrue(self.ok(here.hasRole("alice", "netadmin")))
+        self.assertEqual(self.ok(here.refreshGeneration()), self.ok(there.refreshGeneration()))
+        self.assertFalse(self.ok(here.hasRole("alice", "netadmin")))
+        # Its own changes count at once.
+        self.ok(here.addRole("alice", "netadmin"))
+        self.assertTrue(self.ok(here.hasRole("alice", "netadmin")))
+
+    def test_counterFailureKeepsCache(self):
+        """
+        When the counter cannot be read, the cache stays in use and the
+        failure is logged.
+        """
+
+        class BrokenGenerations:
+            def get(self, name):
+                return fail(DatabaseError("database is down"))
+
+            def bump(self, name):
+                return fail(DatabaseError("database is down"))
+
+        manager = self.makeManager(generations=BrokenGenerations())
+        self.assertEqual(self.ok(manager.refreshGeneration()), 0)
+        self.ok(manager.addRole("alice", "netadmin"))
+        self.assertTrue(self.ok(manager.hasRole("alice", "netadmin")))
+        self.assertIn("reading the count of user, project and role changes failed", self.logText())
 
     def test_brokenCache(self):
         manager = self.makeManager(cache=BrokenCache())
@@ -845,6 +886,13 @@ class FromConfigTests(SynchronousTestCase):
             (5, 900, 900, 60),
         )
         self.assertTrue(IService.providedBy(manager.service))
+        [poller] = list(manager.service)
+        self.assertIsInstance(poller, TimerService)
+        self.assertEqual(poller.step, 1.0)
+        self.assertIs(manager.generations, self.db.generations)
+        manager = authManagerFromConfig(
+            configFromFlags(credentials_refresh_interval=0), self.db, self.clock
+        )
         self.assertEqual(list(manager.service), [])
 
     def test_ldapAndRedis(self):
@@ -861,7 +909,10 @@ class FromConfigTests(SynchronousTestCase):
         self.assertIsInstance(manager.driver, LDAPAuthDriver)
         self.assertEqual(manager.driver.settings.url, "ldap://ldap.example.com")
         self.assertIsInstance(manager.cache, RedisCache)
-        self.assertEqual(set(manager.service), {manager.driver, manager.cache})
+        self.assertEqual(
+            {service for service in manager.service if not isinstance(service, TimerService)},
+            {manager.driver, manager.cache},
+        )
         self.assertEqual(
             (manager.lockoutAttempts, manager.lockoutWindow, manager.lockoutSeconds,
              manager.cacheTTL),

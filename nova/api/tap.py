@@ -21,6 +21,11 @@ def apiServices(config, reactor, db, rpc, authManager=None):
     C{/services/Admin} and the metadata service (C{/}, C{/latest/...} and
     the dated versions), on C{ec2_listen}:C{ec2_port}.
 
+    The service APIs both HTTP APIs act through (compute, volumes,
+    network, security groups, images, key pairs, tags, hosts) are built
+    here, once; the EC2 and admin APIs get them in their
+    L{nova.api.ec2.resource.Backends} and never the database.
+
     @param authManager: the L{nova.auth.manager.AuthManager}; it
         authenticates requests and backs the key pair and admin actions.
         If L{None}, one is built from the flags and its C{service} is among
@@ -39,25 +44,31 @@ def apiServices(config, reactor, db, rpc, authManager=None):
         authManager = authManagerFromConfig(config, db, reactor)
         services.append(authManager.service)
     from nova.compute.api import ComputeAPI
+    from nova.compute.keypairs import KeyPairAPI
+    from nova.hosts import HostAPI
     from nova.image.api import ImageAPI
     from nova.network.api import NetworkAPI
     from nova.network.security_groups import SecurityGroupAPI
     from nova.quota import QuotaEngine
+    from nova.tags import TagAPI
     from nova.volume.api import VolumeAPI
 
     quotas = QuotaEngine.fromConfig(config, db)
     root = metadataRoot(config, db)
+    compute = ComputeAPI(config, db, rpc, reactor, quotas=quotas)
     backends = Backends(
         config=config,
-        db=db,
         rpc=rpc,
         clock=reactor,
         authManager=authManager,
-        compute=ComputeAPI(config, db, rpc, reactor, quotas=quotas),
+        compute=compute,
         volumes=VolumeAPI(config, db, rpc, reactor, quotas),
         network=NetworkAPI(config, db, rpc),
         securityGroups=SecurityGroupAPI(db, rpc),
         images=ImageAPI(db, rpc),
+        keyPairs=KeyPairAPI(authManager.keyPairs),
+        tags=TagAPI(db, compute),
+        hosts=HostAPI(db, reactor, config.service_down_time),
     )
     mountEC2(root, config, backends, authManager)
     site = Site(root, requestFactory=boundedRequestFactory(config.ec2_max_request_bytes))

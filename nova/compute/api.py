@@ -34,7 +34,7 @@ from nova.compute.errors import (
     InvalidParameterValue,
     OperationNotPermitted,
 )
-from nova.compute.instance_types import getInstanceType
+from nova.compute.instance_types import getInstanceType, listInstanceTypes
 from nova.compute.names import (
     ec2InstanceId,
     newMacAddress,
@@ -219,6 +219,39 @@ class ComputeAPI:
                 ids = ", ".join(ec2InstanceId(n) for n in missing)
                 raise InstanceNotFound(f"The instance IDs '{ids}' do not exist")
         return instances
+
+    @inlineCallbacks
+    def imagesOfInstances(self, context, instances):
+        """
+        The images instances were launched from, whoever owns them now
+        (describing an instance shows its image's architecture and root
+        device).
+
+        @param instances: L{InstanceRecord}s the context sees (from
+            L{getInstance} or L{describeInstances}).
+        @return: L{Deferred} firing with a L{dict} from image id to
+            L{nova.db.images.ImageRecord}, for those that still exist.
+        @raise InstanceNotFound: (in the L{Deferred}) for an instance the
+            context does not see.
+        """
+        for instance in instances:
+            if not context.isAdmin and instance.project_id != context.projectId:
+                raise InstanceNotFound(f"The instance ID '{instance.ec2Id}' does not exist")
+        imageIds = sorted({i.image_id for i in instances if i.image_id})
+        if not imageIds:
+            return {}
+        images = yield self.db.images.find(ec2Ids=imageIds)
+        return {image.ec2_id: image for image in images}
+
+    def describeInstanceTypes(self, context):
+        """
+        The instance types any member may launch (not those marked
+        deleted).
+
+        @return: L{Deferred} firing with every
+            L{nova.db.records.InstanceTypeRecord}, by flavor id.
+        """
+        return listInstanceTypes(self.db)
 
     # -- run -------------------------------------------------------------
 

@@ -197,6 +197,25 @@ class NetworkAPI:
         return fixed
 
     @inlineCallbacks
+    def floatingIpsByInstance(self, context):
+        """
+        The floating address in front of each instance the context sees
+        (its project's; every project's for superusers): what describing
+        instances shows as their public address.
+
+        @return: L{Deferred} firing with a L{dict} from instance id (the
+            database's) to the first floating address associated with it.
+        """
+        records = yield self.db.networks.listFloatingIps(
+            projectId=None if context.isAdmin else context.projectId, associated=True
+        )
+        byInstance = {}
+        for record in records:
+            if record.instance_id is not None:
+                byInstance.setdefault(record.instance_id, record.address)
+        return byInstance
+
+    @inlineCallbacks
     def describeFloatingIps(self, context, addresses=()):
         """
         DescribeAddresses: the project's floating addresses (an admin's

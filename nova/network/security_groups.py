@@ -156,6 +156,59 @@ class SecurityGroupAPI:
         record = yield self.db.securityGroups.getByName(projectId, groupName)
         return record
 
+    def groupNamed(self, context, name):
+        """
+        @return: L{Deferred} firing with the record of the context's
+            project's group C{name}; failing with
+            L{errors.SecurityGroupNotFound}.
+        """
+        return maybeDeferred(self._project, context).addCallback(
+            self.db.securityGroups.getByName, name
+        )
+
+    @inlineCallbacks
+    def groupsByIds(self, context, groupIds):
+        """
+        The context's project's groups that EC2 ids name (superusers too
+        name only their context's project's groups).
+
+        @param groupIds: EC2 ids (C{sg-} and eight hex digits).
+        @return: L{Deferred} firing with their records, in order; failing
+            with L{errors.SecurityGroupNotFound} for an id that names none
+            of them (a malformed one included).
+        """
+        groups = []
+        for text in groupIds:
+            group = None
+            if isinstance(text, str) and text.startswith("sg-"):
+                try:
+                    number = int(text[3:], 16)
+                except ValueError:
+                    number = None
+                if number is not None:
+                    try:
+                        group = yield self.db.securityGroups.get(number)
+                    except errors.SecurityGroupNotFound:
+                        group = None
+            if (
+                group is None
+                or group.project_id != context.projectId
+                or formatGroupId(group.id) != text
+            ):
+                raise errors.SecurityGroupNotFound(f"The security group '{text}' does not exist")
+            groups.append(group)
+        return groups
+
+    def visibleGroups(self, context):
+        """
+        The groups the context sees, as they are (no C{default} group is
+        made): its project's, every project's for superusers.
+
+        @return: L{Deferred} firing with
+            L{nova.db.security_groups.SecurityGroupRecord}s.
+        """
+        return self.db.securityGroups.list(None if context.isAdmin else context.projectId)
+
     @inlineCallbacks
     def create(self, context, name, description):
         """

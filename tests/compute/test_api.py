@@ -3,6 +3,7 @@ Tests for L{nova.compute.api.ComputeAPI}: what it checks and writes, and
 what it casts.
 """
 
+from twisted.internet import task
 from twisted.trial.unittest import SynchronousTestCase
 
 from nova import exception
@@ -19,9 +20,11 @@ from nova.compute.errors import (
     InvalidParameterValue,
     OperationNotPermitted,
 )
+from nova.config import configFromFlags
 from nova.context import RequestContext
 from nova.db.security_groups import SecurityGroupNotFound
 from tests.compute.util import ADMIN, ALICE, BOB, Cloud, DictQuotas
+from tests.util import START, createInstance, makeDatabase
 
 
 class RunInstancesTests(SynchronousTestCase):
@@ -552,3 +555,53 @@ class ModifyInstanceTests(SynchronousTestCase):
             IdempotentParameterMismatch,
         )
         self.cloud.flush()
+
+
+class InstanceDetailsTests(SynchronousTestCase):
+    """
+    L{ComputeAPI.imagesOfInstances} and L{ComputeAPI.describeInstanceTypes}.
+    """
+
+    def setUp(self):
+        self.clock = task.Clock()
+        self.clock.advance(START)
+        self.db = makeDatabase(self, self.clock)
+        self.api = ComputeAPI(configFromFlags(), self.db, None, self.clock)
+
+    def test_imagesOfInstances(self):
+        """
+        The images instances run, whoever owns them now; images that are
+        gone are left out.
+        """
+        image = self.successResultOf(
+            self.db.images.create("machine", BOB.projectId, "bob", "b/m.xml", architecture="i386")
+        )
+        mine = createInstance(self, self.db, image_id=image.ec2_id)
+        gone = createInstance(self, self.db, image_id="ami-7fffffff")
+        plain = createInstance(self, self.db)
+        images = self.successResultOf(self.api.imagesOfInstances(ALICE, [mine, gone, plain]))
+        self.assertEqual(list(images), [image.ec2_id])
+        self.assertEqual(images[image.ec2_id].architecture, "i386")
+        self.assertEqual(self.successResultOf(self.api.imagesOfInstances(ALICE, [])), {})
+
+    def test_imagesOfAnotherProjectsInstances(self):
+        """
+        Another project's instances are not found; a superuser's context
+        sees them.
+        """
+        image = self.successResultOf(
+            self.db.images.create("machine", ALICE.projectId, "alice", "a/m.xml")
+        )
+        instance = createInstance(self, self.db, image_id=image.ec2_id)
+        self.failureResultOf(self.api.imagesOfInstances(BOB, [instance]), InstanceNotFound)
+        self.assertEqual(
+            list(self.successResultOf(self.api.imagesOfInstances(ADMIN, [instance]))),
+            [image.ec2_id],
+        )
+
+    def test_describeInstanceTypes(self):
+        names = [t.name for t in self.successResultOf(self.api.describeInstanceTypes(ALICE))]
+        self.assertIn("m1.tiny", names)
+        self.successResultOf(self.db.instanceTypes.delete("m1.tiny"))
+        names = [t.name for t in self.successResultOf(self.api.describeInstanceTypes(ALICE))]
+        self.assertNotIn("m1.tiny", names)

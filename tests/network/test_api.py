@@ -152,3 +152,22 @@ class NetworkAPITests(NetworkHarness, SynchronousTestCase):
         failure = self.failure(self.api.allocateFloatingIp(CTX), errors.AddressLimitExceeded)
         self.assertEqual((failure.value.ec2Code, failure.value.httpStatus), ("AddressLimitExceeded", 400))
         self.assertEqual(self.result(self.api.allocateFloatingIp(context("proj2"))), "6.6.6.1")
+
+    def test_floatingIpsByInstance(self):
+        """
+        The floating address in front of each of the project's instances;
+        another project sees none of them, a superuser sees all.
+        """
+        self.result(self.api.allocateFixedIp(CTX, self.instance.id))
+        self.assertEqual(self.result(self.api.floatingIpsByInstance(CTX)), {})
+        address = self.result(self.api.allocateFloatingIp(CTX))
+        self.result(self.api.allocateFloatingIp(CTX))
+        self.result(self.api.associateFloatingIp(CTX, address, self.instance.id))
+        self.assertEqual(
+            self.result(self.api.floatingIpsByInstance(CTX)), {self.instance.id: address}
+        )
+        self.assertEqual(self.result(self.api.floatingIpsByInstance(context("proj2"))), {})
+        self.assertEqual(
+            self.result(self.api.floatingIpsByInstance(adminContext())),
+            {self.instance.id: address},
+        )

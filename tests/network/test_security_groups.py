@@ -395,3 +395,52 @@ class SecurityGroupAPITests(NetworkHarness, SynchronousTestCase):
             self.api.addInstance(context(None), 1),
         ):
             self.failure(d, errors.InvalidParameterValue)
+
+    def test_groupNamed(self):
+        web = self.result(self.api.create(CTX, "web", "web servers"))
+        self.assertEqual(self.result(self.api.groupNamed(CTX, "web")), web)
+        self.failure(self.api.groupNamed(CTX, "nope"), errors.SecurityGroupNotFound)
+        self.failure(self.api.groupNamed(context(None), "web"), errors.InvalidParameterValue)
+
+    def test_groupNamedAnotherProject(self):
+        """
+        Another project's group of that name is not found.
+        """
+        self.result(self.api.create(CTX, "web", "web servers"))
+        self.failure(self.api.groupNamed(OTHER, "web"), errors.SecurityGroupNotFound)
+
+    def test_groupsByIds(self):
+        web = self.result(self.api.create(CTX, "web", "web servers"))
+        default = self.result(self.api.ensureDefault(CTX))
+        self.assertEqual(
+            self.result(self.api.groupsByIds(CTX, [web.ec2Id, default.ec2Id])), [web, default]
+        )
+        self.assertEqual(self.result(self.api.groupsByIds(CTX, [])), [])
+        for bad in ("sg-7fffffff", "sg-nothex", web.ec2Id.upper(), "nope", None):
+            failure = self.failure(
+                self.api.groupsByIds(CTX, [web.ec2Id, bad]), errors.SecurityGroupNotFound
+            )
+            self.assertEqual(failure.value.args[0], f"The security group '{bad}' does not exist")
+
+    def test_groupsByIdsAnotherProject(self):
+        """
+        Another project's group is not found by id, for superusers too.
+        """
+        web = self.result(self.api.create(CTX, "web", "web servers"))
+        for other in (OTHER, context("proj2", "root", isAdmin=True)):
+            self.failure(self.api.groupsByIds(other, [web.ec2Id]), errors.SecurityGroupNotFound)
+
+    def test_visibleGroups(self):
+        """
+        A project's groups; every project's for superusers; no C{default}
+        group is made.
+        """
+        self.assertEqual(self.result(self.api.visibleGroups(CTX)), [])
+        web = self.result(self.api.create(CTX, "web", "web servers"))
+        theirs = self.result(self.api.create(OTHER, "db", "databases"))
+        self.assertEqual(
+            sorted(g.name for g in self.result(self.api.visibleGroups(CTX))), ["default", "web"]
+        )
+        self.assertNotIn(web.id, [g.id for g in self.result(self.api.visibleGroups(OTHER))])
+        admin = self.result(self.api.visibleGroups(context("ops", "root", isAdmin=True)))
+        self.assertTrue({web.id, theirs.id} <= {g.id for g in admin})

@@ -23,7 +23,6 @@ from nova.auth.interfaces import (
     ProjectNotFound,
     UserNotFound,
 )
-from nova.db.services import utcnow
 
 
 def _structure(*members, required=()):
@@ -327,21 +326,16 @@ _HOST_SERVICES = {
 
 
 async def _hosts(call, only=None):
-    backends = call.backends
-    services = await backends.db.services.list(host=only)
-    now = utcnow(backends.clock)
-    downTime = backends.config.service_down_time
-    hosts = {}
-    for service in services:
-        info = hosts.setdefault(
-            service.host, {"hostname": service.host, "zone": service.availability_zone}
-        )
-        field = _HOST_SERVICES.get(service.binary)
-        if field is not None:
-            info[field] = "up" if service.isUp(now, downTime) else "down"
-    for host, info in hosts.items():
-        info["instanceCount"] = len(await backends.db.instances.list(host=host))
-    return list(hosts.values())
+    hosts = []
+    for host in await call.backends.hosts.describeHosts(call.context, only):
+        info = {"hostname": host.host, "zone": host.zone}
+        for binary, up in host.services.items():
+            field = _HOST_SERVICES.get(binary)
+            if field is not None:
+                info[field] = "up" if up else "down"
+        info["instanceCount"] = host.instanceCount
+        hosts.append(info)
+    return hosts
 
 
 async def describeHosts(call):

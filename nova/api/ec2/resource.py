@@ -94,8 +94,14 @@ class Backends:
     C{Unsupported} (not an internal error), so no action checks for
     L{None} itself; L{configured} tells whether one is there.
 
+    Actions never reach the database: every read and write goes through
+    a service API that takes the request context and keeps to its
+    project.  The keyword C{db} is only for harnesses that give no tag or
+    host API: those are then built over it (and the key pair API over
+    C{authManager}'s key pairs); C{apiServices} passes every API and no
+    database.
+
     @ivar config: the L{nova.config.Config}.
-    @ivar db: the L{nova.db.api.NovaDatabase}.
     @ivar rpc: the L{nova.rpc.interfaces.IRPC}.
     @ivar clock: an L{IReactorTime}; actions read the time from it.
     @ivar authManager: the auth manager (users, projects, roles).
@@ -107,10 +113,14 @@ class Backends:
     @ivar network: the network API (fixed and floating addresses).
     @ivar securityGroups: the security group API.
     @ivar images: the image API.
+    @ivar keyPairs: the L{nova.compute.keypairs.KeyPairAPI}; by default
+        the one over C{authManager}'s key pairs.
+    @ivar tags: the L{nova.tags.TagAPI}.
+    @ivar hosts: the L{nova.hosts.HostAPI} (availability zones, hosts).
     """
 
     config = attr.ib()
-    db = attr.ib()
+    _db = attr.ib(default=None, kw_only=True, repr=False)
     rpc = attr.ib()
     clock = attr.ib()
     _authManager = attr.ib(default=None)
@@ -120,6 +130,11 @@ class Backends:
     _network = attr.ib(default=None)
     _securityGroups = attr.ib(default=None)
     _images = attr.ib(default=None)
+    _keyPairs = attr.ib(
+        default=attr.Factory(lambda self: self._defaultKeyPairs(), takes_self=True)
+    )
+    _tags = attr.ib(default=attr.Factory(lambda self: self._defaultTags(), takes_self=True))
+    _hosts = attr.ib(default=attr.Factory(lambda self: self._defaultHosts(), takes_self=True))
 
     authManager = _service("authManager", "auth")
     compute = _service("compute", "compute")
@@ -127,6 +142,30 @@ class Backends:
     network = _service("network", "network")
     securityGroups = _service("securityGroups", "security group")
     images = _service("images", "image")
+    keyPairs = _service("keyPairs", "key pair")
+    tags = _service("tags", "tag")
+    hosts = _service("hosts", "host")
+
+    def _defaultKeyPairs(self):
+        if getattr(self._authManager, "keyPairs", None) is None:
+            return None
+        from nova.compute.keypairs import KeyPairAPI
+
+        return KeyPairAPI(self._authManager.keyPairs)
+
+    def _defaultTags(self):
+        if self._db is None:
+            return None
+        from nova.tags import TagAPI
+
+        return TagAPI(self._db, self._compute)
+
+    def _defaultHosts(self):
+        if self._db is None or self.config is None:
+            return None
+        from nova.hosts import HostAPI
+
+        return HostAPI(self._db, self.clock, self.config.service_down_time)
 
     def configured(self, name):
         """

@@ -29,7 +29,7 @@ class APIServicesTests(TestCase):
         self.assertEqual(ec2.name, "ec2-api")
         for service in services:
             service.startService()
-        self.addCleanup(lambda: ec2.stopService())
+            self.addCleanup(service.stopService)
         port = ec2._port.getHost().port
         authManager = ec2.args[1].resource.children[b"services"].children[b"Cloud"].authenticator
         await createUsers(authManager)

@@ -17,7 +17,7 @@ from nova.api.ec2.actions.tags import (
     deleteTagsOf,
     tagList,
     tagSpecifications,
-    tagsFor,
+    tagsOf,
 )
 from nova.api.ec2.errors import (
     EC2Error,
@@ -110,10 +110,6 @@ def _images(call):
     return images
 
 
-def _scope(context):
-    return None if context.isAdmin else context.projectId
-
-
 async def describeImages(call):
     """
     The images the caller may see: by id, owner (C{self} or project ids),
@@ -127,7 +123,7 @@ async def describeImages(call):
         owners=params.get("Owners") or None,
         executableBy=params.get("ExecutableUsers") or None,
     )
-    tags = await tagsFor(call.backends.db, _scope(context), [r.ec2_id for r in records])
+    tags = await tagsOf(call, [r.ec2_id for r in records])
     described = [_Described(record, tags.get(record.ec2_id, {})) for record in records]
     described = applyFilters(params.get("Filters"), described, IMAGE_FILTERS)
     page, nextToken = paginate(call, described, lambda d: d.record.ec2_id, exclusive=("ImageIds",))
@@ -163,9 +159,7 @@ async def registerImage(call):
         rootDeviceName=params.get("RootDeviceName"),
     )
     if wantedTags.get(IMAGE):
-        await applyTags(
-            call.backends.db, [(record.ec2_id, IMAGE, record.project_id)], wantedTags[IMAGE]
-        )
+        await applyTags(call, [(record.ec2_id, IMAGE, record.project_id)], wantedTags[IMAGE])
     return {"ImageId": record.ec2_id}
 
 
@@ -181,7 +175,7 @@ async def deregisterImage(call):
     # round trip to nova-objectstore.
     await images.getImage(call.context, imageId)
     await images.deregisterImage(call.context, imageId)
-    await deleteTagsOf(call.backends.db, [imageId])
+    await deleteTagsOf(call, [imageId])
     return {"Return": True}
 
 

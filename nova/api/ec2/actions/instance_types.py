@@ -79,7 +79,7 @@ async def describeInstanceTypes(call):
     filters, in pages of C{MaxResults} (5 to 100).
     """
     params = call.params
-    records = await call.backends.db.instanceTypes.list()
+    records = await call.backends.compute.describeInstanceTypes(call.context)
     infos = [instanceTypeInfo(record) for record in records]
     wanted = params.get("InstanceTypes")
     if wanted:

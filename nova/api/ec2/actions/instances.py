@@ -51,7 +51,7 @@ from nova.api.ec2.actions.tags import (
     applyTags,
     tagList,
     tagSpecifications,
-    tagsFor,
+    tagsOf,
 )
 from nova.api.ec2.errors import (
     EC2Error,
@@ -73,7 +73,7 @@ from nova.db.images import (
     imageTypeOf,
 )
 from nova.db.keypairs import KeyPairNotFound
-from nova.db.security_groups import DEFAULT_GROUP, SecurityGroupNotFound, formatGroupId
+from nova.db.security_groups import DEFAULT_GROUP, SecurityGroupNotFound
 from nova.image.errors import ImageNotAvailable
 
 #: EC2's limit on user data, decoded.
@@ -176,14 +176,6 @@ def _stateShape(state):
     return {"Code": code, "Name": name}
 
 
-def _projectScope(context):
-    """
-    @return: the project whose resources the context sees (L{None}: all,
-        for superusers).
-    """
-    return None if context.isAdmin else context.projectId
-
-
 async def instanceViews(call, instances):
     """
     Gather what the EC2 descriptions of C{instances} need, with one query
@@ -195,25 +187,21 @@ async def instanceViews(call, instances):
     if not instances:
         return []
     backends = call.backends
-    db = backends.db
-    scope = _projectScope(call.context)
-    tags = await tagsFor(db, scope, [i.ec2Id for i in instances])
+    context = call.context
+    tags = await tagsOf(call, [i.ec2Id for i in instances])
     floating = {}
-    if getattr(db, "networks", None) is not None:
-        for address in await db.networks.listFloatingIps(projectId=scope, associated=True):
-            if address.instance_id is not None:
-                floating.setdefault(address.instance_id, address.address)
+    if backends.configured("network"):
+        floating = await backends.network.floatingIpsByInstance(context)
     groupIds = {}
-    for group in await db.securityGroups.list(scope):
-        groupIds[(group.project_id, group.name)] = group.ec2Id
-    imageIds = sorted({i.image_id for i in instances if i.image_id})
-    images = {}
-    if imageIds:
-        images = {image.ec2_id: image for image in await db.images.find(ec2Ids=imageIds)}
+    if backends.configured("securityGroups"):
+        for group in await backends.securityGroups.visibleGroups(context):
+            groupIds[(group.project_id, group.name)] = group.ec2Id
+    images = await backends.compute.imagesOfInstances(context, instances)
     attached = {}
-    for volume in await db.volumes.list(projectId=scope):
-        if volume.instance_id is not None and volume.attach_status == "attached":
-            attached.setdefault(volume.instance_id, []).append(volume)
+    if backends.configured("volumes"):
+        for volume in await backends.volumes.describeVolumes(context):
+            if volume.instance_id is not None and volume.attach_status == "attached":
+                attached.setdefault(volume.instance_id, []).append(volume)
     defaultZone = backends.config.node_availability_zone
     views = []
     for instance in instances:
@@ -369,7 +357,7 @@ async def _keyData(call, keyName):
     if keyName is None:
         return None
     try:
-        record = await call.backends.db.keypairs.get(call.context.userId, keyName)
+        record = await call.backends.keyPairs.getKeyPair(call.context, keyName)
     except KeyPairNotFound:
         raise KeyPairNotFound(f"The key pair '{keyName}' does not exist") from None
     return record.public_key
@@ -385,8 +373,8 @@ async def _securityGroups(call):
     """
     params = call.params
     context = call.context
-    groupStore = call.backends.db.securityGroups
-    await groupStore.ensureDefault(context.projectId, context.userId)
+    securityGroups = call.backends.securityGroups
+    await securityGroups.ensureDefault(context)
     names = list(params.get("SecurityGroups") or ())
     ids = list(params.get("SecurityGroupIds") or ())
     if not names and not ids:
@@ -394,47 +382,21 @@ async def _securityGroups(call):
     chosen = {}
     for name in names:
         try:
-            group = await groupStore.getByName(context.projectId, name)
+            group = await securityGroups.groupNamed(context, name)
         except SecurityGroupNotFound:
             raise SecurityGroupNotFound(
                 f"The security group '{name}' does not exist"
             ) from None
         chosen[group.id] = group
-    for group in await _groupsById(groupStore, context.projectId, ids):
+    for group in await securityGroups.groupsByIds(context, ids):
         chosen[group.id] = group
     return list(chosen.values())
-
-
-async def _groupsById(groupStore, projectId, ids):
-    """
-    @param ids: EC2 security group ids (C{sg-} and eight hex digits).
-    @return: the records of the groups of project C{projectId} they name,
-        in order.
-    @raise SecurityGroupNotFound: for an id that names none of them.
-    """
-    groups = []
-    for text in ids:
-        group = None
-        if isinstance(text, str) and text.startswith("sg-"):
-            try:
-                number = int(text[3:], 16)
-            except ValueError:
-                number = None
-            if number is not None:
-                try:
-                    group = await groupStore.get(number)
-                except SecurityGroupNotFound:
-                    group = None
-        if group is None or group.project_id != projectId or formatGroupId(group.id) != text:
-            raise SecurityGroupNotFound(f"The security group '{text}' does not exist")
-        groups.append(group)
-    return groups
 
 
 async def _zone(call):
     """
     @return: the availability zone (or, for superusers, C{zone:host})
-        asked for, checked against the zones the services table names;
+        asked for, checked against the zones the host API names;
         L{None} if none is given.
     """
     placement = call.params.get("Placement") or {}
@@ -444,8 +406,7 @@ async def _zone(call):
     name, colon, host = zone.partition(":")
     if colon and not call.context.isAdmin:
         raise InvalidParameterValue(f"Invalid availability zone: [{zone}]")
-    services = await call.backends.db.services.list()
-    if name not in {service.availability_zone for service in services}:
+    if name not in await call.backends.hosts.zoneNames(call.context):
         raise InvalidParameterValue(f"Invalid availability zone: [{name}]")
     return zone
 
@@ -492,7 +453,7 @@ async def runInstances(call):
     )
     if wantedTags.get(INSTANCE):
         await applyTags(
-            backends.db,
+            call,
             [(i.ec2Id, INSTANCE, i.project_id) for i in instances],
             wantedTags[INSTANCE],
         )
@@ -553,10 +514,7 @@ async def terminateInstances(call):
     securityGroups = call.backends.securityGroups
     for change in changes:
         if change.previousState != change.currentState:
-            if securityGroups is not None:
-                await securityGroups.removeInstance(call.context, change.instanceId)
-            else:
-                await call.backends.db.securityGroups.removeInstance(change.instanceId)
+            await securityGroups.removeInstance(call.context, change.instanceId)
     return {"TerminatingInstances": _changeShapes(changes)}
 
 
@@ -841,7 +799,7 @@ async def _modifyGroups(call, instance, groupIds):
     # An admin may change another project's instance: its groups are its
     # project's.
     context = attr.evolve(call.context, projectId=instance.project_id)
-    groups = await _groupsById(call.backends.db.securityGroups, instance.project_id, ids)
+    groups = await call.backends.securityGroups.groupsByIds(context, ids)
     names = [group.name for group in groups]
     await call.backends.compute.modifyInstance(context, instance.id, securityGroups=names)
     await call.backends.securityGroups.setInstanceGroups(context, instance.id, names)

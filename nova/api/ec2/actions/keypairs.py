@@ -4,8 +4,8 @@ Key pair actions: CreateKeyPair, ImportKeyPair, DeleteKeyPair,
 DescribeKeyPairs.
 
 Key pairs belong to the user (not the project), as in Nova: a user sees
-the same key pairs in every project.  The work is the auth manager's
-L{nova.auth.manager.KeyPairService} (which generates and parses keys in a
+the same key pairs in every project.  The work is the key pair API's
+(L{nova.compute.keypairs.KeyPairAPI}, which generates and parses keys in a
 thread); the key pair id EC2 clients see is derived from the row's id.
 """
 
@@ -18,7 +18,7 @@ from nova.api.ec2.errors import (
     UnsupportedOperation,
 )
 from nova.api.ec2.filters import applyFilters
-from nova.db.keypairs import KeyPairExists, KeyPairNotFound
+from nova.db.keypairs import KeyPairNotFound
 
 MAX_NAME_LENGTH = 255
 _NAME_CHARACTERS = frozenset(string.printable) - frozenset("\t\n\r\x0b\x0c")
@@ -96,9 +96,9 @@ async def createKeyPair(call):
     if params.get("KeyFormat", "pem") != "pem":
         raise UnsupportedOperation("Only the pem key format is supported.")
     _refuseTags(params)
-    userId = call.context.userId
-    created = await call.backends.authManager.keyPairs.createKeyPair(userId, name, keyType)
-    record = await call.backends.db.keypairs.get(userId, name)
+    keyPairs = call.backends.keyPairs
+    created = await keyPairs.createKeyPair(call.context, name, keyType)
+    record = await keyPairs.getKeyPair(call.context, name)
     return {
         "KeyName": created.name,
         "KeyFingerprint": created.fingerprint,
@@ -118,15 +118,9 @@ async def importKeyPair(call):
     if not params.get("PublicKeyMaterial"):
         raise MissingParameter("PublicKeyMaterial")
     _refuseTags(params)
-    keyPairs = call.backends.authManager.keyPairs
-    userId = call.context.userId
-    try:
-        await call.backends.db.keypairs.get(userId, name)
-    except KeyPairNotFound:
-        pass
-    else:
-        raise KeyPairExists(f"The keypair '{name}' already exists.")
-    record = await keyPairs.importKeyPair(userId, name, params["PublicKeyMaterial"])
+    record = await call.backends.keyPairs.importKeyPair(
+        call.context, name, params["PublicKeyMaterial"]
+    )
     return {
         "KeyName": record.name,
         "KeyFingerprint": record.fingerprint,
@@ -141,7 +135,7 @@ async def deleteKeyPair(call):
     does not exist succeeds.
     """
     params = call.params
-    userId = call.context.userId
+    keyPairs = call.backends.keyPairs
     name, pairId = params.get("KeyName"), params.get("KeyPairId")
     if name is None and pairId is None:
         raise EC2Error(
@@ -149,11 +143,11 @@ async def deleteKeyPair(call):
             "The request must contain the parameter KeyName or KeyPairId",
         )
     result = {"Return": True}
-    for record in await call.backends.db.keypairs.list(userId):
+    for record in await keyPairs.describeKeyPairs(call.context):
         if (name is None or record.name == name) and (
             pairId is None or keyPairId(record) == pairId
         ):
-            if await call.backends.authManager.keyPairs.deleteKeyPair(userId, record.name):
+            if await keyPairs.deleteKeyPair(call.context, record.name):
                 result["KeyPairId"] = keyPairId(record)
     return result
 
@@ -165,8 +159,8 @@ async def describeKeyPairs(call):
     filters, which match no key pair).
     """
     params = call.params
-    keys = await call.backends.authManager.keyPairs.describeKeyPairs(
-        call.context.userId, params.get("KeyNames") or None
+    keys = await call.backends.keyPairs.describeKeyPairs(
+        call.context, params.get("KeyNames") or None
     )
     wanted = params.get("KeyPairIds")
     if wanted:

@@ -41,7 +41,7 @@ from nova.api.ec2.actions.tags import (
     deleteTagsOf,
     tagList,
     tagSpecifications,
-    tagsFor,
+    tagsOf,
 )
 from nova.api.ec2.errors import (
     EC2Error,
@@ -288,9 +288,7 @@ async def createSecurityGroup(call):
     except SecurityGroupExists:
         raise SecurityGroupExists(f"The security group '{name}' already exists") from None
     if pairs:
-        await applyTags(
-            call.backends.db, [(group.ec2Id, SECURITY_GROUP, group.project_id)], pairs
-        )
+        await applyTags(call, [(group.ec2Id, SECURITY_GROUP, group.project_id)], pairs)
     return {"GroupId": group.ec2Id, "Tags": tagList(dict(pairs))}
 
 
@@ -303,7 +301,7 @@ async def deleteSecurityGroup(call):
     name, groupId = _groupSelector(call.params)
     group = await _group(call, name, groupId)
     await call.backends.securityGroups.delete(call.context, groupId=group.ec2Id)
-    await deleteTagsOf(call.backends.db, [group.ec2Id])
+    await deleteTagsOf(call, [group.ec2Id])
     return {"Return": True, "GroupId": group.ec2Id}
 
 
@@ -322,11 +320,7 @@ async def describeSecurityGroups(call):
         groupNames=params.get("GroupNames") or (),
         groupIds=params.get("GroupIds") or (),
     )
-    tags = await tagsFor(
-        call.backends.db,
-        None if context.isAdmin else context.projectId,
-        [group.ec2Id for group in groups],
-    )
+    tags = await tagsOf(call, [group.ec2Id for group in groups])
     table = dict(SECURITY_GROUP_FILTERS, tag=lambda group: tags.get(group.ec2Id))
     groups = applyFilters(params.get("Filters"), groups, table)
     page, nextToken = paginate(

@@ -1,7 +1,7 @@
 # -*- test-case-name: tests.api.ec2.test_tags -*-
 """
 Tags: CreateTags, DeleteTags, DescribeTags, and the helpers other actions
-use to show tags (L{tagsFor}, L{tagList}) and to tag what they create
+use to show tags (L{tagsOf}, L{tagList}) and to tag what they create
 (L{tagSpecifications}, L{applyTags}).
 
 Tags can be put on instances (C{i-}), images (C{ami-}, C{aki-},
@@ -11,7 +11,8 @@ exist for the caller (its C{NotFound} code).  EC2's rules: at most 50
 tags per resource, keys of 1 to 128 characters, values of at most 256,
 and keys starting with C{aws:} are reserved.  Tags are private to the
 project owning the resource: another project that sees a public image
-does not see its tags.
+does not see its tags.  The tags and who owns what are the tag API's
+(L{nova.tags.TagAPI}); this module checks EC2's ids and rules.
 """
 
 from nova.api.ec2 import ids
@@ -23,23 +24,27 @@ from nova.api.ec2.errors import (
     UnsupportedOperation,
 )
 from nova.api.ec2.filters import applyFilters
-from nova.db.images import ImageNotFound
-from nova.db.security_groups import SecurityGroupNotFound
-from nova.db.tags import MAX_TAGS
-from nova.db.volumes import SnapshotNotFound, VolumeNotFound
+from nova.tags import (
+    IMAGE,
+    INSTANCE,
+    MAX_TAGS,
+    RESOURCE_TYPES,
+    SECURITY_GROUP,
+    SNAPSHOT,
+    VOLUME,
+    TaggedResource,
+)
 
 MAX_KEY_LENGTH = 128
 MAX_VALUE_LENGTH = 256
 RESERVED_PREFIX = "aws:"
 
-INSTANCE = "instance"
-IMAGE = "image"
-VOLUME = "volume"
-SNAPSHOT = "snapshot"
-SECURITY_GROUP = "security-group"
-
-#: The resource types tags can be put on.
-RESOURCE_TYPES = (INSTANCE, IMAGE, VOLUME, SNAPSHOT, SECURITY_GROUP)
+__all__ = [
+    "INSTANCE", "IMAGE", "VOLUME", "SNAPSHOT", "SECURITY_GROUP", "RESOURCE_TYPES",
+    "resourceTypeOf", "resourceProject", "checkTags", "tagSpecifications", "applyTags",
+    "tagsFor", "tagsOf", "tagList", "deleteTagsOf", "createTags", "deleteTags",
+    "describeTags",
+]
 
 #: The resource type of each kind of id (L{nova.api.ec2.ids}).
 _TYPE_OF_KIND = {
@@ -92,15 +97,11 @@ def resourceTypeOf(resourceId):
     raise InvalidID(resourceId)
 
 
-def _owned(context, projectId):
-    return context.isAdmin or (projectId is not None and projectId == context.projectId)
-
-
 async def resourceProject(call, resourceId):
     """
     Find the project owning a resource the caller may tag.
 
-    @return: C{(resourceType, projectId)}.
+    @return: a L{nova.tags.TaggedResource}.
     @raise InvalidID: for an id of no taggable kind.
     @raise nova.exception.NotFound: the resource's own not-found error
         (C{InvalidInstanceID.NotFound}, C{InvalidAMIID.NotFound},
@@ -108,43 +109,11 @@ async def resourceProject(call, resourceId):
         C{InvalidGroup.NotFound}) if it does not exist or belongs to
         another project.
     """
-    context = call.context
-    db = call.backends.db
     kind = resourceTypeOf(resourceId)
     idKind = ids.kindOf(resourceId)
     if not ids.isMadeHere(idKind, resourceId):
         raise ids.notFound(idKind, [resourceId])
-    if kind == INSTANCE:
-        instance = await call.backends.compute.getInstance(context, resourceId)
-        return kind, instance.project_id
-    if kind == IMAGE:
-        found = db.images.get(resourceId)
-        notFound, message = ImageNotFound, f"The image id '[{resourceId}]' does not exist"
-    elif kind == VOLUME:
-        found = db.volumes.get(_number(resourceId))
-        notFound, message = VolumeNotFound, f"The volume '{resourceId}' does not exist."
-    elif kind == SNAPSHOT:
-        found = db.volumes.getSnapshot(_number(resourceId))
-        notFound, message = SnapshotNotFound, f"The snapshot '{resourceId}' does not exist."
-    else:
-        found = db.securityGroups.get(_number(resourceId))
-        notFound = SecurityGroupNotFound
-        message = f"The security group '{resourceId}' does not exist"
-    try:
-        record = await found
-    except notFound:
-        record = None
-    if record is None or not _owned(context, record.project_id):
-        raise notFound(message)
-    return kind, record.project_id
-
-
-def _number(resourceId):
-    """
-    @return: the database id in C{resourceId}, a well-formed id of the
-        form this cloud makes: the hex digits after the dash.
-    """
-    return int(resourceId.partition("-")[2], 16)
+    return await call.backends.tags.ownerOf(call.context, kind, resourceId)
 
 
 def checkTags(tags, requireValue=False):
@@ -217,20 +186,36 @@ def tagSpecifications(params, resourceTypes):
     return wanted
 
 
-def applyTags(db, resources, pairs):
+def applyTags(call, resources, pairs):
     """
-    Put tags on resources just made (their existence is known).
+    Put tags on resources the caller just made.
 
     @param resources: C{(resourceId, resourceType, projectId)} triples.
     @param pairs: C{(key, value)} pairs.
     @return: L{Deferred} firing with C{None}.
     """
-    return db.tags.setTags(resources, pairs)
+    return call.backends.tags.createTags(
+        call.context, [TaggedResource(*resource) for resource in resources], pairs
+    )
+
+
+def tagsOf(call, resourceIds):
+    """
+    The tags of resources, as the caller sees them (its project's; every
+    project's for superusers).
+
+    @param resourceIds: EC2 ids.
+    @return: L{Deferred} firing with a L{dict} from each resource id that
+        has tags to a L{dict} of its tags.
+    """
+    return call.backends.tags.tagsOf(call.context, resourceIds)
 
 
 async def tagsFor(db, projectId, resourceIds):
     """
-    The tags of resources, as a project sees them.
+    The tags of resources, as a project sees them, read from the
+    database.  Actions use L{tagsOf} (the tag API); this stays for the
+    tests of the tags table.
 
     @param db: the L{nova.db.api.NovaDatabase}.
     @param projectId: the project whose tags are shown (L{None}: the tags
@@ -253,25 +238,21 @@ def tagList(tags):
     return [{"Key": key, "Value": value} for key, value in sorted((tags or {}).items())]
 
 
-def deleteTagsOf(db, resourceIds):
+def deleteTagsOf(call, resourceIds):
     """
-    Remove every tag of resources that are gone (deregistered images,
-    deleted volumes, snapshots and security groups).
+    Remove every tag of resources the caller deleted (deregistered
+    images, deleted volumes, snapshots and security groups).
 
     @return: L{Deferred} firing with the number of tags removed.
     """
-    return db.tags.deleteTags(list(resourceIds))
+    return call.backends.tags.forgetResources(call.context, resourceIds)
 
 
 async def _checkedResources(call):
     resources = call.params.get("Resources") or []
     if not resources:
         raise MissingParameter("ResourceId")
-    checked = []
-    for resourceId in dict.fromkeys(resources):
-        kind, projectId = await resourceProject(call, resourceId)
-        checked.append((resourceId, kind, projectId))
-    return checked
+    return [await resourceProject(call, resourceId) for resourceId in dict.fromkeys(resources)]
 
 
 async def createTags(call):
@@ -283,7 +264,7 @@ async def createTags(call):
         raise MissingParameter("Tag")
     pairs = checkTags(tags)
     resources = await _checkedResources(call)
-    await applyTags(call.backends.db, resources, pairs)
+    await call.backends.tags.createTags(call.context, resources, pairs)
     return None
 
 
@@ -304,32 +285,8 @@ async def deleteTags(call):
             )
         pairs.append((key, tag.get("Value")))
     resources = await _checkedResources(call)
-    await call.backends.db.tags.deleteTags([r[0] for r in resources], pairs)
+    await call.backends.tags.deleteTags(call.context, resources, pairs)
     return None
-
-
-async def _existing(call, kinds):
-    """
-    @return: the EC2 ids of the resources of the given kinds the caller
-        may see, to leave out tags of resources that are gone.
-    """
-    context = call.context
-    db = call.backends.db
-    projectId = None if context.isAdmin else context.projectId
-    ids = set()
-    if INSTANCE in kinds:
-        instances = await call.backends.compute.describeInstances(context)
-        ids.update(instance.ec2Id for instance in instances)
-    if IMAGE in kinds:
-        owners = None if projectId is None else [projectId]
-        ids.update(image.ec2_id for image in await db.images.find(owners=owners))
-    if VOLUME in kinds:
-        ids.update(volume.ec2Id for volume in await db.volumes.list(projectId=projectId))
-    if SNAPSHOT in kinds:
-        ids.update(s.ec2Id for s in await db.volumes.listSnapshots(projectId=projectId))
-    if SECURITY_GROUP in kinds:
-        ids.update(group.ec2Id for group in await db.securityGroups.list(projectId))
-    return ids
 
 
 async def describeTags(call):
@@ -339,14 +296,12 @@ async def describeTags(call):
     C{tag-value}.
     """
     context = call.context
-    projectId = None if context.isAdmin else context.projectId
-    if projectId is None and not context.isAdmin:
+    if context.projectId is None and not context.isAdmin:
         return {"Tags": []}
-    records = await call.backends.db.tags.find(projectId=projectId)
-    records = applyFilters(call.params.get("Filters"), records, TAG_FILTERS)
-    if records:
-        existing = await _existing(call, {record.resource_type for record in records})
-        records = [record for record in records if record.resource_id in existing]
+    filters = call.params.get("Filters")
+    records = await call.backends.tags.describeTags(
+        context, lambda records: applyFilters(filters, records, TAG_FILTERS)
+    )
     page, nextToken = paginate(
         call, records, lambda record: [record.resource_id, record.key], exclusive=()
     )

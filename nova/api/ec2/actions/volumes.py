@@ -31,7 +31,7 @@ from nova.api.ec2.actions.tags import (
     deleteTagsOf,
     tagList,
     tagSpecifications,
-    tagsFor,
+    tagsOf,
 )
 from nova.api.ec2.errors import (
     InvalidParameterValue,
@@ -143,14 +143,6 @@ def _snapshotInfo(snapshot, tags=None):
     }
 
 
-def _projectTags(context):
-    """
-    @return: the project whose tags the caller sees (L{None}: all, for
-        superusers).
-    """
-    return None if context.isAdmin else context.projectId
-
-
 async def _tagNew(call, resourceId, resourceType, projectId, pairs):
     """
     Tag a resource just made.
@@ -158,7 +150,7 @@ async def _tagNew(call, resourceId, resourceType, projectId, pairs):
     @return: its tags, a L{dict}.
     """
     if pairs:
-        await applyTags(call.backends.db, [(resourceId, resourceType, projectId)], pairs)
+        await applyTags(call, [(resourceId, resourceType, projectId)], pairs)
     return dict(pairs)
 
 
@@ -167,8 +159,9 @@ async def _checkZone(call, zone):
     @raise InvalidParameterValue: unless an enabled volume service is in
         availability zone C{zone}.
     """
-    services = await call.backends.db.services.list(binary="nova-volume")
-    zones = {service.availability_zone for service in services if not service.disabled}
+    zones = await call.backends.hosts.zoneNames(
+        call.context, binary="nova-volume", enabledOnly=True
+    )
     if zone not in zones:
         raise InvalidParameterValue(f"Invalid availability zone: [{zone}]")
 
@@ -213,7 +206,7 @@ async def deleteVolume(call):
     Delete an available volume (C{VolumeInUse} while attached).
     """
     volume = await call.backends.volumes.deleteVolume(call.context, call.params["VolumeId"])
-    await deleteTagsOf(call.backends.db, [volume.ec2Id])
+    await deleteTagsOf(call, [volume.ec2Id])
 
 
 async def describeVolumes(call):
@@ -227,9 +220,7 @@ async def describeVolumes(call):
     volumes = await call.backends.volumes.describeVolumes(
         call.context, params.get("VolumeIds") or None
     )
-    tags = await tagsFor(
-        call.backends.db, _projectTags(call.context), [v.ec2Id for v in volumes]
-    )
+    tags = await tagsOf(call, [v.ec2Id for v in volumes])
     table = dict(VOLUME_FILTERS, tag=lambda volume: tags.get(volume.ec2Id))
     volumes = applyFilters(params.get("Filters"), volumes, table)
     page, nextToken = paginate(
@@ -304,7 +295,7 @@ async def deleteSnapshot(call):
     snapshot = await call.backends.volumes.deleteSnapshot(
         call.context, call.params["SnapshotId"]
     )
-    await deleteTagsOf(call.backends.db, [snapshot.ec2Id])
+    await deleteTagsOf(call, [snapshot.ec2Id])
 
 
 def _ownedBy(context, snapshot, owners):
@@ -341,9 +332,7 @@ async def describeSnapshots(call):
     if restorable:
         # A snapshot is restorable by its own project only.
         snapshots = [s for s in snapshots if _ownedBy(context, s, restorable)]
-    tags = await tagsFor(
-        call.backends.db, _projectTags(context), [s.ec2Id for s in snapshots]
-    )
+    tags = await tagsOf(call, [s.ec2Id for s in snapshots])
     table = dict(SNAPSHOT_FILTERS, tag=lambda snapshot: tags.get(snapshot.ec2Id))
     snapshots = applyFilters(params.get("Filters"), snapshots, table)
     page, nextToken = paginate(

@@ -20,7 +20,6 @@ C{XXX} instead of C{:-)} for a service that stopped reporting).
 from nova.api.ec2.errors import InvalidParameterValue
 from nova.api.ec2.filters import applyFilters
 from nova.config import ConfigError
-from nova.db.services import utcnow
 
 REGION_NAME = "nova"
 
@@ -111,33 +110,21 @@ def _zoneEntry(name, available):
     }
 
 
-def _zonesOf(services):
+def _verbose(zones):
     """
-    @return: a L{dict} from zone name to its services, in the order the
-        zones first appear.
+    @param zones: L{nova.hosts.AvailabilityZone}s with their services.
     """
-    zones = {}
-    for service in services:
-        zones.setdefault(service.availability_zone, []).append(service)
-    return zones
-
-
-def _verbose(zones, now, downTime):
     entries = []
-    for zoneName, services in zones.items():
-        entries.append(
-            _zoneEntry(
-                zoneName,
-                any(s.isUp(now, downTime) and not s.disabled for s in services),
-            )
-        )
+    for zone in zones:
+        entries.append(_zoneEntry(zone.name, zone.available))
         hosts = {}
-        for service in services:
-            hosts.setdefault(service.host, []).append(service)
+        for status in zone.services:
+            hosts.setdefault(status.service.host, []).append(status)
         for host, hostServices in hosts.items():
             entries.append({"ZoneName": f"|- {host}", "State": ""})
-            for service in hostServices:
-                alive = ":-)" if service.isUp(now, downTime) else "XXX"
+            for status in hostServices:
+                service = status.service
+                alive = ":-)" if status.up else "XXX"
                 active = "disabled" if service.disabled else "enabled"
                 updated = service.updated_at.strftime("%Y-%m-%d %H:%M:%S")
                 entries.append(
@@ -152,26 +139,17 @@ def _verbose(zones, now, downTime):
 async def describeAvailabilityZones(call):
     """
     The zones of the services table, their state, and (for superusers
-    asking for C{verbose}) their hosts and services.
+    asking for C{verbose}) their hosts and services; from the host API
+    (L{nova.hosts.HostAPI}).
     """
     params = call.params
-    backends = call.backends
-    services = await backends.db.services.list()
-    now = utcnow(backends.clock)
-    downTime = backends.config.service_down_time
-    zones = _zonesOf(services)
+    zones = await call.backends.hosts.describeAvailabilityZones(call.context)
     names = list(params.get("ZoneNames", ()))
     if "verbose" in names:
         if call.context.isAdmin:
-            return _verbose(zones, now, downTime)
+            return _verbose(zones)
         names = [name for name in names if name != "verbose"]
-    entries = [
-        _zoneEntry(
-            zoneName,
-            any(s.isUp(now, downTime) and not s.disabled for s in zoneServices),
-        )
-        for zoneName, zoneServices in zones.items()
-    ]
+    entries = [_zoneEntry(zone.name, zone.available) for zone in zones]
     for field, key in (("ZoneNames", "ZoneName"), ("ZoneIds", "ZoneId")):
         wanted = names if field == "ZoneNames" else list(params.get(field, ()))
         if wanted:

@@ -67,12 +67,18 @@ def _parseList(text):
     return tuple(item.strip() for item in text.split(",") if item.strip())
 
 
+def _parsePath(text):
+    text = text.strip()
+    return os.path.abspath(os.path.expanduser(text)) if text else ""
+
+
 _PARSERS = {
     "str": str,
     "int": _parseInt,
     "float": float,
     "bool": _parseBool,
     "list": _parseList,
+    "path": _parsePath,
 }
 
 _KIND_NAMES = {
@@ -81,6 +87,7 @@ _KIND_NAMES = {
     "float": "a number",
     "bool": "true or false",
     "list": "a comma-separated list",
+    "path": "a file or directory (a relative one is taken from the current directory)",
 }
 
 
@@ -90,7 +97,8 @@ class Flag:
     One configuration flag.
 
     @ivar name: the flag's name, as written after C{--}.
-    @ivar kind: one of C{str}, C{int}, C{float}, C{bool}, C{list}.
+    @ivar kind: one of C{str}, C{int}, C{float}, C{bool}, C{list},
+        C{path} (made absolute from the current directory).
     @ivar default: the value when the flag is not given, or a L{Computed}.
     @ivar help: one or two sentences for operators.
     @ivar choices: if not empty, the only values allowed.
@@ -125,6 +133,8 @@ class Flag:
 
         @raise ConfigError: naming the flag.
         """
+        if self.kind == "path" and value:
+            value = os.path.abspath(os.path.expanduser(value))
         if self.choices and value not in self.choices:
             raise ConfigError(
                 f"--{self.name}: {value!r} is not one of {', '.join(self.choices)}"
@@ -226,7 +236,7 @@ OPTIONS = (
     ),
     Flag(
         "state_path",
-        "str",
+        "path",
         Computed(_defaultStatePath, "./var"),
         "Top-level directory for Nova's state: the SQLite database, keys, "
         "certificates, images, instances and buckets.",
@@ -544,4 +554,61 @@ def sampleText():
                 out.append(f"# Choices: {', '.join(flag.choices)}")
             out.append(f"# ({flag.kind}) --{flag.name}={flag.describeDefault()}")
             out.append("")
+    return "\n".join(out)
+
+
+def _markdownText(text):
+    """
+    @return: C{text} as Markdown: its C{`code`} spans and C{--flag} names as
+        code, everything else with Markdown's special characters escaped.
+    """
+    import re
+
+    out = []
+    for index, part in enumerate(re.split(r"(`[^`]*`)", text)):
+        if index % 2:
+            out.append(part)
+            continue
+        for piece in re.split(r"(--[a-z][a-z0-9_]*(?:=[^\s,;()]*[^\s,;().])?)", part):
+            if piece.startswith("--"):
+                out.append(f"`{piece}`")
+            else:
+                piece = re.sub(r"([\\*\[\]<>|])", r"\\\1", piece)
+                out.append(re.sub(r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])", r"\\_", piece))
+    return "".join(out)
+
+
+def referenceMarkdown():
+    """
+    @return: the flags reference of the documentation site, as Markdown:
+        one section for each module of L{FLAG_MODULES}, one for each of its
+        flags with its type, default, help, choices and minimum.
+    """
+    out = [
+        "<!-- Generated from the flag definitions by nova.config.referenceMarkdown(); do not edit. -->",
+        "",
+    ]
+    for moduleName, flags in flagsByModule():
+        out.append(f"## `{moduleName}`")
+        out.append("")
+        for flag in flags:
+            out.append(f"### `--{flag.name}`")
+            out.append("")
+            if isinstance(flag.default, Computed):
+                default = _markdownText(flag.default.description)
+            elif flag.describeDefault():
+                default = f"`{flag.describeDefault()}`"
+            else:
+                default = "empty"
+            out.append(f"Type: {_KIND_NAMES[flag.kind]} (`{flag.kind}`).  Default: {default}.")
+            out.append("")
+            out.append(_markdownText(flag.help))
+            out.append("")
+            if flag.choices:
+                choices = ", ".join(f"`{choice}`" for choice in flag.choices)
+                out.append(f"Choices: {choices}.")
+                out.append("")
+            if flag.minimum is not None:
+                out.append(f"Minimum: `{flag.minimum}`.")
+                out.append("")
     return "\n".join(out)

@@ -8,11 +8,14 @@ from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
 
 from nova.config import (
+    FLAG_MODULES,
+    Computed,
     Config,
     ConfigError,
     allFlags,
     configFromFlags,
     parseFlags,
+    referenceMarkdown,
     sampleText,
 )
 
@@ -172,3 +175,43 @@ class SampleTests(SynchronousTestCase):
         text = sampleText()
         for name in allFlags():
             self.assertIn(f" --{name}=", text)
+
+
+class ReferenceMarkdownTests(SynchronousTestCase):
+    """
+    Tests for L{referenceMarkdown}, the flags reference of the
+    documentation site.
+    """
+
+    def test_everyModuleInOrder(self):
+        """
+        There is one section for each module of FLAG_MODULES, in order.
+        """
+        text = referenceMarkdown()
+        positions = [text.index(f"\n## `{name}`\n") for name in FLAG_MODULES]
+        self.assertEqual(positions, sorted(positions))
+
+    def test_listsEveryFlag(self):
+        """
+        Every flag of allFlags() has a heading, and its type and default
+        follow it.
+        """
+        text = referenceMarkdown()
+        for name, flag in allFlags().items():
+            heading = f"\n### `--{name}`\n\nType: "
+            self.assertIn(heading, text)
+            section = text[text.index(heading):].split("\n### ", 2)[1]
+            self.assertIn(f"(`{flag.kind}`)", section)
+            if not isinstance(flag.default, Computed) and flag.describeDefault():
+                self.assertIn(f"Default: `{flag.describeDefault()}`.", section)
+            for choice in flag.choices:
+                self.assertIn(f"`{choice}`", section)
+
+    def test_markdownEscaped(self):
+        """
+        Help text is escaped for Markdown: angle brackets do not become
+        HTML, and flag names become code.
+        """
+        text = referenceMarkdown()
+        self.assertIn(r"RPC topics (\<topic\>.\<host\>)", text)
+        self.assertIn("the default of `--routing_source_ip`", text)

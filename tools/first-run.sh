@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # tools/first-run.sh STATE [FLAGS...]: on the first start of `make run`,
 # create the network and floating addresses, the admin user and project,
-# and write their credentials to STATE/nova.zip and STATE/novarc; then
-# print how to use them.
+# and write their credentials to STATE/nova.zip and STATE/novarc (with the
+# certificates novarc names beside it); then print how to use them.
 set -euo pipefail
 STATE=$1; shift
 VENV="$(dirname "$0")/../.venv/bin"
@@ -17,6 +17,16 @@ if [ ! -f "$STATE/novarc" ]; then
   $MANAGE project create admin admin "The cloud's administrators" >/dev/null
   $MANAGE project zipfile admin admin "$STATE/nova.zip" >/dev/null
   $MANAGE project environment admin admin "$STATE/novarc" >/dev/null
+  # The certificates novarc names (bundling, ec2-* tools), beside it.
+  "$VENV/python" - "$STATE" <<'PY'
+import os, sys, zipfile
+state = sys.argv[1]
+with zipfile.ZipFile(os.path.join(state, "nova.zip")) as archive:
+    for name in ("pk.pem", "cert.pem", "cacert.pem", "cloud-cert.pem"):
+        path = os.path.join(state, name)
+        with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as f:
+            f.write(archive.read(name))
+PY
   echo "created user admin in project admin"
 fi
 echo

@@ -34,7 +34,7 @@ OPTIONS = (
     # Certificate authority (nova.auth.ca).
     Flag(
         "ca_path",
-        "str",
+        "path",
         Computed(_defaultCAPath, "$state_path/CA"),
         "Directory of the certificate authority: the cloud's root CA "
         "certificate and key (the key also decrypts uploaded image bundles), "

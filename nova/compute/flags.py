@@ -35,7 +35,7 @@ OPTIONS = (
     ),
     Flag(
         "instances_path",
-        "str",
+        "path",
         Computed(lambda v: os.path.join(v["state_path"], "instances"), "$state_path/instances"),
         "Directory for instance disks, console logs and the image cache (_base).",
     ),

@@ -11,7 +11,7 @@ from nova.config import Computed, Flag
 OPTIONS = (
     Flag(
         "images_path",
-        "str",
+        "path",
         Computed(lambda v: os.path.join(v["state_path"], "images"), "$state_path/images"),
         "Directory where nova-objectstore keeps registered images (decrypted "
         "from their bundles), one file per image, served to compute hosts at "

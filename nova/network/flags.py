@@ -183,9 +183,11 @@ OPTIONS = (
     Flag(
         "floating_range",
         "str",
-        "4.4.4.0/24",
+        "203.0.113.0/24",
         "Floating (public) addresses `nova-manage floating create` adds when "
-        "no range is given.",
+        "no range is given.  The default is a documentation range (RFC 5737, "
+        "TEST-NET-3) that routes nowhere: set the public addresses this cloud "
+        "really owns.",
     ),
     Flag(
         "fixed_ip_disassociate_timeout",
@@ -227,7 +229,7 @@ OPTIONS = (
     ),
     Flag(
         "networks_path",
-        "str",
+        "path",
         Computed(lambda v: os.path.join(v["state_path"], "networks"), "$state_path/networks"),
         "Directory of dnsmasq's files: nova-<bridge>.conf (the static hosts), "
         "nova-<bridge>.pid.",
@@ -337,7 +339,7 @@ OPTIONS = (
     ),
     Flag(
         "vpn_keys_path",
-        "str",
+        "path",
         Computed(lambda v: os.path.join(v["state_path"], "keys"), "$state_path/keys"),
         "Where nova-manage vpn keeps the private keys of cloudpipe key pairs "
         "(<user>/<project><vpn_key_suffix>.pem).",

@@ -13,7 +13,7 @@ OPTIONS = (
     Flag("s3_host", "str", "127.0.0.1", "Host name or address clients and compute hosts use to reach the object store."),
     Flag(
         "buckets_path",
-        "str",
+        "path",
         Computed(lambda v: os.path.join(v["state_path"], "buckets"), "$state_path/buckets"),
         "Directory where the object store keeps buckets and objects.",
     ),

@@ -30,7 +30,7 @@ OPTIONS = (
     ),
     Flag(
         "volumes_path",
-        "str",
+        "path",
         Computed(lambda v: os.path.join(v["state_path"], "volumes"), "$state_path/volumes"),
         "Directory of the file volume driver.",
     ),

@@ -199,18 +199,14 @@ class S3Call:
     def versionId(self):
         """
         @return: the C{versionId} the request names: C{None} when it names
-            none, else C{"null"}, the one version each key has in a bucket
-            that does not keep versions.
-        @raise InvalidArgument: for any other version id.
+            none.
+        @raise InvalidArgument: for a version id this store cannot have
+            given (see L{common.isVersionId}).
         """
         value = self.query.get("versionId")
         if value is None:
             return None
-        if value != s3xml.NULL_VERSION:
-            raise errors.InvalidArgument(
-                "Invalid version id specified", ArgumentName="versionId", ArgumentValue=value
-            )
-        return value
+        return common.checkVersionId(value)
 
     def partNumber(self):
         """

@@ -1,19 +1,23 @@
 # -*- test-case-name: tests.objectstore.test_common -*-
 """
 What every object store backend shares: the rules for bucket names and
-keys, the paging of listings, multipart ETags and the canned ACLs.
+keys, the paging of listings, multipart ETags, the canned ACLs and how a
+key's versions change.
 """
 
 import hashlib
 import ipaddress
 import re
+import uuid
 from bisect import bisect_left, bisect_right
 
 from nova.objectstore import errors
 from nova.objectstore.interfaces import (
     ALL_USERS,
     AUTHENTICATED_USERS,
+    NULL_VERSION,
     PERMISSIONS,
+    Deletion,
     Grant,
     ownerGrants,
 )
@@ -102,12 +106,16 @@ def prefixEnd(prefix):
     return None
 
 
-def pageKeys(sortedKeys, prefix="", delimiter="", marker="", maxKeys=1000):
+def pageKeys(sortedKeys, prefix="", delimiter="", marker="", maxKeys=1000, isVisible=None):
     """
     Page through keys the way ListObjects does.
 
     @param sortedKeys: a sequence of keys sorted in code point order (the
         same as UTF-8 binary order).
+    @param isVisible: a callable telling whether a key is listed (its
+        latest version is not a delete marker), called only for the keys
+        the page reaches; C{None} when every key is.  A common prefix is
+        listed when one of its keys is.
     @return: C{(keys, commonPrefixes, isTruncated, nextMarker)}.
     """
     start = bisect_right(sortedKeys, marker) if marker else 0
@@ -130,6 +138,17 @@ def pageKeys(sortedKeys, prefix="", delimiter="", marker="", maxKeys=1000):
             end = prefixEnd(common)
             i = n if end is None else bisect_left(sortedKeys, end, i)
             continue
+        if isVisible is not None:
+            if common is None:
+                if not isVisible(key):
+                    i += 1
+                    continue
+            else:
+                end = prefixEnd(common)
+                stop = n if end is None else bisect_left(sortedKeys, end, i)
+                if not any(isVisible(k) for k in sortedKeys[i:stop]):
+                    i = stop
+                    continue
         if len(keys) + len(prefixes) >= maxKeys:
             truncated = maxKeys > 0
             break
@@ -369,3 +388,189 @@ def listUploads(uploads, prefix="", delimiter="", keyMarker="", uploadIdMarker="
     if not truncated:
         lastKey = lastId = None
     return chosen, prefixes, truncated, lastKey, lastId
+
+
+# Versions
+
+
+_VERSION_ID = re.compile(r"\A[0-9a-f]{32}\Z")
+
+
+def newVersionId():
+    """
+    @return: a new version id: 32 random lower-case hex digits.
+    """
+    return uuid.uuid4().hex
+
+
+def isVersionId(value):
+    """
+    @return: whether C{value} is a version id this store could have given.
+    """
+    return value == NULL_VERSION or _VERSION_ID.match(value) is not None
+
+
+def checkVersionId(value, argumentName="versionId"):
+    """
+    @return: C{value}.
+    @raise InvalidArgument: unless it is a well-formed version id.
+    """
+    if not isVersionId(value):
+        raise errors.InvalidArgument(
+            "Invalid version id specified", ArgumentName=argumentName, ArgumentValue=value
+        )
+    return value
+
+
+def versionIdFor(versioning):
+    """
+    @param versioning: a bucket's L{BucketInfo.versioning}.
+    @return: the version id of a new version of a key in that bucket.
+    """
+    return newVersionId() if versioning == "Enabled" else NULL_VERSION
+
+
+def withNewVersion(versions, new, idOf):
+    """
+    @param versions: a key's versions, newest first.
+    @param idOf: a callable giving the version id of a version.
+    @return: C{(versions, removed)}: C{new} first, then C{versions} but the
+        one of the same id (a previous null version), which is C{removed}.
+    """
+    newId = idOf(new)
+    return [new] + [v for v in versions if idOf(v) != newId], [
+        v for v in versions if idOf(v) == newId
+    ]
+
+
+def chooseVersion(versions, key, versionId, idOf, recordOf):
+    """
+    @param versions: a key's versions, newest first.
+    @param versionId: the version asked for, or C{None} for the latest.
+    @param recordOf: a callable giving the L{ObjectInfo} or
+        L{DeleteMarker} of a version.
+    @return: the version addressed.
+    @raise NoSuchKey: if the key has no version, or (with a
+        C{deleteMarker} attribute) if its latest is a delete marker.
+    @raise NoSuchVersion: if it has no version C{versionId}.
+    @raise MethodNotAllowed: (with a C{deleteMarker} attribute) if version
+        C{versionId} is a delete marker.
+    """
+    if versionId is None:
+        if not versions:
+            raise errors.NoSuchKey(Key=key)
+        record = recordOf(versions[0])
+        if record.isDeleteMarker:
+            error = errors.NoSuchKey(Key=key)
+            error.deleteMarker = record
+            raise error
+        return versions[0]
+    for version in versions:
+        if idOf(version) == versionId:
+            record = recordOf(version)
+            if record.isDeleteMarker:
+                error = errors.MethodNotAllowed(ResourceType="DeleteMarker")
+                error.deleteMarker = record
+                raise error
+            return version
+    raise errors.NoSuchVersion(Key=key, VersionId=versionId)
+
+
+def latestObject(versions, recordOf):
+    """
+    @return: the L{ObjectInfo} of the latest version of a key, or C{None}
+        if it has none or its latest is a delete marker (for
+        L{checkWriteConditions}).
+    """
+    if not versions:
+        return None
+    record = recordOf(versions[0])
+    return None if record.isDeleteMarker else record
+
+
+def deleteVersion(versions, versionId, versioning, makeMarker, idOf, recordOf):
+    """
+    Work out what a DeleteObject does to a key's versions.
+
+    @param versionId: the version to remove, or C{None}.
+    @param versioning: the bucket's L{BucketInfo.versioning}.
+    @param makeMarker: a callable making a delete marker of a version id.
+    @return: C{(versions, removed, deletion)}: the key's new versions, the
+        versions removed, and the L{Deletion}.
+    """
+    if versionId is not None:
+        removed = [v for v in versions if idOf(v) == versionId]
+        kept = [v for v in versions if idOf(v) != versionId]
+        if not removed:
+            return versions, [], Deletion(False, versionId, False)
+        return kept, removed, Deletion(True, versionId, recordOf(removed[0]).isDeleteMarker)
+    if not versioning:
+        removed = [v for v in versions if idOf(v) == NULL_VERSION]
+        kept = [v for v in versions if idOf(v) != NULL_VERSION]
+        return kept, removed, Deletion(bool(removed), None, False)
+    marker = makeMarker(versionIdFor(versioning))
+    kept, removed = withNewVersion(versions, marker, idOf)
+    return kept, removed, Deletion(True, idOf(marker), True)
+
+
+def pageVersions(
+    sortedKeys, versionsOf, prefix="", delimiter="", keyMarker="", versionIdMarker="",
+    maxKeys=1000, idOf=None,
+):
+    """
+    Page through versions the way ListObjectVersions does.
+
+    @param sortedKeys: keys sorted in code point order.
+    @param versionsOf: a callable giving a key's versions, newest first (an
+        empty list for a key that vanished).
+    @param idOf: a callable giving the version id of a version.
+    @return: C{(versions, commonPrefixes, isTruncated, nextKeyMarker,
+        nextVersionIdMarker)}, C{versions} a list of C{(version,
+        isLatest)}.
+    """
+    if maxKeys <= 0:
+        return [], [], False, None, None
+    start = bisect_left(sortedKeys, keyMarker) if keyMarker else 0
+    if prefix:
+        start = max(start, bisect_left(sortedKeys, prefix))
+    entries, prefixes = [], []
+    truncated = False
+    lastKey = lastId = None
+    i, n = start, len(sortedKeys)
+    while i < n and not truncated:
+        key = sortedKeys[i]
+        if not key.startswith(prefix):
+            break
+        common = None
+        if delimiter:
+            pos = key.find(delimiter, len(prefix))
+            if pos >= 0:
+                common = key[: pos + len(delimiter)]
+        if common is not None:
+            end = prefixEnd(common)
+            stop = n if end is None else bisect_left(sortedKeys, end, i)
+            if not (keyMarker and common <= keyMarker):
+                if len(entries) + len(prefixes) >= maxKeys:
+                    truncated = maxKeys > 0
+                    break
+                prefixes.append(common)
+                lastKey, lastId = common, None
+            i = stop
+            continue
+        versions = list(enumerate(versionsOf(key)))
+        if key == keyMarker:
+            ids = [idOf(v) for _, v in versions]
+            if versionIdMarker and versionIdMarker in ids:
+                versions = versions[ids.index(versionIdMarker) + 1 :]
+            else:
+                versions = []
+        for position, version in versions:
+            if len(entries) + len(prefixes) >= maxKeys:
+                truncated = maxKeys > 0
+                break
+            entries.append((version, position == 0))
+            lastKey, lastId = key, idOf(version)
+        i += 1
+    if not truncated:
+        lastKey = lastId = None
+    return entries, prefixes, truncated, lastKey, lastId

@@ -119,6 +119,16 @@ MissingSecurityHeader = _define(
 )
 NoSuchBucket = _define("NoSuchBucket", 404, "The specified bucket does not exist")
 NoSuchKey = _define("NoSuchKey", 404, "The specified key does not exist.")
+NoSuchVersion = _define(
+    "NoSuchVersion",
+    404,
+    "The specified version does not exist.",
+)
+IllegalVersioningConfigurationException = _define(
+    "IllegalVersioningConfigurationException",
+    400,
+    "The Versioning element must be specified",
+)
 NoSuchUpload = _define(
     "NoSuchUpload",
     404,

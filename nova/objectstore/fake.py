@@ -2,6 +2,9 @@
 """
 L{MemoryObjectStore}: an L{IObjectStore} that keeps everything in memory,
 for tests and for a throwaway C{nova-objectstore} (C{--s3_store=memory}).
+
+Each key holds its versions, newest first, as C{(record, data)} pairs: an
+L{ObjectInfo} and its bytes, or a L{DeleteMarker} and C{None}.
 """
 
 import hashlib
@@ -14,6 +17,7 @@ from zope.interface import implementer
 from nova.objectstore import common, errors
 from nova.objectstore.interfaces import (
     BucketInfo,
+    DeleteMarker,
     IObjectReader,
     IObjectStore,
     ListResult,
@@ -22,12 +26,22 @@ from nova.objectstore.interfaces import (
     PartInfo,
     PartList,
     UploadList,
+    VersionList,
 )
+
+
+def _idOf(version):
+    return version[0].versionId
+
+
+def _recordOf(version):
+    return version[0]
 
 
 class _Bucket:
     def __init__(self, info):
         self.info = info
+        # key: [(ObjectInfo or DeleteMarker, data or None)], newest first
         self.objects = {}
         self.uploads = {}
         # uploadId: (key, completion parts, ObjectInfo, completion time)
@@ -89,11 +103,12 @@ class MemoryObjectStore:
             raise errors.NoSuchBucket(BucketName=name)
         return bucket
 
-    def _object(self, bucket, key):
-        entry = self._bucket(bucket).objects.get(key)
-        if entry is None:
-            raise errors.NoSuchKey(Key=key)
-        return entry
+    def _object(self, bucket, key, versionId=None):
+        """
+        @return: C{(info, data)} of the version addressed.
+        """
+        versions = self._bucket(bucket).objects.get(key, [])
+        return common.chooseVersion(versions, key, versionId, _idOf, _recordOf)
 
     def _upload(self, bucket, key, uploadId):
         upload = self._bucket(bucket).uploads.get(uploadId)
@@ -125,7 +140,13 @@ class MemoryObjectStore:
     def setBucketACL(self, name, acl):
         bucket = self._bucket(name)
         info = bucket.info
-        bucket.info = BucketInfo(info.name, info.owner, info.created, acl, info.location)
+        bucket.info = attr.evolve(info, acl=acl)
+        return bucket.info
+
+    @_deferred
+    def setBucketVersioning(self, name, status):
+        bucket = self._bucket(name)
+        bucket.info = attr.evolve(bucket.info, versioning=status)
         return bucket.info
 
     @_deferred
@@ -139,27 +160,56 @@ class MemoryObjectStore:
     def listObjects(self, bucket, prefix="", delimiter="", marker="", maxKeys=1000):
         objects = self._bucket(bucket).objects
         keys, prefixes, truncated, nextMarker = common.pageKeys(
-            sorted(objects), prefix, delimiter, marker, maxKeys
+            sorted(objects),
+            prefix,
+            delimiter,
+            marker,
+            maxKeys,
+            lambda key: not objects[key][0][0].isDeleteMarker,
         )
-        return ListResult([objects[key][0] for key in keys], prefixes, truncated, nextMarker)
+        return ListResult([objects[key][0][0] for key in keys], prefixes, truncated, nextMarker)
 
     @_deferred
-    def getObjectInfo(self, bucket, key):
-        return self._object(bucket, key)[0]
+    def listObjectVersions(
+        self, bucket, prefix="", delimiter="", keyMarker="", versionIdMarker="", maxKeys=1000
+    ):
+        objects = self._bucket(bucket).objects
+        versions, prefixes, truncated, nextKey, nextId = common.pageVersions(
+            sorted(objects),
+            lambda key: [record for record, _ in objects.get(key, [])],
+            prefix,
+            delimiter,
+            keyMarker,
+            versionIdMarker,
+            maxKeys,
+            lambda record: record.versionId,
+        )
+        return VersionList(versions, prefixes, truncated, nextKey, nextId)
 
     @_deferred
-    def openObject(self, bucket, key):
-        info, data = self._object(bucket, key)
+    def getObjectInfo(self, bucket, key, versionId=None):
+        return self._object(bucket, key, versionId)[0]
+
+    @_deferred
+    def openObject(self, bucket, key, versionId=None):
+        info, data = self._object(bucket, key, versionId)
         return _MemoryReader(info, data)
 
     def _commit(self, bucket, key, data, etag, settings, partSizes, conditions=None):
-        objects = self._bucket(bucket).objects
-        current = objects.get(key)
-        common.checkWriteConditions(conditions, current[0] if current else None)
+        state = self._bucket(bucket)
+        versions = state.objects.get(key, [])
+        common.checkWriteConditions(conditions, common.latestObject(versions, _recordOf))
         info = ObjectInfo(
-            bucket, key, len(data), etag, self.clock.seconds(), settings, partSizes
+            bucket,
+            key,
+            len(data),
+            etag,
+            self.clock.seconds(),
+            settings,
+            partSizes,
+            common.versionIdFor(state.info.versioning),
         )
-        objects[key] = (info, data)
+        state.objects[key] = common.withNewVersion(versions, (info, data), _idOf)[0]
         return info
 
     @_deferred
@@ -172,26 +222,37 @@ class MemoryObjectStore:
         return self._commit(bucket, key, data, summary.md5, settings, (len(data),), conditions)
 
     @_deferred
-    def copyObject(self, srcBucket, srcKey, dstBucket, dstKey, prepare):
+    def copyObject(self, srcBucket, srcKey, dstBucket, dstKey, prepare, srcVersionId=None):
         common.checkKey(dstKey)
-        info, data = self._object(srcBucket, srcKey)
+        info, data = self._object(srcBucket, srcKey, srcVersionId)
         self._bucket(dstBucket)
         settings = prepare(info)
         return self._commit(dstBucket, dstKey, data, info.etag, settings, info.partSizes)
 
     @_deferred
-    def setObjectACL(self, bucket, key, acl):
-        info, data = self._object(bucket, key)
-        settings = _evolve(info.settings, acl=tuple(acl))
-        new = ObjectInfo(
-            info.bucket, info.key, info.size, info.etag, info.lastModified, settings, info.partSizes
-        )
-        self._bucket(bucket).objects[key] = (new, data)
+    def setObjectACL(self, bucket, key, acl, versionId=None):
+        info, data = self._object(bucket, key, versionId)
+        new = attr.evolve(info, settings=_evolve(info.settings, acl=tuple(acl)))
+        versions = self._bucket(bucket).objects[key]
+        versions[[_idOf(v) for v in versions].index(info.versionId)] = (new, data)
         return new
 
     @_deferred
-    def deleteObject(self, bucket, key):
-        return self._bucket(bucket).objects.pop(key, None) is not None
+    def deleteObject(self, bucket, key, versionId=None, owner=None):
+        state = self._bucket(bucket)
+        versions, _, deletion = common.deleteVersion(
+            state.objects.get(key, []),
+            versionId,
+            state.info.versioning,
+            lambda newId: (DeleteMarker(bucket, key, newId, self.clock.seconds(), owner), None),
+            _idOf,
+            _recordOf,
+        )
+        if versions:
+            state.objects[key] = versions
+        else:
+            state.objects.pop(key, None)
+        return deletion
 
     @_deferred
     def createMultipartUpload(self, bucket, key, settings):
@@ -216,9 +277,11 @@ class MemoryObjectStore:
         return part
 
     @_deferred
-    def uploadPartCopy(self, bucket, key, uploadId, partNumber, srcBucket, srcKey, prepare):
+    def uploadPartCopy(
+        self, bucket, key, uploadId, partNumber, srcBucket, srcKey, prepare, srcVersionId=None
+    ):
         self._upload(bucket, key, uploadId)
-        info, data = self._object(srcBucket, srcKey)
+        info, data = self._object(srcBucket, srcKey, srcVersionId)
         offset, length = prepare(info)
         piece = data[offset : offset + length]
         part = PartInfo(partNumber, len(piece), hashlib.md5(piece).hexdigest(), self.clock.seconds())

@@ -7,7 +7,7 @@ Layout of one bucket, C{<root>/<bucket>/}::
 
     bucket.json          owner, creation time, access control list, location
     lock                 flock()ed while a change commits
-    keys/<hex>.k         one JSON document per object (see below)
+    keys/<hex>.k         one JSON document per key (see below)
     keys/<hex240>.d/...  keys longer than 120 bytes continue in directories
     data/<xx>/<id>       object data, immutable once written
     uploads/<id>/        upload.json and part-NNNNN.json of a multipart upload
@@ -20,10 +20,19 @@ directory names (C{.d}) and a last file name (C{.k}), so no key, whatever it
 holds (C{..}, C{/}, C{%}), names anything outside C{keys/}, and sorting the
 names sorts the keys in UTF-8 binary order.
 
-An object's document names its data files (one per uploaded part) with
-their sizes.  Data files are written under fresh random names, synced, and
+A key's document is, while the key has one version and it is a null
+version (always so in a bucket that never kept versions), that version's
+document: key, size, ETag, time, settings, and its data files (one per
+uploaded part) with their sizes.  Otherwise it is C{{"key": ...,
+"versions": [...]}}, its versions newest first, each an object version's
+document with its C{versionId}, or a delete marker (C{versionId},
+C{deleteMarker}, C{lastModified}, C{owner}).  Every change to a key's
+versions (a write, a delete marker, removing a version) replaces the whole
+document at once, so it is as crash-safe as a write.  An object version's
+document names its data files.  Data files are written under fresh random names, synced, and
 only then does the document replace the previous one (C{os.replace}, the
-commit point), after which the previous version's data files are unlinked.
+commit point), after which the data files of the versions it no longer
+holds (the previous null version) are unlinked.
 A reader opens the document and then the data files; it holds the open
 files, so it keeps reading the version it opened, and if a writer removes
 the files first it reads the document again.  CopyObject hard-links the
@@ -53,7 +62,10 @@ from zope.interface import implementer
 from nova.objectstore import common, errors
 from nova.objectstore.body import READ_SIZE
 from nova.objectstore.interfaces import (
+    NULL_VERSION,
     BucketInfo,
+    DeleteMarker,
+    Deletion,
     Grant,
     IObjectReader,
     IObjectStore,
@@ -64,6 +76,7 @@ from nova.objectstore.interfaces import (
     PartInfo,
     PartList,
     UploadList,
+    VersionList,
     ownerGrants,
 )
 from nova.util.files import (
@@ -129,16 +142,70 @@ def _settingsFromJSON(data):
     )
 
 
-def _infoFromJSON(bucket, doc):
+def _idOf(version):
+    """
+    @return: the version id of a version's document.
+    """
+    return version.get("versionId", NULL_VERSION)
+
+
+def _recordFromJSON(bucket, key, version):
+    """
+    @return: the L{ObjectInfo} or L{DeleteMarker} of a version's document.
+    """
+    if version.get("deleteMarker"):
+        return DeleteMarker(bucket, key, _idOf(version), version["lastModified"], version.get("owner"))
     return ObjectInfo(
         bucket,
-        doc["key"],
-        doc["size"],
-        doc["etag"],
-        doc["lastModified"],
-        _settingsFromJSON(doc["settings"]),
-        [size for _, size in doc["segments"]],
+        key,
+        version["size"],
+        version["etag"],
+        version["lastModified"],
+        _settingsFromJSON(version["settings"]),
+        [size for _, size in version["segments"]],
+        _idOf(version),
     )
+
+
+def _infoFromJSON(bucket, doc):
+    return _recordFromJSON(bucket, doc["key"], doc)
+
+
+def _versionsFromJSON(doc):
+    """
+    @return: the versions' documents of a key's document (C{None}: no
+        versions), newest first.
+    """
+    if doc is None:
+        return []
+    if "versions" in doc:
+        return doc["versions"]
+    return [doc]
+
+
+def _keyJSON(key, versions):
+    """
+    @return: the document of a key of C{versions} (C{None} when there are
+        none): a null object version alone is its own document, as a bucket
+        that never kept versions has them.
+    """
+    if not versions:
+        return None
+    if len(versions) == 1 and _idOf(versions[0]) == NULL_VERSION and not versions[0].get("deleteMarker"):
+        doc = {name: value for name, value in versions[0].items() if name != "versionId"}
+        doc["key"] = key
+        return doc
+    return {
+        "key": key,
+        "versions": [
+            dict({n: v for n, v in version.items() if n != "key"}, versionId=_idOf(version))
+            for version in versions
+        ],
+    }
+
+
+def _segmentsOf(versions):
+    return [segment for version in versions for segment in version.get("segments", [])]
 
 
 def _uploadFromJSON(bucket, doc):
@@ -296,6 +363,7 @@ class FilesystemObjectStore:
             doc["created"],
             _grantsFromJSON(doc, doc["owner"]),
             doc.get("location", ""),
+            doc.get("versioning", ""),
         )
 
     @contextmanager
@@ -400,20 +468,45 @@ class FilesystemObjectStore:
         for relative, _ in segments:
             unlinkQuietly(os.path.join(bucketDir, relative))
 
+    def _writeKey(self, bucketDir, key, versions):
+        """
+        Replace the document of C{key} by one of C{versions} (removing it
+        when there are none); the caller holds the lock.
+        """
+        keysDir = os.path.join(bucketDir, "keys")
+        path = os.path.join(keysDir, keyRelativePath(key))
+        doc = _keyJSON(key, versions)
+        if doc is not None:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            self._writeJSON(bucketDir, path, doc)
+            return
+        unlinkQuietly(path)
+        directory = os.path.dirname(path)
+        while directory != keysDir:
+            try:
+                os.rmdir(directory)
+            except OSError:
+                break
+            directory = os.path.dirname(directory)
+
     def _commitObject(self, bucket, bucketDir, doc, conditions=None):
         """
-        Make C{doc} the key's document; the caller holds the lock.
+        Make C{doc} (a version's document with its C{key}) the key's latest
+        version, of the version id the bucket's versioning gives it (set in
+        C{doc}); the caller holds the lock.
 
         @return: the segments of the version replaced, to unlink.
         """
-        path = os.path.join(bucketDir, "keys", keyRelativePath(doc["key"]))
-        current = self._readJSON(path)
+        key = doc["key"]
+        versions = _versionsFromJSON(self._readObjectDoc(bucketDir, key))
         common.checkWriteConditions(
-            conditions, _infoFromJSON(bucket, current) if current else None
+            conditions,
+            common.latestObject(versions, lambda v: _recordFromJSON(bucket, key, v)),
         )
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        self._writeJSON(bucketDir, path, doc)
-        return current["segments"] if current else []
+        doc["versionId"] = common.versionIdFor(self._readBucket(bucket).versioning)
+        versions, removed = common.withNewVersion(versions, doc, _idOf)
+        self._writeKey(bucketDir, key, versions)
+        return _segmentsOf(removed)
 
     # Buckets
 
@@ -475,6 +568,16 @@ class FilesystemObjectStore:
             self._writeJSON(bucketDir, os.path.join(bucketDir, "bucket.json"), _bucketJSON(info))
         return info
 
+    def setBucketVersioning(self, name, status):
+        return self._run(self.thd_setBucketVersioning, name, status)
+
+    def thd_setBucketVersioning(self, name, status):
+        bucketDir = self._bucketDir(name)
+        with self._locked(name):
+            info = attr.evolve(self._readBucket(name), versioning=status)
+            self._writeJSON(bucketDir, os.path.join(bucketDir, "bucket.json"), _bucketJSON(info))
+        return info
+
     def deleteBucket(self, name):
         return self._run(self.thd_deleteBucket, name)
 
@@ -515,46 +618,112 @@ class FilesystemObjectStore:
     def listObjects(self, bucket, prefix="", delimiter="", marker="", maxKeys=1000):
         return self._run(self.thd_listObjects, bucket, prefix, delimiter, marker, maxKeys)
 
-    def thd_listObjects(self, bucket, prefix, delimiter, marker, maxKeys):
-        self._readBucket(bucket)
-        bucketDir = self._bucketDir(bucket)
+    def _sortedKeys(self, bucketDir, prefix):
         prefixDigits = prefix.encode("utf-8").hex()
-        keys = sorted(
+        return sorted(
             bytes.fromhex(digits).decode("utf-8")
             for digits in self._walkKeys(os.path.join(bucketDir, "keys"), "", prefixDigits)
         )
+
+    def _latestVersions(self, bucket, bucketDir):
+        """
+        @return: a callable giving the record of a key's latest version (or
+            C{None}), reading each key's document once.
+        """
+        cache = {}
+
+        def latest(key):
+            if key not in cache:
+                versions = _versionsFromJSON(self._readObjectDoc(bucketDir, key))
+                cache[key] = _recordFromJSON(bucket, key, versions[0]) if versions else None
+            return cache[key]
+
+        return latest
+
+    def thd_listObjects(self, bucket, prefix, delimiter, marker, maxKeys):
+        bucketInfo = self._readBucket(bucket)
+        bucketDir = self._bucketDir(bucket)
+        latest = self._latestVersions(bucket, bucketDir)
+        isVisible = None
+        if bucketInfo.versioning:
+
+            def isVisible(key):
+                record = latest(key)
+                return record is not None and not record.isDeleteMarker
+
         page, prefixes, truncated, nextMarker = common.pageKeys(
-            keys, prefix, delimiter, marker, maxKeys
+            self._sortedKeys(bucketDir, prefix), prefix, delimiter, marker, maxKeys, isVisible
         )
         contents = []
         for key in page:
-            doc = self._readObjectDoc(bucketDir, key)
-            if doc is not None:
-                contents.append(_infoFromJSON(bucket, doc))
+            record = latest(key)
+            if record is not None and not record.isDeleteMarker:
+                contents.append(record)
         return ListResult(contents, prefixes, truncated, nextMarker)
 
-    def getObjectInfo(self, bucket, key):
-        return self._run(self.thd_getObjectInfo, bucket, key)
+    def listObjectVersions(
+        self, bucket, prefix="", delimiter="", keyMarker="", versionIdMarker="", maxKeys=1000
+    ):
+        return self._run(
+            self.thd_listObjectVersions,
+            bucket,
+            prefix,
+            delimiter,
+            keyMarker,
+            versionIdMarker,
+            maxKeys,
+        )
 
-    def thd_getObjectInfo(self, bucket, key):
+    def thd_listObjectVersions(self, bucket, prefix, delimiter, keyMarker, versionIdMarker, maxKeys):
+        self._readBucket(bucket)
         bucketDir = self._bucketDir(bucket)
+
+        def versionsOf(key):
+            versions = _versionsFromJSON(self._readObjectDoc(bucketDir, key))
+            return [_recordFromJSON(bucket, key, v) for v in versions]
+
+        versions, prefixes, truncated, nextKey, nextId = common.pageVersions(
+            self._sortedKeys(bucketDir, prefix),
+            versionsOf,
+            prefix,
+            delimiter,
+            keyMarker,
+            versionIdMarker,
+            maxKeys,
+            lambda record: record.versionId,
+        )
+        return VersionList(versions, prefixes, truncated, nextKey, nextId)
+
+    def _chooseVersion(self, bucket, bucketDir, key, versionId):
+        """
+        @return: the document of the version of C{key} addressed.
+        """
         doc = self._readObjectDoc(bucketDir, key) if _isKey(key) else None
         if doc is None:
             self._readBucket(bucket)
-            raise errors.NoSuchKey(Key=key)
-        return _infoFromJSON(bucket, doc)
+        return common.chooseVersion(
+            _versionsFromJSON(doc),
+            key,
+            versionId,
+            _idOf,
+            lambda v: _recordFromJSON(bucket, key, v),
+        )
 
-    def openObject(self, bucket, key):
-        return self._run(self.thd_openObject, bucket, key)
+    def getObjectInfo(self, bucket, key, versionId=None):
+        return self._run(self.thd_getObjectInfo, bucket, key, versionId)
 
-    def thd_openObject(self, bucket, key, readSmall=True):
+    def thd_getObjectInfo(self, bucket, key, versionId=None):
+        bucketDir = self._bucketDir(bucket)
+        return _recordFromJSON(bucket, key, self._chooseVersion(bucket, bucketDir, key, versionId))
+
+    def openObject(self, bucket, key, versionId=None):
+        return self._run(self.thd_openObject, bucket, key, versionId)
+
+    def thd_openObject(self, bucket, key, versionId=None, readSmall=True):
         bucketDir = self._bucketDir(bucket)
         for _ in range(_OPEN_RETRIES):
-            doc = self._readObjectDoc(bucketDir, key) if _isKey(key) else None
-            if doc is None:
-                self._readBucket(bucket)
-                raise errors.NoSuchKey(Key=key)
-            info = _infoFromJSON(bucket, doc)
+            doc = self._chooseVersion(bucket, bucketDir, key, versionId)
+            info = _recordFromJSON(bucket, key, doc)
             fds = []
             try:
                 for relative, _ in doc["segments"]:
@@ -600,20 +769,22 @@ class FilesystemObjectStore:
         self._unlinkSegments(bucketDir, old)
         return _infoFromJSON(bucket, doc)
 
-    def _openSource(self, bucket, key):
+    def _openSource(self, bucket, key, versionId=None):
         """
-        @return: C{(bucketDir, doc, fds)} of an opened source object.
+        @return: C{(bucketDir, reader)} of an opened source object.
         """
-        reader = self.thd_openObject(bucket, key, readSmall=False)
+        reader = self.thd_openObject(bucket, key, versionId, readSmall=False)
         bucketDir = self._bucketDir(bucket)
         return bucketDir, reader
 
-    def copyObject(self, srcBucket, srcKey, dstBucket, dstKey, prepare):
-        return self._run(self.thd_copyObject, srcBucket, srcKey, dstBucket, dstKey, prepare)
+    def copyObject(self, srcBucket, srcKey, dstBucket, dstKey, prepare, srcVersionId=None):
+        return self._run(
+            self.thd_copyObject, srcBucket, srcKey, dstBucket, dstKey, prepare, srcVersionId
+        )
 
-    def thd_copyObject(self, srcBucket, srcKey, dstBucket, dstKey, prepare):
+    def thd_copyObject(self, srcBucket, srcKey, dstBucket, dstKey, prepare, srcVersionId=None):
         common.checkKey(dstKey)
-        srcDir, reader = self._openSource(srcBucket, srcKey)
+        srcDir, reader = self._openSource(srcBucket, srcKey, srcVersionId)
         created = []
         try:
             settings = prepare(reader.info)
@@ -676,45 +847,47 @@ class FilesystemObjectStore:
         finally:
             os.close(out)
 
-    def setObjectACL(self, bucket, key, acl):
-        return self._run(self.thd_setObjectACL, bucket, key, tuple(acl))
+    def setObjectACL(self, bucket, key, acl, versionId=None):
+        return self._run(self.thd_setObjectACL, bucket, key, tuple(acl), versionId)
 
-    def thd_setObjectACL(self, bucket, key, acl):
+    def thd_setObjectACL(self, bucket, key, acl, versionId=None):
         bucketDir = self._bucketDir(bucket)
         with self._locked(bucket):
-            doc = self._readObjectDoc(bucketDir, key)
-            if doc is None:
-                raise errors.NoSuchKey(Key=key)
-            doc["settings"].pop("acl", None)
-            doc["settings"]["grants"] = [g.toJSON() for g in acl]
-            path = os.path.join(bucketDir, "keys", keyRelativePath(key))
-            self._writeJSON(bucketDir, path, doc)
-        return _infoFromJSON(bucket, doc)
+            version = self._chooseVersion(bucket, bucketDir, key, versionId)
+            version["settings"].pop("acl", None)
+            version["settings"]["grants"] = [g.toJSON() for g in acl]
+            versions = _versionsFromJSON(self._readObjectDoc(bucketDir, key))
+            versions = [version if _idOf(v) == _idOf(version) else v for v in versions]
+            self._writeKey(bucketDir, key, versions)
+        return _recordFromJSON(bucket, key, version)
 
-    def deleteObject(self, bucket, key):
-        return self._run(self.thd_deleteObject, bucket, key)
+    def deleteObject(self, bucket, key, versionId=None, owner=None):
+        return self._run(self.thd_deleteObject, bucket, key, versionId, owner)
 
-    def thd_deleteObject(self, bucket, key):
+    def thd_deleteObject(self, bucket, key, versionId=None, owner=None):
         self._readBucket(bucket)
         if not _isKey(key):
-            return False
+            return Deletion(False, versionId)
         bucketDir = self._bucketDir(bucket)
-        keysDir = os.path.join(bucketDir, "keys")
-        path = os.path.join(keysDir, keyRelativePath(key))
         with self._locked(bucket):
-            doc = self._readJSON(path)
-            if doc is None:
-                return False
-            os.unlink(path)
-            directory = os.path.dirname(path)
-            while directory != keysDir:
-                try:
-                    os.rmdir(directory)
-                except OSError:
-                    break
-                directory = os.path.dirname(directory)
-        self._unlinkSegments(bucketDir, doc["segments"])
-        return True
+            versions = _versionsFromJSON(self._readObjectDoc(bucketDir, key))
+            versions, removed, deletion = common.deleteVersion(
+                versions,
+                versionId,
+                self._readBucket(bucket).versioning,
+                lambda newId: {
+                    "versionId": newId,
+                    "deleteMarker": True,
+                    "lastModified": self.reactor.seconds(),
+                    "owner": owner,
+                },
+                _idOf,
+                lambda v: _recordFromJSON(bucket, key, v),
+            )
+            if deletion.existed:
+                self._writeKey(bucketDir, key, versions)
+        self._unlinkSegments(bucketDir, _segmentsOf(removed))
+        return deletion
 
     # Multipart uploads
 
@@ -795,14 +968,26 @@ class FilesystemObjectStore:
         }
         return self._commitPart(bucket, key, uploadId, doc)
 
-    def uploadPartCopy(self, bucket, key, uploadId, partNumber, srcBucket, srcKey, prepare):
+    def uploadPartCopy(
+        self, bucket, key, uploadId, partNumber, srcBucket, srcKey, prepare, srcVersionId=None
+    ):
         return self._run(
-            self.thd_uploadPartCopy, bucket, key, uploadId, partNumber, srcBucket, srcKey, prepare
+            self.thd_uploadPartCopy,
+            bucket,
+            key,
+            uploadId,
+            partNumber,
+            srcBucket,
+            srcKey,
+            prepare,
+            srcVersionId,
         )
 
-    def thd_uploadPartCopy(self, bucket, key, uploadId, partNumber, srcBucket, srcKey, prepare):
+    def thd_uploadPartCopy(
+        self, bucket, key, uploadId, partNumber, srcBucket, srcKey, prepare, srcVersionId=None
+    ):
         bucketDir, _ = self._readUpload(bucket, key, uploadId)
-        _, reader = self._openSource(srcBucket, srcKey)
+        _, reader = self._openSource(srcBucket, srcKey, srcVersionId)
         try:
             offset, length = prepare(reader.info)
             relative, path = self._newDataPath(bucketDir)
@@ -1011,6 +1196,7 @@ def _bucketJSON(info):
         "created": info.created,
         "grants": [g.toJSON() for g in info.acl],
         "location": info.location,
+        "versioning": info.versioning,
     }
 
 

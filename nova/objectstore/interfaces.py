@@ -13,7 +13,18 @@ Names used throughout:
   - an I{ETag} is kept without quotes: the MD5 hex digest of the data, or for
     a completed multipart upload the MD5 hex digest of the concatenated
     binary MD5 digests of its parts followed by C{-N};
-  - times are POSIX timestamps (L{float}, seconds).
+  - times are POSIX timestamps (L{float}, seconds);
+  - a I{version id} is L{NULL_VERSION} (the version a bucket that does not
+    keep versions gives every write) or 32 lower-case hex digits (see
+    L{nova.objectstore.common.newVersionId}).
+
+Versioning (L{BucketInfo.versioning}): a key holds a list of versions,
+newest first, each an object (L{ObjectInfo}) or a L{DeleteMarker}.  A
+bucket that never kept versions (C{""}) and a suspended one (C{"Suspended"})
+give writes the version id L{NULL_VERSION}, replacing the key's previous
+null version; an enabled one (C{"Enabled"}) gives each write a new id.  The
+I{latest} version of a key is the first of its list; a key whose latest
+version is a delete marker is not listed and reads as L{NoSuchKey}.
 """
 
 import attr
@@ -23,6 +34,11 @@ from zope.interface import Attribute, Interface
 # The grantee URIs of the two groups S3 knows.
 ALL_USERS = "http://acs.amazonaws.com/groups/global/AllUsers"
 AUTHENTICATED_USERS = "http://acs.amazonaws.com/groups/global/AuthenticatedUsers"
+
+# The version id of what a bucket that does not keep versions writes.
+NULL_VERSION = "null"
+# The versioning states of a bucket: never enabled, enabled, suspended.
+VERSIONING_STATES = ("", "Enabled", "Suspended")
 
 PERMISSIONS = ("FULL_CONTROL", "READ", "WRITE", "READ_ACP", "WRITE_ACP")
 # The canonical id S3 gives the owner of what an anonymous user wrote.
@@ -77,6 +93,8 @@ class BucketInfo:
         control.
     @ivar location: the location constraint given at creation (C{""} for the
         default region).
+    @ivar versioning: one of L{VERSIONING_STATES}: C{""} for a bucket that
+        never kept versions, C{"Enabled"} or C{"Suspended"}.
     """
 
     name = attr.ib()
@@ -84,6 +102,7 @@ class BucketInfo:
     created = attr.ib()
     acl = attr.ib(converter=_grants, default=None)
     location = attr.ib(default="")
+    versioning = attr.ib(default="")
 
     def __attrs_post_init__(self):
         if self.acl is None:
@@ -131,6 +150,7 @@ class ObjectInfo:
         entry for an object written by a single PUT).
     @ivar settings: the L{ObjectSettings} it was written with (its
         C{acl} as changed since by a PutObjectAcl).
+    @ivar versionId: the version id of this version of the key.
     """
 
     bucket = attr.ib()
@@ -140,6 +160,8 @@ class ObjectInfo:
     lastModified = attr.ib()
     settings = attr.ib()
     partSizes = attr.ib(converter=tuple, default=())
+    versionId = attr.ib(default=NULL_VERSION)
+    isDeleteMarker = False
 
     @property
     def owner(self):
@@ -148,6 +170,67 @@ class ObjectInfo:
     @property
     def acl(self):
         return self.settings.acl
+
+
+@attr.s(frozen=True)
+class DeleteMarker:
+    """
+    A version of a key that says it was deleted (in a bucket that keeps,
+    or kept, versions).
+
+    @ivar owner: the project that deleted the key (C{None}: anonymous).
+    """
+
+    bucket = attr.ib()
+    key = attr.ib()
+    versionId = attr.ib()
+    lastModified = attr.ib()
+    owner = attr.ib(default=None)
+    isDeleteMarker = True
+
+
+@attr.s(frozen=True)
+class Deletion:
+    """
+    What a L{IObjectStore.deleteObject} did.
+
+    @ivar existed: whether a version was removed or a delete marker added.
+    @ivar versionId: the version id removed, or of the delete marker added;
+        C{None} when an object of a bucket that never kept versions was
+        removed without naming its version.
+    @ivar deleteMarker: whether the version removed, or added, is a delete
+        marker.
+    """
+
+    existed = attr.ib(default=False)
+    versionId = attr.ib(default=None)
+    deleteMarker = attr.ib(default=False)
+
+    def __bool__(self):
+        return self.existed
+
+
+@attr.s(frozen=True)
+class VersionList:
+    """
+    One page of a listing of versions.
+
+    @ivar versions: C{(version, isLatest)} pairs, each C{version} an
+        L{ObjectInfo} or a L{DeleteMarker}: keys in UTF-8 binary order, the
+        versions of a key newest first.
+    @ivar commonPrefixes: L{str}s, sorted.
+    @ivar isTruncated: whether more follows.
+    @ivar nextKeyMarker: the key (or common prefix) of the last entry of a
+        truncated page.
+    @ivar nextVersionIdMarker: the version id of that entry (C{None} for a
+        common prefix).
+    """
+
+    versions = attr.ib(converter=tuple)
+    commonPrefixes = attr.ib(converter=tuple)
+    isTruncated = attr.ib()
+    nextKeyMarker = attr.ib(default=None)
+    nextVersionIdMarker = attr.ib(default=None)
 
 
 @attr.s(frozen=True)
@@ -280,6 +363,14 @@ class IObjectStore(Interface):
     L{Deferred}; failures are L{nova.objectstore.errors.S3Error}s
     (L{NoSuchBucket}, L{NoSuchKey}, ...) as each method says.  Names and keys
     are L{str}; keys are any UTF-8 text of 1 to 1024 bytes without NUL.
+
+    Methods taking a C{versionId} address the latest version of the key
+    when it is C{None}, else that version.  Reading the latest version of a
+    key whose latest version is a delete marker fails with L{NoSuchKey}
+    whose C{deleteMarker} attribute is that L{DeleteMarker}; naming a
+    version the key does not have fails with L{NoSuchVersion}; reading a
+    version that is a delete marker fails with L{MethodNotAllowed} whose
+    C{deleteMarker} attribute is that marker.
     """
 
     def listBuckets():
@@ -307,9 +398,16 @@ class IObjectStore(Interface):
         @return: L{Deferred} firing with the changed L{BucketInfo}.
         """
 
+    def setBucketVersioning(name, status):
+        """
+        @param status: C{"Enabled"} or C{"Suspended"}.
+        @return: L{Deferred} firing with the changed L{BucketInfo}.
+        """
+
     def deleteBucket(name):
         """
-        Delete an empty bucket and any unfinished multipart uploads in it.
+        Delete an empty bucket (no version of any key, not even a delete
+        marker) and any unfinished multipart uploads in it.
 
         @return: L{Deferred} firing with C{None}; failing with
             L{NoSuchBucket} or L{BucketNotEmpty}.
@@ -318,19 +416,33 @@ class IObjectStore(Interface):
     def listObjects(bucket, prefix="", delimiter="", marker="", maxKeys=1000):
         """
         @param marker: list keys strictly after this one.
-        @return: L{Deferred} firing with a L{ListResult}: keys that start
+        @return: L{Deferred} firing with a L{ListResult} of the latest
+            versions of the keys whose latest version is not a delete
+            marker: keys that start
             with C{prefix}, in UTF-8 binary order; with a C{delimiter}, keys
             whose rest after the prefix contains it are rolled up into one
             common prefix each (counted once against C{maxKeys}).
         """
 
-    def getObjectInfo(bucket, key):
+    def listObjectVersions(
+        bucket, prefix="", delimiter="", keyMarker="", versionIdMarker="", maxKeys=1000
+    ):
         """
-        @return: L{Deferred} firing with an L{ObjectInfo}; failing with
-            L{NoSuchBucket} or L{NoSuchKey}.
+        @param keyMarker: list keys after this one; with C{versionIdMarker},
+            list the versions of C{keyMarker} after that one first.
+        @return: L{Deferred} firing with a L{VersionList}; common prefixes
+            and versions (delete markers included) each count once against
+            C{maxKeys}.
         """
 
-    def openObject(bucket, key):
+    def getObjectInfo(bucket, key, versionId=None):
+        """
+        @return: L{Deferred} firing with an L{ObjectInfo}; failing with
+            L{NoSuchBucket}, L{NoSuchKey}, L{NoSuchVersion} or
+            L{MethodNotAllowed} (see above).
+        """
+
+    def openObject(bucket, key, versionId=None):
         """
         @return: L{Deferred} firing with an L{IObjectReader}.
         """
@@ -340,7 +452,8 @@ class IObjectStore(Interface):
         Write an object from an L{IRequestBody}.  The write is atomic: until
         it commits readers see the previous version, and if the body fails
         (L{IRequestBody.finish} raises) or the write fails, nothing is left.
-        Of concurrent writers to one key the last to commit wins.
+        Of concurrent writers to one key the last to commit wins.  The new
+        version's id follows the bucket's versioning (see above).
 
         @param conditions: L{WriteConditions} checked when committing
             (L{PreconditionFailed}, or L{NoSuchKey} for C{ifMatch} on a
@@ -348,9 +461,10 @@ class IObjectStore(Interface):
         @return: L{Deferred} firing with the new L{ObjectInfo}.
         """
 
-    def copyObject(srcBucket, srcKey, dstBucket, dstKey, prepare):
+    def copyObject(srcBucket, srcKey, dstBucket, dstKey, prepare, srcVersionId=None):
         """
-        Copy an object.
+        Copy an object (the latest version of C{srcKey}, or
+        C{srcVersionId}) to a new version of C{dstKey}.
 
         @param prepare: called with the source's L{ObjectInfo}; returns the
             L{ObjectSettings} of the copy, or raises (for example
@@ -358,15 +472,24 @@ class IObjectStore(Interface):
         @return: L{Deferred} firing with the copy's L{ObjectInfo}.
         """
 
-    def setObjectACL(bucket, key, acl):
+    def setObjectACL(bucket, key, acl, versionId=None):
         """
         @return: L{Deferred} firing with the changed L{ObjectInfo}.
         """
 
-    def deleteObject(bucket, key):
+    def deleteObject(bucket, key, versionId=None, owner=None):
         """
-        @return: L{Deferred} firing with C{True} if an object was deleted,
-            C{False} if there was none; failing with L{NoSuchBucket}.
+        Without C{versionId}: in a bucket that never kept versions, remove
+        the key's object; in an enabled one add a delete marker of a new
+        id; in a suspended one replace the null version with a delete
+        marker of version id L{NULL_VERSION}.  With C{versionId}: remove
+        that version for good (a version the key does not have is no
+        error).
+
+        @param owner: the project deleting (C{None}: anonymous), who owns
+            the delete marker added.
+        @return: L{Deferred} firing with a L{Deletion} (true if something
+            was removed or added); failing with L{NoSuchBucket}.
         """
 
     def createMultipartUpload(bucket, key, settings):
@@ -387,9 +510,12 @@ class IObjectStore(Interface):
         @return: L{Deferred} firing with a L{PartInfo}.
         """
 
-    def uploadPartCopy(bucket, key, uploadId, partNumber, srcBucket, srcKey, prepare):
+    def uploadPartCopy(
+        bucket, key, uploadId, partNumber, srcBucket, srcKey, prepare, srcVersionId=None
+    ):
         """
-        Store one part copied from (a range of) an object.
+        Store one part copied from (a range of) an object (the latest
+        version of C{srcKey}, or C{srcVersionId}).
 
         @param prepare: called with the source's L{ObjectInfo}; returns
             C{(offset, length)} of the range to copy, or raises.
@@ -411,8 +537,8 @@ class IObjectStore(Interface):
 
     def completeMultipartUpload(bucket, key, uploadId, parts, conditions=None):
         """
-        Assemble the object from C{parts}, a L{list} of C{(partNumber,
-        etag)}.
+        Assemble a new version of the object from C{parts}, a L{list} of
+        C{(partNumber, etag)}.
 
         An upload completed less than
         L{nova.objectstore.common.COMPLETED_UPLOAD_RETENTION} ago may be

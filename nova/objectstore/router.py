@@ -128,7 +128,7 @@ ROUTES = {
     (BUCKET, "GET", "versions"): buckets.listObjectVersions,
     (BUCKET, "PUT", None): buckets.createBucket,
     (BUCKET, "PUT", "acl"): acls.putBucketACL,
-    (BUCKET, "PUT", "versioning"): configurations.notImplemented,
+    (BUCKET, "PUT", "versioning"): configurations.putBucketVersioning,
     (BUCKET, "DELETE", None): buckets.deleteBucket,
     (BUCKET, "POST", None): Choose(
         isFormUpload, configurations.notImplemented, methodNotAllowed("BUCKET")

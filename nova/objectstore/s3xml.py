@@ -16,15 +16,18 @@ import xml.etree.ElementTree as ET
 from urllib.parse import quote
 
 from nova.objectstore import errors
-from nova.objectstore.interfaces import ALL_USERS, ANONYMOUS_OWNER, AUTHENTICATED_USERS, Grant
+from nova.objectstore.interfaces import (
+    ALL_USERS,
+    ANONYMOUS_OWNER,
+    AUTHENTICATED_USERS,
+    Grant,
+)
 
 S3_NAMESPACE = "http://s3.amazonaws.com/doc/2006-03-01/"
 XSI_NAMESPACE = "http://www.w3.org/2001/XMLSchema-instance"
 MAX_XML_BODY = 4 * 1024 * 1024
 # The region of a bucket created without a location constraint.
 DEFAULT_REGION = "us-east-1"
-# The version id of an object in a bucket that does not keep versions.
-NULL_VERSION = "null"
 
 _ESCAPE = re.compile("[&<>\"'\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
 _NAMED = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&apos;"}
@@ -335,8 +338,10 @@ def listMultipartUploads(bucket, result, prefix, delimiter, keyMarker, uploadIdM
 
 def deleteResult(deleted, failed, quiet):
     """
-    @param deleted: C{(key, versionId)} of the objects deleted (the
-        version id as the request named it, or C{None}).
+    @param deleted: C{(key, versionId, deleteMarkerVersionId)} of the
+        objects deleted: the version id as the request named it (or
+        C{None}), and the version id of the delete marker added or removed
+        (or C{None}).
     @param failed: C{(key, versionId, code, message)} of those not
         deleted.
     """
@@ -347,9 +352,16 @@ def deleteResult(deleted, failed, quiet):
             children.append(el("VersionId", versionId))
         return children
 
+    def done(key, versionId, markerId):
+        children = named(key, versionId)
+        if markerId is not None:
+            children.append(el("DeleteMarker", "true"))
+            children.append(el("DeleteMarkerVersionId", markerId))
+        return el("Deleted", children)
+
     children = []
     if not quiet:
-        children.extend(el("Deleted", named(key, versionId)) for key, versionId in deleted)
+        children.extend(done(*entry) for entry in deleted)
     children.extend(
         el("Error", named(key, versionId) + [el("Code", code), el("Message", message)])
         for key, versionId, code, message in failed
@@ -361,10 +373,11 @@ def listObjectVersions(
     bucket, result, prefix, delimiter, keyMarker, versionIdMarker, maxKeys, encodingType
 ):
     """
-    Write a ListVersionsResult of a bucket that keeps one version of each
-    key: every object is its key's latest version, of version id C{null}.
+    Write a ListVersionsResult: C{Version} and C{DeleteMarker} elements in
+    the order of the listing (keys in order, each key's versions newest
+    first).
 
-    @param result: the L{ListResult} of the page (from C{keyMarker}).
+    @param result: the L{VersionList} of the page.
     """
     encode = urlEncode if encodingType == "url" else (lambda text: text)
     children = [
@@ -373,28 +386,34 @@ def listObjectVersions(
         el("KeyMarker", encode(keyMarker)),
         el("VersionIdMarker", versionIdMarker),
     ]
-    if result.isTruncated and result.nextMarker is not None:
-        children.append(el("NextKeyMarker", encode(result.nextMarker)))
-        if result.nextMarker not in result.commonPrefixes:
-            children.append(el("NextVersionIdMarker", NULL_VERSION))
+    if result.isTruncated and result.nextKeyMarker is not None:
+        children.append(el("NextKeyMarker", encode(result.nextKeyMarker)))
+        if result.nextVersionIdMarker is not None:
+            children.append(el("NextVersionIdMarker", result.nextVersionIdMarker))
     children.append(el("MaxKeys", str(maxKeys)))
     if delimiter:
         children.append(el("Delimiter", encode(delimiter)))
     children.append(el("IsTruncated", "true" if result.isTruncated else "false"))
     if encodingType:
         children.append(el("EncodingType", encodingType))
-    for info in result.contents:
+    for version, isLatest in result.versions:
+        head = [
+            el("Key", encode(version.key)),
+            el("VersionId", version.versionId),
+            el("IsLatest", "true" if isLatest else "false"),
+            el("LastModified", isoTime(version.lastModified)),
+        ]
+        if version.isDeleteMarker:
+            children.append(el("DeleteMarker", head + [ownerElement(version.owner)]))
+            continue
         children.append(
             el(
                 "Version",
-                [
-                    el("Key", encode(info.key)),
-                    el("VersionId", NULL_VERSION),
-                    el("IsLatest", "true"),
-                    el("LastModified", isoTime(info.lastModified)),
-                    el("ETag", quoteETag(info.etag)),
-                    el("Size", str(info.size)),
-                    ownerElement(info.owner),
+                head
+                + [
+                    el("ETag", quoteETag(version.etag)),
+                    el("Size", str(version.size)),
+                    ownerElement(version.owner),
                     el("StorageClass", "STANDARD"),
                 ],
             )
@@ -414,8 +433,12 @@ def location(constraint):
     ).encode("utf-8")
 
 
-def versioning():
-    return document("VersioningConfiguration", [])
+def versioning(status=""):
+    """
+    @param status: the bucket's L{BucketInfo.versioning} (C{""}: an empty
+        configuration, as S3 answers for a bucket never versioned).
+    """
+    return document("VersioningConfiguration", [el("Status", status)] if status else [])
 
 
 def emptyTagging():
@@ -489,6 +512,23 @@ def parseDelete(body):
     if not objects or len(objects) > 1000:
         raise errors.MalformedXML()
     return quiet, objects
+
+
+def parseVersioning(body):
+    """
+    @return: C{(status, mfaDelete)} of a VersioningConfiguration, each
+        C{None} when absent.
+    @raise MalformedXML: for a document that is not one.
+    """
+    root = parse(body)
+    if root.tag != "VersioningConfiguration":
+        raise errors.MalformedXML()
+    status = _text(root, "Status")
+    mfaDelete = _text(root, "MfaDelete", _text(root, "MFADelete"))
+    return (
+        status.strip() if status is not None else None,
+        mfaDelete.strip() if mfaDelete is not None else None,
+    )
 
 
 def parseCompleteMultipartUpload(body):

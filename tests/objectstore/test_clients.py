@@ -627,7 +627,6 @@ class HostileTests(ClientTestCase):
             status, headers, body = self.raw("PATCH", "/errors/k", {})
             self.assertEqual(status, 405)
             self.assertIn(b"MethodNotAllowed", body)
-            self.assertEqual(errorOf(s3.put_bucket_versioning, Bucket="errors", VersioningConfiguration={"Status": "Enabled"}), ("NotImplemented", 501))
             self.assertEqual(errorOf(s3.get_bucket_replication, Bucket="errors"), ("NotImplemented", 501))
             self.assertEqual(errorOf(s3.get_bucket_policy, Bucket="errors"), ("NoSuchBucketPolicy", 404))
             self.assertEqual(errorOf(s3.get_bucket_cors, Bucket="errors"), ("NoSuchCORSConfiguration", 404))
@@ -851,5 +850,63 @@ class AwsCLITests(ClientTestCase):
             missing = self.aws("s3", "ls", "s3://cli-bucket", check=False)
             self.assertNotEqual(missing.returncode, 0)
             self.assertIn(b"NoSuchBucket", missing.stderr)
+
+        return self.inThread(run)
+
+    def test_versionedBucket(self):
+        """
+        The aws CLI on a versioned bucket: put twice, list the versions,
+        delete (a delete marker), C{aws s3 rm}, then remove every version
+        and the bucket.
+        """
+        import json
+
+        self.home = tempfile.mkdtemp(dir=self.root)
+
+        def versions():
+            listed = json.loads(
+                self.aws("s3api", "list-object-versions", "--bucket", "cli-versions").stdout or b"{}"
+            )
+            return listed.get("Versions", []), listed.get("DeleteMarkers", [])
+
+        def run():
+            path = os.path.join(self.home, "file")
+            self.aws("s3", "mb", "s3://cli-versions")
+            self.aws(
+                "s3api", "put-bucket-versioning", "--bucket", "cli-versions",
+                "--versioning-configuration", "Status=Enabled",
+            )
+            status = json.loads(self.aws("s3api", "get-bucket-versioning", "--bucket", "cli-versions").stdout)
+            self.assertEqual(status["Status"], "Enabled")
+            ids = []
+            for body in (b"one", b"two"):
+                with open(path, "wb") as f:
+                    f.write(body)
+                put = self.aws("s3api", "put-object", "--bucket", "cli-versions", "--key", "k", "--body", path)
+                ids.append(json.loads(put.stdout)["VersionId"])
+            self.aws("s3", "cp", path, "s3://cli-versions/other")
+            found, markers = versions()
+            self.assertEqual([v["VersionId"] for v in found if v["Key"] == "k"], ids[::-1])
+            self.assertEqual(markers, [])
+            deleted = json.loads(self.aws("s3api", "delete-object", "--bucket", "cli-versions", "--key", "k").stdout)
+            self.assertTrue(deleted["DeleteMarker"])
+            self.aws("s3", "rm", "s3://cli-versions/other")
+            self.assertNotIn(b"other", self.aws("s3", "ls", "s3://cli-versions").stdout)
+            target = os.path.join(self.home, "old")
+            self.aws(
+                "s3api", "get-object", "--bucket", "cli-versions", "--key", "k", "--version-id", ids[0], target
+            )
+            with open(target, "rb") as f:
+                self.assertEqual(f.read(), b"one")
+            found, markers = versions()
+            self.assertEqual((len(found), len(markers)), (3, 2))
+            self.assertNotEqual(self.aws("s3", "rb", "s3://cli-versions", check=False).returncode, 0)
+            objects = [{"Key": v["Key"], "VersionId": v["VersionId"]} for v in found + markers]
+            self.aws(
+                "s3api", "delete-objects", "--bucket", "cli-versions",
+                "--delete", json.dumps({"Objects": objects, "Quiet": True}),
+            )
+            self.assertEqual(versions(), ([], []))
+            self.aws("s3", "rb", "s3://cli-versions")
 
         return self.inThread(run)

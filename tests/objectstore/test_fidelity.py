@@ -3,15 +3,18 @@
 The object store answering as AWS S3 does, checked through boto3 (whose
 botocore parses every answer) against a real server on a loopback port:
 error documents, conditional writes, multipart completion, ACLs, listings,
-metadata, presigned URLs, CORS preflights and versioning listings.
+metadata, presigned URLs, CORS preflights, versioning listings and
+buckets that keep versions.
 
 Requests boto3 cannot send (malformed HTTP, a header that is not ASCII)
 go out raw, and their answers are parsed with botocore's own parser.
 """
 
+import hashlib
 import socket
 import xml.etree.ElementTree as ET
 
+from botocore.exceptions import ClientError
 from botocore.parsers import RestXMLParser
 
 from tests.objectstore.test_clients import ClientTestCase, errorOf
@@ -791,5 +794,261 @@ class VersionsTests(ClientTestCase):
             deleted = s3.delete_object(Bucket="null-versions", Key="k", VersionId="null")
             self.assertEqual(deleted["VersionId"], "null")
             self.assertEqual(errorOf(s3.head_object, Bucket="null-versions", Key="k"), ("404", 404))
+
+        return self.inThread(run)
+
+
+class VersioningTests(ClientTestCase):
+    """
+    Buckets that keep versions, through boto3.
+    """
+
+    def versionedBucket(self, s3, name):
+        s3.create_bucket(Bucket=name)
+        s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+
+    def test_configuration(self):
+        """
+        PutBucketVersioning enables and suspends; GetBucketVersioning
+        answers the status (nothing for a bucket never versioned); MFA
+        delete is refused, an unknown status is illegal, and only the
+        owner may change it.
+        """
+
+        def run():
+            s3 = self.client()
+            s3.create_bucket(Bucket="config")
+            s3.put_bucket_acl(Bucket="config", ACL="public-read-write")
+            self.assertNotIn("Status", s3.get_bucket_versioning(Bucket="config"))
+            s3.put_bucket_versioning(Bucket="config", VersioningConfiguration={"Status": "Enabled"})
+            self.assertEqual(s3.get_bucket_versioning(Bucket="config")["Status"], "Enabled")
+            s3.put_bucket_versioning(
+                Bucket="config", VersioningConfiguration={"Status": "Suspended", "MFADelete": "Disabled"}
+            )
+            self.assertEqual(s3.get_bucket_versioning(Bucket="config")["Status"], "Suspended")
+            self.assertEqual(
+                errorOf(s3.put_bucket_versioning, Bucket="config",
+                        VersioningConfiguration={"Status": "Enabled", "MFADelete": "Enabled"}),
+                ("AccessDenied", 403),
+            )
+            self.assertEqual(
+                errorOf(s3.put_bucket_versioning, Bucket="config",
+                        VersioningConfiguration={"Status": "Disabled"}),
+                ("IllegalVersioningConfigurationException", 400),
+            )
+            self.assertEqual(
+                errorOf(self.client("AKBOB").put_bucket_versioning, Bucket="config",
+                        VersioningConfiguration={"Status": "Enabled"}),
+                ("AccessDenied", 403),
+            )
+            self.assertEqual(s3.get_bucket_versioning(Bucket="config")["Status"], "Suspended")
+
+        return self.inThread(run)
+
+    def test_versions(self):
+        """
+        Each PUT is a new version; reads see the latest or the version
+        named; a DELETE adds a delete marker; deleting the marker brings
+        the object back; deleting a version removes it for good.
+        """
+
+        def run():
+            s3 = self.client()
+            self.versionedBucket(s3, "versioned")
+            first = s3.put_object(Bucket="versioned", Key="k", Body=b"one")["VersionId"]
+            second = s3.put_object(Bucket="versioned", Key="k", Body=b"two!")["VersionId"]
+            self.assertNotIn(first, (second, "null"))
+            got = s3.get_object(Bucket="versioned", Key="k")
+            self.assertEqual((got["Body"].read(), got["VersionId"]), (b"two!", second))
+            got = s3.get_object(Bucket="versioned", Key="k", VersionId=first)
+            self.assertEqual((got["Body"].read(), got["VersionId"]), (b"one", first))
+            self.assertEqual(s3.head_object(Bucket="versioned", Key="k", VersionId=first)["ContentLength"], 3)
+            self.assertEqual(
+                errorOf(s3.get_object, Bucket="versioned", Key="k", VersionId="0" * 32),
+                ("NoSuchVersion", 404),
+            )
+            self.assertEqual(
+                errorOf(s3.get_object, Bucket="versioned", Key="k", VersionId="not-a-version"),
+                ("InvalidArgument", 400),
+            )
+            deleted = s3.delete_object(Bucket="versioned", Key="k")
+            self.assertTrue(deleted["DeleteMarker"])
+            marker = deleted["VersionId"]
+            try:
+                s3.get_object(Bucket="versioned", Key="k")
+            except ClientError as e:
+                headers = e.response["ResponseMetadata"]["HTTPHeaders"]
+                self.assertEqual(e.response["Error"]["Code"], "NoSuchKey")
+                self.assertEqual((headers["x-amz-delete-marker"], headers["x-amz-version-id"]), ("true", marker))
+            else:
+                self.fail("the key was not deleted")
+            self.assertEqual(
+                errorOf(s3.get_object, Bucket="versioned", Key="k", VersionId=marker),
+                ("MethodNotAllowed", 405),
+            )
+            self.assertEqual(errorOf(s3.head_object, Bucket="versioned", Key="k"), ("404", 404))
+            self.assertEqual(s3.list_objects_v2(Bucket="versioned")["KeyCount"], 0)
+            self.assertNotIn("Contents", s3.list_objects(Bucket="versioned"))
+            self.assertEqual(s3.get_object(Bucket="versioned", Key="k", VersionId=first)["Body"].read(), b"one")
+            undeleted = s3.delete_object(Bucket="versioned", Key="k", VersionId=marker)
+            self.assertEqual((undeleted["VersionId"], undeleted["DeleteMarker"]), (marker, True))
+            self.assertEqual(s3.get_object(Bucket="versioned", Key="k")["Body"].read(), b"two!")
+            removed = s3.delete_object(Bucket="versioned", Key="k", VersionId=second)
+            self.assertEqual(removed["VersionId"], second)
+            self.assertNotIn("DeleteMarker", removed)
+            self.assertEqual(s3.get_object(Bucket="versioned", Key="k")["Body"].read(), b"one")
+            self.assertEqual(
+                s3.get_object_acl(Bucket="versioned", Key="k", VersionId=first)["Grants"][0]["Permission"],
+                "FULL_CONTROL",
+            )
+
+        return self.inThread(run)
+
+    def test_suspended(self):
+        """
+        In a suspended bucket writes are the null version, replacing the
+        previous null version; the other versions stay.
+        """
+
+        def run():
+            s3 = self.client()
+            s3.create_bucket(Bucket="suspended")
+            s3.put_object(Bucket="suspended", Key="k", Body=b"unversioned")
+            s3.put_bucket_versioning(Bucket="suspended", VersioningConfiguration={"Status": "Enabled"})
+            kept = s3.put_object(Bucket="suspended", Key="k", Body=b"kept")["VersionId"]
+            s3.put_bucket_versioning(Bucket="suspended", VersioningConfiguration={"Status": "Suspended"})
+            self.assertEqual(s3.put_object(Bucket="suspended", Key="k", Body=b"one")["VersionId"], "null")
+            s3.put_object(Bucket="suspended", Key="k", Body=b"two")
+            listed = s3.list_object_versions(Bucket="suspended")
+            self.assertEqual(
+                [(v["VersionId"], v["IsLatest"]) for v in listed["Versions"]], [("null", True), (kept, False)]
+            )
+            self.assertEqual(s3.get_object(Bucket="suspended", Key="k")["Body"].read(), b"two")
+            deleted = s3.delete_object(Bucket="suspended", Key="k")
+            self.assertEqual((deleted["VersionId"], deleted["DeleteMarker"]), ("null", True))
+            listed = s3.list_object_versions(Bucket="suspended")
+            self.assertEqual([v["VersionId"] for v in listed["Versions"]], [kept])
+            self.assertEqual([(m["VersionId"], m["IsLatest"]) for m in listed["DeleteMarkers"]], [("null", True)])
+
+        return self.inThread(run)
+
+    def test_listObjectVersions(self):
+        """
+        ListObjectVersions lists versions and delete markers with their
+        fields, pages by key and version id markers, rolls up common
+        prefixes and encodes keys on request.
+        """
+
+        def run():
+            s3 = self.client()
+            self.versionedBucket(s3, "listing")
+            ids = {}
+            for key in ["a", "a", "b/1", "c d", "c d"]:
+                ids.setdefault(key, []).insert(0, s3.put_object(Bucket="listing", Key=key, Body=b"xy")["VersionId"])
+            marker = s3.delete_object(Bucket="listing", Key="a")["VersionId"]
+            listed = s3.list_object_versions(Bucket="listing")
+            self.assertEqual(
+                [(v["Key"], v["VersionId"], v["IsLatest"]) for v in listed["Versions"]],
+                [("a", ids["a"][0], False), ("a", ids["a"][1], False), ("b/1", ids["b/1"][0], True),
+                 ("c d", ids["c d"][0], True), ("c d", ids["c d"][1], False)],
+            )
+            version = listed["Versions"][0]
+            self.assertEqual((version["Size"], version["StorageClass"], version["Owner"]["ID"]), (2, "STANDARD", "proj1"))
+            self.assertEqual(version["ETag"], '"%s"' % hashlib.md5(b"xy").hexdigest())
+            self.assertTrue(version["LastModified"])
+            [deleteMarker] = listed["DeleteMarkers"]
+            self.assertEqual(
+                (deleteMarker["Key"], deleteMarker["VersionId"], deleteMarker["IsLatest"], deleteMarker["Owner"]["ID"]),
+                ("a", marker, True, "proj1"),
+            )
+            page = s3.list_object_versions(Bucket="listing", MaxKeys=2)
+            self.assertTrue(page["IsTruncated"])
+            self.assertEqual((page["NextKeyMarker"], page["NextVersionIdMarker"]), ("a", ids["a"][0]))
+            page = s3.list_object_versions(
+                Bucket="listing", MaxKeys=2, KeyMarker="a", VersionIdMarker=ids["a"][0]
+            )
+            self.assertEqual([v["VersionId"] for v in page["Versions"]], [ids["a"][1], ids["b/1"][0]])
+            pages = s3.get_paginator("list_object_versions").paginate(
+                Bucket="listing", PaginationConfig={"PageSize": 1}
+            )
+            count = sum(len(p.get("Versions", [])) + len(p.get("DeleteMarkers", [])) for p in pages)
+            self.assertEqual(count, 6)
+            rolled = s3.list_object_versions(Bucket="listing", Delimiter="/", Prefix="")
+            self.assertEqual([p["Prefix"] for p in rolled["CommonPrefixes"]], ["b/"])
+            self.assertEqual(len(rolled["Versions"]), 4)
+            encoded = s3.list_object_versions(Bucket="listing", Prefix="c ", EncodingType="url")
+            self.assertEqual({v["Key"] for v in encoded["Versions"]}, {"c%20d"})
+            self.assertEqual(
+                errorOf(s3.list_object_versions, Bucket="listing", KeyMarker="a", VersionIdMarker="bad"),
+                ("InvalidArgument", 400),
+            )
+
+        return self.inThread(run)
+
+    def test_deleteObjectsAndCopies(self):
+        """
+        DeleteObjects answers delete markers as S3 does; CopyObject and
+        UploadPartCopy copy a source version; CompleteMultipartUpload
+        makes a version.
+        """
+
+        def run():
+            s3 = self.client()
+            self.versionedBucket(s3, "batch")
+            first = s3.put_object(Bucket="batch", Key="k", Body=b"first")["VersionId"]
+            second = s3.put_object(Bucket="batch", Key="k", Body=b"second")["VersionId"]
+            copied = s3.copy_object(
+                Bucket="batch", Key="copy", CopySource={"Bucket": "batch", "Key": "k", "VersionId": first}
+            )
+            self.assertEqual(copied["CopySourceVersionId"], first)
+            self.assertNotIn(copied["VersionId"], (first, second, "null"))
+            self.assertEqual(s3.get_object(Bucket="batch", Key="copy")["Body"].read(), b"first")
+            restored = s3.copy_object(
+                Bucket="batch", Key="k", CopySource={"Bucket": "batch", "Key": "k", "VersionId": first}
+            )
+            self.assertEqual(s3.get_object(Bucket="batch", Key="k")["Body"].read(), b"first")
+            self.assertEqual(
+                errorOf(s3.copy_object, Bucket="batch", Key="x",
+                        CopySource={"Bucket": "batch", "Key": "k", "VersionId": "0" * 32}),
+                ("NoSuchVersion", 404),
+            )
+            upload = s3.create_multipart_upload(Bucket="batch", Key="mp")["UploadId"]
+            part = s3.upload_part_copy(
+                Bucket="batch", Key="mp", UploadId=upload, PartNumber=1,
+                CopySource={"Bucket": "batch", "Key": "k", "VersionId": second},
+            )
+            self.assertEqual(part["CopySourceVersionId"], second)
+            done = s3.complete_multipart_upload(
+                Bucket="batch", Key="mp", UploadId=upload,
+                MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["CopyPartResult"]["ETag"]}]},
+            )
+            self.assertTrue(done["VersionId"])
+            self.assertEqual(s3.get_object(Bucket="batch", Key="mp")["Body"].read(), b"second")
+            result = s3.delete_objects(Bucket="batch", Delete={"Objects": [{"Key": "copy"}, {"Key": "k", "VersionId": second}]})
+            byKey = {d["Key"]: d for d in result["Deleted"]}
+            self.assertTrue(byKey["copy"]["DeleteMarker"])
+            markerId = byKey["copy"]["DeleteMarkerVersionId"]
+            self.assertNotIn("VersionId", byKey["copy"])
+            self.assertEqual(byKey["k"]["VersionId"], second)
+            self.assertNotIn("DeleteMarker", byKey["k"])
+            result = s3.delete_objects(
+                Bucket="batch", Delete={"Objects": [{"Key": "copy", "VersionId": markerId}]}
+            )
+            self.assertEqual(
+                result["Deleted"],
+                [{"Key": "copy", "VersionId": markerId, "DeleteMarker": True, "DeleteMarkerVersionId": markerId}],
+            )
+            quiet = s3.delete_objects(Bucket="batch", Delete={"Objects": [{"Key": "mp"}], "Quiet": True})
+            self.assertNotIn("Deleted", quiet)
+            listed = s3.list_object_versions(Bucket="batch")
+            self.assertEqual(
+                sorted(v["VersionId"] for v in listed["Versions"] if v["Key"] == "k"),
+                sorted([first, restored["VersionId"]]),
+            )
+            everything = [{"Key": v["Key"], "VersionId": v["VersionId"]}
+                          for v in listed.get("Versions", []) + listed.get("DeleteMarkers", [])]
+            s3.delete_objects(Bucket="batch", Delete={"Objects": everything})
+            self.assertNotIn("Versions", s3.list_object_versions(Bucket="batch"))
+            s3.delete_bucket(Bucket="batch")
 
         return self.inThread(run)

@@ -173,8 +173,8 @@ class RenderTests(SynchronousTestCase):
         readers = []
         original = self.store.openObject
 
-        def openObject(bucket, key):
-            d = original(bucket, key)
+        def openObject(bucket, key, versionId=None):
+            d = original(bucket, key, versionId)
             d.addCallback(lambda r: readers.append(r) or r)
             return d
 
@@ -240,8 +240,11 @@ class ParsingTests(SynchronousTestCase):
         self.assertRaises(errors.InvalidRange, resource.parseRange, "bytes=0-", 0)
 
     def test_copySource(self):
-        self.assertEqual(resource.parseCopySource("/bkt/a%20b/c"), ("bkt", "a b/c"))
-        self.assertEqual(resource.parseCopySource("bkt/key?versionId=null"), ("bkt", "key"))
+        self.assertEqual(resource.parseCopySource("/bkt/a%20b/c"), ("bkt", "a b/c", None))
+        self.assertEqual(resource.parseCopySource("bkt/key?versionId=null"), ("bkt", "key", "null"))
+        self.assertEqual(
+            resource.parseCopySource("bkt/key?versionId=" + "0f" * 16), ("bkt", "key", "0f" * 16)
+        )
         for bad in ["bkt", "/bkt/", "", "bkt/key?versionId=abc"]:
             self.assertRaises(errors.InvalidArgument, resource.parseCopySource, bad)
 

@@ -45,6 +45,7 @@ class HandlerForTests(SynchronousTestCase):
             (b"GET", b"/bkt?uploads", None, multipart.listMultipartUploads),
             (b"GET", b"/bkt?versioning", None, configurations.getBucketVersioning),
             (b"GET", b"/bkt?versions", None, buckets.listObjectVersions),
+            (b"PUT", b"/bkt?versioning", None, configurations.putBucketVersioning),
             (b"OPTIONS", b"/bkt/k", None, configurations.corsPreflight),
             (b"OPTIONS", b"/bkt", None, configurations.corsPreflight),
             (b"POST", b"/bkt?delete", None, objects.deleteObjects),
@@ -111,7 +112,6 @@ class HandlerForTests(SynchronousTestCase):
             (b"POST", b"/bkt/k", None, errors.MethodNotAllowed),
             (b"POST", b"/bkt", None, errors.MethodNotAllowed),
             (b"POST", b"/bkt", {b"content-type": b"multipart/form-data; boundary=x"}, errors.NotImplemented_),
-            (b"PUT", b"/bkt?versioning", None, errors.NotImplemented_),
         ]:
             call = callFor(method, uri, headers)
             handler = router.handlerFor(call)

@@ -6,6 +6,7 @@ L{FilesystemObjectStore}, plus what only the filesystem store promises
 """
 
 import hashlib
+import json
 import os
 import shutil
 import tempfile
@@ -460,6 +461,206 @@ class ObjectStoreContract:
         )
         self.assertEqual([u.uploadId for u in result.uploads], [ids["b"][1], ids["c"][0]])
 
+    # Versioning
+
+    def versions(self, key=None, **kwargs):
+        """
+        @return: C{(key, versionId, isDeleteMarker, isLatest)} of every
+            version listed (of C{key} only, if given).
+        """
+        result = self.successResultOf(self.store.listObjectVersions("bucket", **kwargs))
+        return [
+            (v.key, v.versionId, v.isDeleteMarker, latest)
+            for v, latest in result.versions
+            if key is None or v.key == key
+        ]
+
+    def test_neverVersioned(self):
+        """
+        A bucket that never kept versions has one version of each key,
+        C{null}, and deleting removes it.
+        """
+        self.assertEqual(self.successResultOf(self.store.getBucket("bucket")).versioning, "")
+        self.assertEqual(self.put("k", b"one").versionId, "null")
+        self.assertEqual(self.put("k", b"two").versionId, "null")
+        self.assertEqual(self.versions(), [("k", "null", False, True)])
+        info = self.successResultOf(self.store.getObjectInfo("bucket", "k", "null"))
+        self.assertEqual(info.size, 3)
+        deletion = self.successResultOf(self.store.deleteObject("bucket", "k"))
+        self.assertEqual((deletion.existed, deletion.versionId, deletion.deleteMarker), (True, None, False))
+        self.assertEqual(self.versions(), [])
+
+    def test_enabled(self):
+        """
+        With versioning enabled each write is a new version, reads without
+        a version id see the latest, and each version stays readable.
+        """
+        info = self.successResultOf(self.store.setBucketVersioning("bucket", "Enabled"))
+        self.assertEqual(info.versioning, "Enabled")
+        self.assertEqual(self.successResultOf(self.store.getBucket("bucket")).versioning, "Enabled")
+        first = self.put("k", b"one")
+        self.clock.advance(1)
+        second = self.put("k", b"two!")
+        self.assertNotEqual(first.versionId, second.versionId)
+        for info in (first, second):
+            self.assertRegex(info.versionId, "^[0-9a-f]{32}$")
+        self.assertEqual(self.read("k"), b"two!")
+        reader = self.successResultOf(self.store.openObject("bucket", "k", first.versionId))
+        self.assertEqual(self.successResultOf(reader.read(0, 10)), b"one")
+        self.assertEqual(reader.info.versionId, first.versionId)
+        reader.close()
+        self.assertEqual(
+            self.versions(),
+            [("k", second.versionId, False, True), ("k", first.versionId, False, False)],
+        )
+        self.failureResultOf(
+            self.store.getObjectInfo("bucket", "k", "0" * 32), errors.NoSuchVersion
+        )
+        self.failureResultOf(self.store.openObject("bucket", "k", "null"), errors.NoSuchVersion)
+
+    def test_deleteMarkers(self):
+        """
+        Deleting without a version id adds a delete marker: the key reads
+        as missing and is not listed, but its versions stay; removing the
+        marker brings the object back.
+        """
+        self.successResultOf(self.store.setBucketVersioning("bucket", "Enabled"))
+        first = self.put("k", b"one")
+        other = self.put("other", b"x")
+        deletion = self.successResultOf(self.store.deleteObject("bucket", "k", owner="proj2"))
+        self.assertTrue(deletion.existed and deletion.deleteMarker)
+        markerId = deletion.versionId
+        failure = self.failureResultOf(self.store.getObjectInfo("bucket", "k"), errors.NoSuchKey)
+        self.assertEqual(failure.value.deleteMarker.versionId, markerId)
+        self.assertEqual(failure.value.deleteMarker.owner, "proj2")
+        self.failureResultOf(self.store.openObject("bucket", "k"), errors.NoSuchKey)
+        failure = self.failureResultOf(
+            self.store.openObject("bucket", "k", markerId), errors.MethodNotAllowed
+        )
+        self.assertEqual(failure.value.deleteMarker.versionId, markerId)
+        self.assertEqual(self.read_version("k", first.versionId), b"one")
+        listed = self.successResultOf(self.store.listObjects("bucket"))
+        self.assertEqual([i.key for i in listed.contents], ["other"])
+        self.assertEqual(
+            self.versions("k"), [("k", markerId, True, True), ("k", first.versionId, False, False)]
+        )
+        self.failureResultOf(self.store.deleteBucket("bucket"), errors.BucketNotEmpty)
+        deletion = self.successResultOf(self.store.deleteObject("bucket", "k", markerId))
+        self.assertEqual((deletion.versionId, deletion.deleteMarker), (markerId, True))
+        self.assertEqual(self.read("k"), b"one")
+        deletion = self.successResultOf(self.store.deleteObject("bucket", "k", first.versionId))
+        self.assertEqual((deletion.existed, deletion.deleteMarker), (True, False))
+        self.assertEqual(self.versions("k"), [])
+        self.assertFalse(self.successResultOf(self.store.deleteObject("bucket", "k", first.versionId)))
+        self.assertFalse(self.successResultOf(self.store.deleteObject("bucket", "other", "null")))
+        self.successResultOf(self.store.deleteObject("bucket", "other", other.versionId))
+        self.successResultOf(self.store.deleteBucket("bucket"))
+
+    def read_version(self, key, versionId):
+        reader = self.successResultOf(self.store.openObject("bucket", key, versionId))
+        try:
+            return self.successResultOf(reader.read(0, reader.info.size + 10))
+        finally:
+            reader.close()
+
+    def test_suspended(self):
+        """
+        With versioning suspended writes and deletes replace the null
+        version and keep the others.
+        """
+        self.put("k", b"before")
+        self.successResultOf(self.store.setBucketVersioning("bucket", "Enabled"))
+        kept = self.put("k", b"kept")
+        self.successResultOf(self.store.setBucketVersioning("bucket", "Suspended"))
+        self.assertEqual(self.put("k", b"one").versionId, "null")
+        self.assertEqual(self.put("k", b"two").versionId, "null")
+        self.assertEqual(self.versions(), [("k", "null", False, True), ("k", kept.versionId, False, False)])
+        self.assertEqual(self.read_version("k", "null"), b"two")
+        deletion = self.successResultOf(self.store.deleteObject("bucket", "k"))
+        self.assertEqual((deletion.versionId, deletion.deleteMarker), ("null", True))
+        self.assertEqual(self.versions(), [("k", "null", True, True), ("k", kept.versionId, False, False)])
+        self.assertEqual(self.read_version("k", kept.versionId), b"kept")
+
+    def test_versionedWrites(self):
+        """
+        Copies, completed uploads and ACL changes address versions; write
+        conditions see the latest version (none behind a delete marker).
+        """
+        self.successResultOf(self.store.setBucketVersioning("bucket", "Enabled"))
+        first = self.put("src", b"first")
+        self.put("src", b"second")
+        copy = self.successResultOf(
+            self.store.copyObject("bucket", "src", "bucket", "dst", lambda i: SETTINGS, first.versionId)
+        )
+        self.assertNotIn(copy.versionId, ("null", first.versionId))
+        self.assertEqual(self.read("dst"), b"first")
+        grants = (Grant("Group", ALL_USERS, "READ"),)
+        self.successResultOf(self.store.setObjectACL("bucket", "src", grants, first.versionId))
+        self.assertEqual(
+            self.successResultOf(self.store.getObjectInfo("bucket", "src", first.versionId)).acl, grants
+        )
+        self.assertNotEqual(self.successResultOf(self.store.getObjectInfo("bucket", "src")).acl, grants)
+        upload, parts = self.upload(key="src", parts=(b"a" * 10, b"b"))
+        info = self.successResultOf(
+            self.store.completeMultipartUpload(
+                "bucket", "src", upload.uploadId, [(1, parts[0].etag), (2, parts[1].etag)]
+            )
+        )
+        self.assertEqual(len(self.versions("src")), 3)
+        self.assertEqual(self.versions("src")[0][1], info.versionId)
+        self.successResultOf(self.store.deleteObject("bucket", "src"))
+        self.put("src", b"again", conditions=WriteConditions(ifNoneMatch="*"))
+        self.assertEqual(len(self.versions("src")), 5)
+
+    def test_listVersionsPaging(self):
+        """
+        Versions page by key and version id markers; common prefixes and
+        delete markers count like versions.
+        """
+        self.successResultOf(self.store.setBucketVersioning("bucket", "Enabled"))
+        ids = {}
+        for key in ["a", "a", "b/1", "b/2", "c", "c"]:
+            ids.setdefault(key, []).insert(0, self.put(key, key.encode()).versionId)
+        ids["c"].insert(0, self.successResultOf(self.store.deleteObject("bucket", "c")).versionId)
+        everything = self.versions()
+        self.assertEqual([(k, v) for k, v, _, _ in everything], [
+            ("a", ids["a"][0]), ("a", ids["a"][1]), ("b/1", ids["b/1"][0]), ("b/2", ids["b/2"][0]),
+            ("c", ids["c"][0]), ("c", ids["c"][1]), ("c", ids["c"][2]),
+        ])
+        seen, keyMarker, versionIdMarker = [], "", ""
+        while True:
+            result = self.successResultOf(
+                self.store.listObjectVersions(
+                    "bucket", keyMarker=keyMarker, versionIdMarker=versionIdMarker, maxKeys=2
+                )
+            )
+            seen.extend((v.key, v.versionId) for v, _ in result.versions)
+            if not result.isTruncated:
+                break
+            keyMarker, versionIdMarker = result.nextKeyMarker, result.nextVersionIdMarker
+        self.assertEqual(seen, [(k, v) for k, v, _, _ in everything])
+        result = self.successResultOf(self.store.listObjectVersions("bucket", delimiter="/", maxKeys=3))
+        self.assertEqual(
+            ([v.key for v, _ in result.versions], result.commonPrefixes), (["a", "a"], ("b/",))
+        )
+        self.assertEqual((result.nextKeyMarker, result.nextVersionIdMarker), ("b/", None))
+        result = self.successResultOf(
+            self.store.listObjectVersions("bucket", delimiter="/", keyMarker="b/")
+        )
+        self.assertEqual([v.key for v, _ in result.versions], ["c", "c", "c"])
+        self.assertEqual(self.versions(prefix="b/"), [
+            ("b/1", ids["b/1"][0], False, True), ("b/2", ids["b/2"][0], False, True),
+        ])
+        listed = self.successResultOf(self.store.listObjects("bucket", delimiter="/"))
+        self.assertEqual(([i.key for i in listed.contents], listed.commonPrefixes), (["a"], ("b/",)))
+        self.successResultOf(self.store.deleteObject("bucket", "b/1"))
+        self.successResultOf(self.store.deleteObject("bucket", "b/2"))
+        listed = self.successResultOf(self.store.listObjects("bucket", delimiter="/"))
+        self.assertEqual(([i.key for i in listed.contents], listed.commonPrefixes), (["a"], ()))
+        listed = self.successResultOf(self.store.listObjects("bucket", maxKeys=1))
+        self.assertEqual(([i.key for i in listed.contents], listed.isTruncated), (["a"], False))
+
+
 
 class MemoryObjectStoreTests(ObjectStoreContract, SynchronousTestCase):
     def makeStore(self):
@@ -524,6 +725,59 @@ class FilesystemObjectStoreTests(ObjectStoreContract, SynchronousTestCase):
         self.assertEqual(self.dataFiles(), [])
         tmp = os.path.join(self.rootPath, "bucket", "tmp")
         self.assertEqual(os.listdir(tmp), [])
+
+    def keyDocument(self, key):
+        path = os.path.join(self.rootPath, "bucket", "keys", keyRelativePath(key))
+        with open(path) as f:
+            return json.load(f)
+
+    def test_versionsOnDisk(self):
+        """
+        A key of one null version keeps the document it always had (so
+        buckets written before versioning read as they did); a key of more
+        versions keeps them all in one document, newest first; removing
+        versions removes their data files.
+        """
+        self.put("k", b"old")
+        self.assertNotIn("versions", self.keyDocument("k"))
+        self.assertNotIn("versionId", self.keyDocument("k"))
+        self.successResultOf(self.store.setBucketVersioning("bucket", "Enabled"))
+        with open(os.path.join(self.rootPath, "bucket", "bucket.json")) as f:
+            self.assertEqual(json.load(f)["versioning"], "Enabled")
+        new = self.put("k", b"new")
+        marker = self.successResultOf(self.store.deleteObject("bucket", "k")).versionId
+        doc = self.keyDocument("k")
+        self.assertEqual(doc["key"], "k")
+        self.assertEqual(
+            [(v["versionId"], v.get("deleteMarker", False)) for v in doc["versions"]],
+            [(marker, True), (new.versionId, False), ("null", False)],
+        )
+        self.assertEqual(len(self.dataFiles()), 2)
+        self.successResultOf(self.store.deleteObject("bucket", "k", "null"))
+        self.assertEqual(len(self.dataFiles()), 1)
+        self.successResultOf(self.store.deleteObject("bucket", "k", new.versionId))
+        self.assertEqual(self.dataFiles(), [])
+        self.successResultOf(self.store.deleteObject("bucket", "k", marker))
+        self.assertFalse(os.listdir(os.path.join(self.rootPath, "bucket", "keys")))
+        again = FilesystemObjectStore(self.rootPath, self.clock, fsync=False)
+        self.assertEqual(self.successResultOf(again.getBucket("bucket")).versioning, "Enabled")
+
+    def test_legacyBucket(self):
+        """
+        A bucket and key documents written before versioning (no
+        C{versioning}, no C{versionId}) read as a bucket never versioned
+        whose objects are null versions.
+        """
+        self.put("k", b"data")
+        bucketPath = os.path.join(self.rootPath, "bucket", "bucket.json")
+        with open(bucketPath) as f:
+            doc = json.load(f)
+        del doc["versioning"]
+        with open(bucketPath, "w") as f:
+            json.dump(doc, f)
+        self.assertEqual(self.successResultOf(self.store.getBucket("bucket")).versioning, "")
+        self.assertEqual(self.successResultOf(self.store.getObjectInfo("bucket", "k", "null")).size, 4)
+        self.assertEqual(self.versions(), [("k", "null", False, True)])
 
     def test_legacyACLs(self):
         """

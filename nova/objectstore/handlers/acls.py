@@ -8,12 +8,13 @@ An access control list is kept and listed as S3 lists it: a canned ACL
 stands for its group grants and then the owner's full control, grant
 headers and C{AccessControlPolicy} documents for exactly the grants they
 list.  A grant naming a canonical user (a project) that does not exist is
-refused (L{checkGrantees}).
+refused (L{checkGrantees}).  An object's ACL is its version's: requests
+naming a C{versionId} read or change that version's, others the latest's.
 """
 
 import re
 
-from nova.objectstore import common, errors, s3xml
+from nova.objectstore import common, conditions, errors, s3xml
 from nova.objectstore.call import Response, xmlResponse
 from nova.objectstore.interfaces import ANONYMOUS_OWNER, Grant, ownerGrants
 
@@ -128,20 +129,53 @@ async def _aclFromRequest(call, owner, bucketOwner=None):
     return acl
 
 
+#: What a store fails with when the version a request addresses is not
+#: there (see L{nova.objectstore.interfaces.IObjectStore}).
+VERSION_ERRORS = (errors.NoSuchKey, errors.NoSuchVersion, errors.MethodNotAllowed)
+
+
+def versionError(call, error, key=None):
+    """
+    Dress one of L{VERSION_ERRORS} as S3 answers it: a delete marker's
+    version id and C{x-amz-delete-marker}, and for a delete marker named
+    by its version id the method refused and C{Allow: DELETE}.
+
+    @param key: the key to name in the error document (the request's key
+        unless given).
+    @return: C{error}.
+    """
+    key = call.key if key is None else key
+    if isinstance(error, (errors.NoSuchKey, errors.NoSuchVersion)):
+        error.extra["Key"] = key
+    marker = getattr(error, "deleteMarker", None)
+    if marker is not None:
+        headers = [("x-amz-delete-marker", "true"), ("x-amz-version-id", marker.versionId)]
+        if isinstance(error, errors.MethodNotAllowed):
+            error.extra = {"Method": call.method, "ResourceType": "DeleteMarker"}
+            headers += [
+                ("Allow", "DELETE"),
+                ("Last-Modified", conditions.httpDate(marker.lastModified)),
+            ]
+        error.responseHeaders = headers
+    return error
+
+
 async def readableObject(call, bucketInfo, permission="READ"):
     """
-    @return: the L{ObjectInfo} of the key addressed, if the caller has
-        C{permission} on it.
+    @return: the L{ObjectInfo} of the version addressed (the latest unless
+        the request names a C{versionId}), if the caller has C{permission}
+        on it.
     @raise NoSuchKey: if there is no such key and the caller may list the
-        bucket (L{AccessDenied} if not, as S3 answers).
+        bucket (L{AccessDenied} if not, as S3 answers); L{NoSuchVersion}
+        and L{MethodNotAllowed} likewise (see L{versionError}).
     @raise AccessDenied: if the caller lacks C{permission}.
     """
     try:
-        info = await call.store.getObjectInfo(call.bucket, call.key)
-    except errors.NoSuchKey:
+        info = await call.store.getObjectInfo(call.bucket, call.key, call.versionId())
+    except VERSION_ERRORS as e:
         if not common.isAllowed(call.context, bucketInfo.owner, bucketInfo.acl, "READ"):
             raise errors.AccessDenied()
-        raise errors.NoSuchKey(Key=call.key)
+        raise versionError(call, e)
     if not common.isAllowed(call.context, info.owner, info.acl, permission, bucketInfo.owner):
         raise errors.AccessDenied()
     return info
@@ -159,11 +193,27 @@ async def putBucketACL(call):
     return Response(200, [], b"")
 
 
+def versionHeaders(bucketInfo, versionId, requested=None):
+    """
+    @param versionId: the version id of the version a request read or
+        wrote.
+    @param requested: the version id the request named, if it named one.
+    @return: the C{x-amz-version-id} header S3 answers with: in a bucket
+        that keeps (or kept) versions, or when the request named one.
+    """
+    if bucketInfo.versioning or requested is not None:
+        return [("x-amz-version-id", versionId)]
+    return []
+
+
 async def getObjectACL(call):
     bucketInfo = await call.store.getBucket(call.bucket)
     call.versionId()
     info = await readableObject(call, bucketInfo, "READ_ACP")
-    return xmlResponse(s3xml.accessControlPolicy(info.owner, info.acl))
+    return xmlResponse(
+        s3xml.accessControlPolicy(info.owner, info.acl),
+        headers=versionHeaders(bucketInfo, info.versionId, call.versionId()),
+    )
 
 
 async def putObjectACL(call):
@@ -171,5 +221,5 @@ async def putObjectACL(call):
     call.versionId()
     info = await readableObject(call, bucketInfo, "WRITE_ACP")
     acl = await _aclFromRequest(call, info.owner, bucketInfo.owner)
-    await call.store.setObjectACL(call.bucket, call.key, acl)
-    return Response(200, [], b"")
+    await call.store.setObjectACL(call.bucket, call.key, acl, info.versionId)
+    return Response(200, versionHeaders(bucketInfo, info.versionId, call.versionId()), b"")

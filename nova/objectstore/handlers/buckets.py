@@ -175,9 +175,10 @@ async def listObjectsV2(call):
 
 async def listObjectVersions(call):
     """
-    ListObjectVersions of a bucket that keeps one version of each key:
-    every object, as its latest version, of version id C{null}.  Clients
-    cleaning a bucket list it so whether or not it ever kept versions.
+    ListObjectVersions: every version and delete marker, keys in order and
+    each key's versions newest first (in a bucket that never kept versions,
+    each object as its key's one version, C{null}).  Clients cleaning a
+    bucket list it so whether or not it ever kept versions.
     """
     await call.allowedBucket("READ")
     query = call.query
@@ -191,7 +192,7 @@ async def listObjectVersions(call):
             ArgumentName="version-id-marker",
             ArgumentValue=versionIdMarker,
         )
-    if versionIdMarker not in ("", s3xml.NULL_VERSION):
+    if versionIdMarker and not common.isVersionId(versionIdMarker):
         raise errors.InvalidArgument(
             "Invalid version id specified",
             ArgumentName="version-id-marker",
@@ -199,7 +200,9 @@ async def listObjectVersions(call):
         )
     maxKeys = intParameter(query, "max-keys", MAX_KEYS, 0, MAX_KEYS)
     encoding = encodingType(query)
-    result = await call.store.listObjects(call.bucket, prefix, delimiter, keyMarker, maxKeys)
+    result = await call.store.listObjectVersions(
+        call.bucket, prefix, delimiter, keyMarker, versionIdMarker, maxKeys
+    )
     return xmlResponse(
         s3xml.listObjectVersions(
             call.bucket, result, prefix, delimiter, keyMarker, versionIdMarker, maxKeys, encoding

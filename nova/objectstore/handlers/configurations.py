@@ -1,13 +1,14 @@
 # -*- test-case-name: tests.objectstore.test_clients,tests.objectstore.test_fidelity -*-
 """
-Bucket configurations: GetBucketVersioning, and the configurations this
+Bucket configurations: GetBucketVersioning, PutBucketVersioning, and the
+configurations this
 store does not keep (policy, CORS, lifecycle, website, encryption,
 tagging): reading one answers as S3 does for a bucket without it,
 deleting one succeeds, setting one is not implemented.  CORS preflights
 (C{OPTIONS}) answer as S3 does for a bucket without CORS.
 """
 
-from nova.objectstore import errors, s3xml
+from nova.objectstore import common, errors, s3xml
 from nova.objectstore.call import Response, xmlResponse
 from nova.objectstore.handlers.acls import readableObject
 
@@ -24,8 +25,31 @@ ABSENT_CONFIGURATIONS = {
 
 
 async def getBucketVersioning(call):
-    await call.allowedBucket("READ")
-    return xmlResponse(s3xml.versioning())
+    info = await call.allowedBucket("READ")
+    return xmlResponse(s3xml.versioning(info.versioning))
+
+
+async def putBucketVersioning(call):
+    """
+    PutBucketVersioning: C{Enabled} or C{Suspended}, by the bucket's
+    owner.  MFA delete is not supported: a configuration enabling it is
+    refused as S3 refuses it without MFA (and a request carrying
+    C{x-amz-mfa}, which S3 accepts only over HTTPS, as S3 refuses it over
+    HTTP); C{MfaDelete} C{Disabled} changes nothing.
+    """
+    call.requireAuthenticated()
+    info = await call.store.getBucket(call.bucket)
+    if not common.isAllowed(call.context, info.owner, (), "FULL_CONTROL"):
+        raise errors.AccessDenied()
+    status, mfaDelete = s3xml.parseVersioning(call.smallBody())
+    if call.header("x-amz-mfa") is not None:
+        raise errors.InvalidRequest("x-amz-mfa must be used with HTTPS")
+    if mfaDelete not in (None, "Enabled", "Disabled") or status not in ("Enabled", "Suspended"):
+        raise errors.IllegalVersioningConfigurationException()
+    if mfaDelete == "Enabled":
+        raise errors.AccessDenied("Mfa Authentication must be used for this request")
+    await call.store.setBucketVersioning(call.bucket, status)
+    return Response(200, [], b"")
 
 
 def absentConfiguration(error):

@@ -10,7 +10,14 @@ from urllib.parse import quote
 
 from nova.objectstore import common, conditions, errors, s3xml
 from nova.objectstore.call import Response, encodingType, intParameter, xmlResponse
-from nova.objectstore.handlers.objects import checkSourceReadable, copySource, settingsFromRequest
+from nova.objectstore.handlers.acls import VERSION_ERRORS, versionHeaders
+from nova.objectstore.handlers.objects import (
+    checkSourceReadable,
+    copySource,
+    copySourceError,
+    copySourceHeaders,
+    settingsFromRequest,
+)
 
 
 async def createMultipartUpload(call):
@@ -69,21 +76,26 @@ async def uploadPartCopy(call):
     number = call.partNumber()
     uploadId = call.query.get("uploadId", "")
     await call.store.getMultipartUpload(call.bucket, call.key, uploadId)
-    srcBucket, srcKey, srcBucketInfo = await copySource(call)
+    srcBucket, srcKey, srcVersionId, srcBucketInfo = await copySource(call)
     rangeHeader = call.header("x-amz-copy-source-range")
+    sources = []
 
     def prepare(sourceInfo):
+        sources.append(sourceInfo)
         checkSourceReadable(call, srcBucketInfo, sourceInfo)
         conditions.checkCopySourceConditions(call.header, sourceInfo)
         return _copyRange(rangeHeader, sourceInfo)
 
     try:
         part = await call.store.uploadPartCopy(
-            call.bucket, call.key, uploadId, number, srcBucket, srcKey, prepare
+            call.bucket, call.key, uploadId, number, srcBucket, srcKey, prepare, srcVersionId
         )
-    except errors.NoSuchKey:
-        raise errors.NoSuchKey(Key=srcKey)
-    return xmlResponse(s3xml.copyResult("CopyPartResult", part.etag, part.lastModified))
+    except VERSION_ERRORS as e:
+        raise copySourceError(call, e, srcKey)
+    return xmlResponse(
+        s3xml.copyResult("CopyPartResult", part.etag, part.lastModified),
+        headers=copySourceHeaders(srcBucketInfo, sources[-1], srcVersionId),
+    )
 
 
 async def listParts(call):
@@ -116,7 +128,7 @@ async def listMultipartUploads(call):
 
 
 async def completeMultipartUpload(call):
-    await call.allowedBucket("WRITE")
+    bucketInfo = await call.allowedBucket("WRITE")
     uploadId = call.query.get("uploadId", "")
     parts = s3xml.parseCompleteMultipartUpload(call.smallBody())
     writeConditions = conditions.writeConditions(call.header)
@@ -128,7 +140,10 @@ async def completeMultipartUpload(call):
         location = f"http://{host}/{quote(call.key.encode('utf-8'))}"
     else:
         location = f"http://{host}/{call.bucket}/{quote(call.key.encode('utf-8'))}"
-    return xmlResponse(s3xml.completeMultipartUpload(location, call.bucket, call.key, info.etag))
+    return xmlResponse(
+        s3xml.completeMultipartUpload(location, call.bucket, call.key, info.etag),
+        headers=versionHeaders(bucketInfo, info.versionId),
+    )
 
 
 async def abortMultipartUpload(call):

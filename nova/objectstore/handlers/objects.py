@@ -4,8 +4,9 @@ Objects: GetObject and HeadObject (ranges, parts, preconditions,
 C{response-*} overrides), PutObject, CopyObject, DeleteObject,
 DeleteObjects and GetObjectTagging.
 
-Buckets do not keep versions: each key has one, of version id C{null},
-which requests may name (C{versionId=null}).
+Requests may name a version (C{versionId}); see
+L{nova.objectstore.interfaces} for what versioning does.  In a bucket that
+never kept versions each key has one version, C{null}.
 """
 
 from urllib.parse import unquote_to_bytes
@@ -14,15 +15,24 @@ import attr
 
 from nova.objectstore import common, conditions, errors, s3xml
 from nova.objectstore.call import Response, xmlResponse
-from nova.objectstore.handlers.acls import aclForWrite, aclFromHeaders, readableObject
+from nova.objectstore.handlers.acls import (
+    VERSION_ERRORS,
+    aclForWrite,
+    aclFromHeaders,
+    readableObject,
+    versionError,
+    versionHeaders,
+)
 
 
 def parseCopySource(value):
     """
-    @return: C{(bucket, key)} of an C{x-amz-copy-source} header.
-    @raise InvalidArgument: if it does not name a bucket and key.
+    @return: C{(bucket, key, versionId)} of an C{x-amz-copy-source} header
+        (C{versionId} C{None} when it names none).
+    @raise InvalidArgument: if it does not name a bucket and key, or names
+        a malformed version id.
     """
-    text, _, version = value.partition("?")
+    text, _, query = value.partition("?")
     try:
         decoded = unquote_to_bytes(text).decode("utf-8")
     except UnicodeDecodeError:
@@ -35,19 +45,53 @@ def parseCopySource(value):
             ArgumentName="x-amz-copy-source",
             ArgumentValue=value,
         )
-    if version and version.startswith("versionId=") and version[10:] not in ("", "null"):
-        raise errors.InvalidArgument("Invalid version id specified")
-    return bucket, key
+    versionId = None
+    for parameter in query.split("&"):
+        name, _, given = parameter.partition("=")
+        if name == "versionId" and given:
+            if not common.isVersionId(given):
+                raise errors.InvalidArgument(
+                    "Invalid version id specified",
+                    ArgumentName="x-amz-copy-source",
+                    ArgumentValue=value,
+                )
+            versionId = given
+    return bucket, key, versionId
 
 
 async def copySource(call):
     """
-    @return: C{(bucket, key, bucketInfo)} of the request's copy source.
+    @return: C{(bucket, key, versionId, bucketInfo)} of the request's copy
+        source.
     """
-    srcBucket, srcKey = parseCopySource(call.header("x-amz-copy-source"))
+    srcBucket, srcKey, srcVersionId = parseCopySource(call.header("x-amz-copy-source"))
     common.checkKey(srcKey)
     srcInfo = await call.store.getBucket(srcBucket)
-    return srcBucket, srcKey, srcInfo
+    return srcBucket, srcKey, srcVersionId, srcInfo
+
+
+def copySourceError(call, error, srcKey):
+    """
+    @return: one of L{VERSION_ERRORS} about a copy source, as S3 answers
+        it: a source naming a delete marker is InvalidRequest.
+    """
+    if isinstance(error, errors.MethodNotAllowed):
+        return errors.InvalidRequest(
+            "The source of a copy request may not specifically refer to a delete marker "
+            "by version id."
+        )
+    error = versionError(call, error, srcKey)
+    error.responseHeaders = []
+    return error
+
+
+def copySourceHeaders(srcBucketInfo, sourceInfo, srcVersionId):
+    """
+    @return: the C{x-amz-copy-source-version-id} header of a copy.
+    """
+    if srcBucketInfo.versioning or srcVersionId is not None:
+        return [("x-amz-copy-source-version-id", sourceInfo.versionId)]
+    return []
 
 
 def checkSourceReadable(call, srcBucketInfo, info):
@@ -74,18 +118,17 @@ async def getObject(call):
     common.checkKey(call.key)
     versionId = call.versionId()
     try:
-        reader = await call.store.openObject(call.bucket, call.key)
-    except errors.NoSuchKey:
+        reader = await call.store.openObject(call.bucket, call.key, versionId)
+    except VERSION_ERRORS as e:
         if not common.isAllowed(call.context, bucketInfo.owner, bucketInfo.acl, "READ"):
             raise errors.AccessDenied()
-        raise errors.NoSuchKey(Key=call.key)
+        raise versionError(call, e)
     try:
         response = _objectResponse(call, bucketInfo, reader)
     except BaseException:
         reader.close()
         raise
-    if versionId is not None:
-        response.headers.append(("x-amz-version-id", versionId))
+    response.headers.extend(versionHeaders(bucketInfo, reader.info.versionId, versionId))
     return response
 
 
@@ -148,22 +191,37 @@ async def putObject(call):
     headers = [("ETag", s3xml.quoteETag(info.etag))]
     for algorithm, value in sorted(info.settings.checksums.items()):
         headers.append(("x-amz-checksum-" + algorithm.lower(), value))
+    headers.extend(versionHeaders(bucketInfo, info.versionId))
     return Response(200, headers, b"")
+
+
+def deletionHeaders(deletion, requested):
+    """
+    @param deletion: the L{Deletion} a store answered.
+    @param requested: the version id the request named, or C{None}.
+    @return: the headers answering a DeleteObject.
+    """
+    headers = []
+    versionId = deletion.versionId if deletion.versionId is not None else requested
+    if versionId is not None:
+        headers.append(("x-amz-version-id", versionId))
+    if deletion.deleteMarker:
+        headers.append(("x-amz-delete-marker", "true"))
+    return headers
 
 
 async def deleteObject(call):
     await call.allowedBucket("WRITE")
     common.checkKey(call.key)
     versionId = call.versionId()
-    await call.store.deleteObject(call.bucket, call.key)
-    headers = [("x-amz-version-id", versionId)] if versionId is not None else []
-    return Response(204, headers, b"")
+    deletion = await call.store.deleteObject(call.bucket, call.key, versionId, call.owner)
+    return Response(204, deletionHeaders(deletion, versionId), b"")
 
 
 async def copyObject(call):
     bucketInfo = await call.allowedBucket("WRITE")
     common.checkKey(call.key)
-    srcBucket, srcKey, srcBucketInfo = await copySource(call)
+    srcBucket, srcKey, srcVersionId, srcBucketInfo = await copySource(call)
     directive = (call.header("x-amz-metadata-directive") or "COPY").upper()
     if directive not in ("COPY", "REPLACE"):
         raise errors.InvalidArgument(
@@ -174,9 +232,11 @@ async def copyObject(call):
     replacing = await settingsFromRequest(call, bucketInfo.owner)
     aclGiven = aclFromHeaders(call, call.owner, bucketInfo.owner) is not None
     storageClass = call.header("x-amz-storage-class")
-    sameObject = srcBucket == call.bucket and srcKey == call.key
+    sameObject = srcBucket == call.bucket and srcKey == call.key and srcVersionId is None
+    sources = []
 
     def prepare(sourceInfo):
+        sources.append(sourceInfo)
         checkSourceReadable(call, srcBucketInfo, sourceInfo)
         conditions.checkCopySourceConditions(call.header, sourceInfo)
         if sameObject and directive == "COPY" and not aclGiven and storageClass is None:
@@ -190,10 +250,16 @@ async def copyObject(call):
         return attr.evolve(sourceInfo.settings, owner=replacing.owner, acl=replacing.acl)
 
     try:
-        info = await call.store.copyObject(srcBucket, srcKey, call.bucket, call.key, prepare)
-    except errors.NoSuchKey:
-        raise errors.NoSuchKey(Key=srcKey)
-    return xmlResponse(s3xml.copyResult("CopyObjectResult", info.etag, info.lastModified))
+        info = await call.store.copyObject(
+            srcBucket, srcKey, call.bucket, call.key, prepare, srcVersionId
+        )
+    except VERSION_ERRORS as e:
+        raise copySourceError(call, e, srcKey)
+    headers = copySourceHeaders(srcBucketInfo, sources[-1], srcVersionId)
+    headers.extend(versionHeaders(bucketInfo, info.versionId))
+    return xmlResponse(
+        s3xml.copyResult("CopyObjectResult", info.etag, info.lastModified), headers=headers
+    )
 
 
 async def deleteObjects(call):
@@ -203,18 +269,21 @@ async def deleteObjects(call):
     for key, versionId in objects:
         try:
             common.checkKey(key)
-            if versionId not in (None, s3xml.NULL_VERSION):
-                raise errors.InvalidArgument("Invalid version id specified")
-            await call.store.deleteObject(call.bucket, key)
+            if versionId is not None:
+                common.checkVersionId(versionId)
+            deletion = await call.store.deleteObject(call.bucket, key, versionId, call.owner)
         except errors.S3Error as e:
             failed.append((key, versionId, e.s3Code, e.message))
         else:
-            deleted.append((key, versionId))
+            markerId = deletion.versionId if deletion.deleteMarker else None
+            deleted.append((key, versionId, markerId))
     return xmlResponse(s3xml.deleteResult(deleted, failed, quiet))
 
 
 async def getObjectTagging(call):
     bucketInfo = await call.store.getBucket(call.bucket)
     call.versionId()
-    await readableObject(call, bucketInfo)
-    return xmlResponse(s3xml.emptyTagging())
+    info = await readableObject(call, bucketInfo)
+    return xmlResponse(
+        s3xml.emptyTagging(), headers=versionHeaders(bucketInfo, info.versionId, call.versionId())
+    )

@@ -27,6 +27,7 @@ import tempfile
 
 from nova.db.images import IMAGE_TYPES, MACHINE
 from nova.image import bundle
+from nova.util.progress import Progress
 
 
 def _environment(*names):
@@ -89,13 +90,15 @@ def s3Client(url, accessKey, secretKey):
     )
 
 
-def uploadBundle(result, client, bucket, keyPrefix=""):
+def uploadBundle(result, client, bucket, keyPrefix="", progress=None):
     """
     Upload a bundle's parts, then its manifest, creating the bucket if
     needed.
 
     @param result: the L{bundle.BundleResult}.
     @param client: a boto3 S3 client.
+    @param progress: a L{nova.util.progress.Progress} told of each byte
+        sent, or L{None}.
     @return: the image location, C{bucket/key} of the manifest.
     """
     from botocore.exceptions import ClientError
@@ -108,8 +111,17 @@ def uploadBundle(result, client, bucket, keyPrefix=""):
         client.create_bucket(Bucket=bucket)
     if keyPrefix and not keyPrefix.endswith("/"):
         keyPrefix += "/"
-    for path in list(result.partPaths) + [result.manifestPath]:
-        client.upload_file(path, bucket, keyPrefix + os.path.basename(path))
+    paths = list(result.partPaths) + [result.manifestPath]
+    if progress is not None:
+        progress.total = sum(os.path.getsize(path) for path in paths)
+        progress.step(f"uploading to {bucket}")
+    for path in paths:
+        client.upload_file(
+            path,
+            bucket,
+            keyPrefix + os.path.basename(path),
+            Callback=None if progress is None else progress.advance,
+        )
     return f"{bucket}/{keyPrefix}{result.manifestName}"
 
 
@@ -154,7 +166,12 @@ def run(argv, out, err):
         else:
             destination = "."
     os.makedirs(destination, exist_ok=True)
+    progress = Progress(err, "nova-bundle-image")
     try:
+        progress.step(
+            f"bundling {os.path.basename(args.image)} "
+            f"({os.path.getsize(args.image) / 1048576:.1f} MB)"
+        )
         try:
             result = bundle.makeBundle(
                 args.image,
@@ -171,8 +188,11 @@ def run(argv, out, err):
                 account=args.user,
             )
         except (ValueError, bundle.BundleError) as e:
+            progress.finish()
             err.write(f"nova-bundle-image: {e}\n")
             return 1
+        if not args.upload:
+            progress.finish()
         if temporary is None:
             out.write(f"{result.manifestPath}\n")
         if args.upload:
@@ -188,12 +208,16 @@ def run(argv, out, err):
                 err.write("nova-bundle-image: uploading needs boto3 (pip install boto3)\n")
                 return 1
             try:
-                location = uploadBundle(result, client, args.upload, args.key_prefix)
+                location = uploadBundle(
+                    result, client, args.upload, args.key_prefix, progress=progress
+                )
             except Exception as e:  # botocore's errors have no common base worth naming
+                progress.finish()
                 err.write(f"nova-bundle-image: the upload failed: {e}\n")
                 return 1
             finally:
                 client.close()
+            progress.finish()
             out.write(f"uploaded: {location}\n")
         return 0
     finally:

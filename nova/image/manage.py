@@ -29,6 +29,7 @@ from nova import exception
 from nova.context import RequestContext, adminContext
 from nova.db.images import AVAILABLE, IMAGE_TYPES, KERNEL, MACHINE, RAMDISK, imageTypeOf
 from nova.manage import Commands, formatTable
+from nova.util.progress import Progress
 
 _ARCHITECTURE = re.compile(r"\A[A-Za-z0-9_]{1,32}\Z")
 
@@ -164,19 +165,31 @@ class ImageCommands(Commands):
                     account=owner,
                 )
 
+            progress = Progress(self.env.err, "nova-manage")
+            progress.step(
+                f"bundling {os.path.basename(path)} ({os.path.getsize(path) / 1048576:.1f} MB)"
+            )
             try:
                 result = yield self._runInThread(make)
             except ValueError as e:
+                progress.finish()
                 raise exception.Invalid(str(e))
-            for filePath in list(result.partPaths) + [result.manifestPath]:
-                key = os.path.basename(filePath)
-                source = open(filePath, "rb")
-                try:
-                    yield store.putObject(
-                        bucket, key, RequestBody(source), ObjectSettings(owner=owner)
-                    )
-                finally:
-                    source.close()
+            paths = list(result.partPaths) + [result.manifestPath]
+            progress.total = sum(os.path.getsize(filePath) for filePath in paths)
+            progress.step(f"storing in {bucket}")
+            try:
+                for filePath in paths:
+                    key = os.path.basename(filePath)
+                    source = open(filePath, "rb")
+                    try:
+                        yield store.putObject(
+                            bucket, key, RequestBody(source), ObjectSettings(owner=owner)
+                        )
+                    finally:
+                        source.close()
+                    progress.advance(os.path.getsize(filePath))
+            finally:
+                progress.finish()
             return f"{bucket}/{result.manifestName}"
         finally:
             shutil.rmtree(directory, ignore_errors=True)

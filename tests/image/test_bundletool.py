@@ -19,8 +19,13 @@ from nova.objectstore.resource import S3Resource, makeSite
 from tests.image.support import ImageTestMixin, context, imageData, sharedCA
 
 
-def runTool(*argv, env=None):
-    out, err = io.StringIO(), io.StringIO()
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def runTool(*argv, env=None, terminal=False):
+    out, err = io.StringIO(), (_Terminal() if terminal else io.StringIO())
     saved = {}
     for name, value in (env or {}).items():
         saved[name] = os.environ.get(name)
@@ -133,6 +138,24 @@ class UploadTests(LoopbackStoreMixin, TestCase):
     The tool uploads with boto3 to a real object store; the bundle then
     registers.
     """
+
+    @inlineCallbacks
+    def test_progressOnATerminal(self):
+        """
+        On a terminal, the tool shows what it does and how much it sent,
+        on one line; the result goes to standard output as without one.
+        """
+        data = imageData(2 * 1024 * 1024 + 7)
+        diskPath = self.writeFile("disk.img", data)
+        code, out, err = yield deferToThread(
+            runTool, "-i", diskPath, "--ec2cert", self.certPath, "--part-size", "1",
+            "--upload", "images", "--s3-url", self.url, "--access-key", "AKALICE",
+            "--secret-key", "alice-secret", terminal=True,
+        )
+        self.assertEqual((code, out), (0, "uploaded: images/disk.img.manifest.xml\n"), err)
+        self.assertTrue(err.startswith("\rnova-bundle-image: bundling disk.img (2.0 MB)"), err)
+        self.assertIn("\rnova-bundle-image: uploading to images", err)
+        self.assertRegex(err, r"\(100%\) *\n$")
 
     @inlineCallbacks
     def test_uploadAndRegister(self):

@@ -32,7 +32,8 @@ setup(
     extras_require={
         "mysql": ["mysqlclient>=2.2"],
         "libvirt": ["libvirt-python>=9.0"],
-        "test": ["awscli>=1.32", "boto>=2.49", "moto[server]>=5.0", "apache-libcloud>=3.8"],
+        "test": ["awscli>=1.32", "boto>=2.49", "moto[server]>=5.0", "apache-libcloud>=3.8",
+                 "openstacksdk>=4.0", "python-openstackclient>=7.0"],
         # The documentation site (`make docs`); docutils within what awscli,
         # of the test extra, allows.
         "docs": ["sphinx>=7.3,<8", "myst-parser>=4.0,<5", "docutils>=0.19,<0.20"],

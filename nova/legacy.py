@@ -96,9 +96,9 @@ _GROUPS = (
         "rpc_thread_pool_size rabbit_max_retries",
     ),
     (
-        "the OpenStack API flags other than --osapi_listen and --osapi_port are not used yet",
-        "auth_token_ttl osapi_host osapi_path osapi_scheme osapi_max_limit "
-        "osapi_extensions_path allow_admin_api",
+        "the OpenStack API is served at the fixed paths of docs/openstack.md, over http, "
+        "without extensions or an admin API",
+        "osapi_path osapi_scheme osapi_max_limit osapi_extensions_path allow_admin_api",
     ),
     (
         "rescue and instance passwords are not provided by this release",

@@ -97,7 +97,8 @@ class NovaAllProcessTests(TestCase):
         code, out, err = runManage(*flags, "db", "sync")
         self.assertEqual(code, 0, err)
         daemon = Daemon(
-            self, "nova-all", *flags, "--ec2_port=0", "--s3_port=0", "--ec2_listen=127.0.0.1", "--s3_listen=127.0.0.1"
+            self, "nova-all", *flags, "--ec2_port=0", "--s3_port=0", "--ec2_listen=127.0.0.1", "--s3_listen=127.0.0.1",
+            "--osapi_port=0", "--osapi_listen=127.0.0.1",
         ).start()
         yield daemon.waitForLog(r"EC2 API listening on http://127\.0\.0\.1:\d+/services/Cloud")
         yield daemon.waitForLog(r"S3 object store listening on http://127\.0\.0\.1:\d+/")

@@ -49,16 +49,19 @@ class AllInOne(Daemon):
 
     def startService(self):
         Daemon.startService(self)
-        for name in ("ec2-api", "s3"):
+        for name in ("ec2-api", "s3", "openstack-api"):
             port = self.getServiceNamed(name)._port
             if port is None:
                 continue
             address = port.getHost()
-            host = self.config.ec2_host if name == "ec2-api" else self.config.s3_host
-            path = self.config.ec2_path if name == "ec2-api" else "/"
+            host, path = {
+                "ec2-api": (self.config.ec2_host, self.config.ec2_path),
+                "s3": (self.config.s3_host, "/"),
+                "openstack-api": (self.config.osapi_host, "/v3"),
+            }[name]
             log.info(
                 "{name} listening on http://{host}:{port}{path}",
-                name={"ec2-api": "EC2 API", "s3": "S3 object store"}[name],
+                name={"ec2-api": "EC2 API", "s3": "S3 object store", "openstack-api": "OpenStack API"}[name],
                 host=host,
                 port=address.port,
                 path=path,
@@ -81,10 +84,17 @@ def makeService(options):
     authManager = authManagerFromConfig(config, db, reactor)
     authManager.service.setServiceParent(top)
     objectstore, imageManager = objectstoreWithImages(config, reactor, db, rpc, authManager)
-    for service in apiServices(config, reactor, db, rpc, authManager) + objectstore:
+    for service in apiServices(config, reactor, db, rpc, authManager, openstack=True) + objectstore:
         service.setServiceParent(top)
     for binary, topic, managerClass in topicManagers():
-        manager = managerClass(config, db, rpc, reactor)
+        if topic == "compute":
+            from nova.compute.snapshots import ObjectStoreUploader
+
+            # Snapshots go straight into the object store of this process.
+            uploader = ObjectStoreUploader.fromConfig(config, reactor, imageManager.images.store)
+            manager = managerClass(config, db, rpc, reactor, imageUploader=uploader)
+        else:
+            manager = managerClass(config, db, rpc, reactor)
         top.addNovaService(NovaService(binary, topic, manager, rpc, db, reactor, config))
     top.addNovaService(
         NovaService("nova-objectstore", IMAGE_TOPIC, imageManager, rpc, db, reactor, config)

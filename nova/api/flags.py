@@ -29,6 +29,16 @@ OPTIONS = (
         minimum=1024,
     ),
     Flag(
+        "ec2_weak_signatures",
+        "bool",
+        False,
+        "Accept EC2 and admin API requests signed with signature version 0 or "
+        "1, as Cactus did (HMAC-SHA1; version 0 signs only Action and "
+        "Timestamp, so anyone who sees one request can send others).  Off: "
+        "such requests are refused with AuthFailure; clients use signature "
+        "version 2 or 4.",
+    ),
+    Flag(
         "metadata_trusted_proxies",
         "list",
         (),
@@ -39,4 +49,18 @@ OPTIONS = (
     ),
     Flag("osapi_listen", "str", "0.0.0.0", "Address the OpenStack API listens on."),
     Flag("osapi_port", "int", 8774, "Port of the OpenStack API (/v1.0, /v1.1).", minimum=0),
+    Flag(
+        "osapi_host",
+        "str",
+        "127.0.0.1",
+        "Host name or address clients use to reach the OpenStack API (written "
+        "into the service catalog and openrc).",
+    ),
+    Flag(
+        "auth_token_ttl",
+        "int",
+        2 * 24 * 3600,
+        "Seconds an OpenStack API token (POST /v3/auth/tokens) stays valid.",
+        minimum=1,
+    ),
 )

@@ -15,7 +15,7 @@ class Options(NovaOptions):
     synopsis = "Serves the EC2 API, the admin API and the metadata service."
 
 
-def apiServices(config, reactor, db, rpc, authManager=None):
+def apiServices(config, reactor, db, rpc, authManager=None, openstack=False):
     """
     Build nova-api's web site: the EC2 API at C{ec2_path}, the admin API at
     C{/services/Admin} and the metadata service (C{/}, C{/latest/...} and
@@ -30,9 +30,13 @@ def apiServices(config, reactor, db, rpc, authManager=None):
         authenticates requests and backs the key pair and admin actions.
         If L{None}, one is built from the flags and its C{service} is among
         the services returned.
+    @param openstack: whether to serve the OpenStack API
+        (L{nova.api.openstack.site}) on C{osapi_listen}:C{osapi_port} too,
+        over the same service APIs, as nova-api and nova-all do.
     @return: a L{list} of the L{IService}s to start: the one serving
-        C{ec2_port} (named C{ec2-api}), and the auth manager's when built
-        here.
+        C{ec2_port} (named C{ec2-api}), the auth manager's when built
+        here, and with C{openstack} the one serving C{osapi_port} (named
+        C{openstack-api}, last).
     """
     from nova.api.ec2.apis import mountEC2
     from nova.api.ec2.resource import Backends, boundedRequestFactory
@@ -74,7 +78,19 @@ def apiServices(config, reactor, db, rpc, authManager=None):
     site = Site(root, requestFactory=boundedRequestFactory(config.ec2_max_request_bytes))
     ec2 = TCPServer(config.ec2_port, site, interface=config.ec2_listen, reactor=reactor)
     ec2.setName("ec2-api")
-    return services + [ec2]
+    services.append(ec2)
+    if openstack:
+        from nova.api.openstack.site import openstackSite
+
+        osapi = TCPServer(
+            config.osapi_port,
+            openstackSite(config, backends, db.tokens),
+            interface=config.osapi_listen,
+            reactor=reactor,
+        )
+        osapi.setName("openstack-api")
+        services.append(osapi)
+    return services
 
 
 def makeService(options):
@@ -86,7 +102,7 @@ def makeService(options):
     config = options["config"]
     top = Daemon(reactor)
     db, rpc = buildCore(config, reactor, top)
-    for service in apiServices(config, reactor, db, rpc):
+    for service in apiServices(config, reactor, db, rpc, openstack=True):
         service.setServiceParent(top)
     top.addNovaService(
         NovaService("nova-api", None, Manager(config, db, rpc, reactor), rpc, db, reactor, config)

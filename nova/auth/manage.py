@@ -348,12 +348,18 @@ class ProjectCommands(Commands):
     @_withAuth
     @inlineCallbacks
     def do_environment(self, project_id, user_id, filename="novarc"):
-        """Write a user's novarc for a project."""
+        """Write a user's novarc for a project, and an openrc (OpenStack clients) beside it."""
+        from nova.api.openstack.identity import openrc
+
         user = yield self.auth.getUser(user_id)
         credentials = yield self.auth.getCredentials(f"{user.accessKey}:{project_id}")
         text = novarc(self.config, credentials.user, credentials.project.name)
         yield _inThread(self.env.reactor, _writeFile, filename, text.encode("utf-8"))
         self.say(f"wrote {filename}")
+        rc = os.path.join(os.path.dirname(filename), "openrc")
+        text = openrc(self.config, credentials.user, credentials.project.name)
+        yield _inThread(self.env.reactor, _writeFile, rc, text.encode("utf-8"))
+        self.say(f"wrote {rc}")
 
     @_withAuth
     @inlineCallbacks

@@ -16,8 +16,9 @@ L{AuthManager}: Nova's identity core over an L{IAuthDriver}.
     superuser (C{RequestContext.isAdmin}).
   - Authentication for the EC2 and S3 APIs (L{AuthManager.authenticateEC2},
     L{AuthManager.authenticateS3}): lockout check, signature verification
-    with L{nova.auth.signer}, failure counting, logging, and the request
-    context.
+    with L{nova.auth.signer}, failure counting per (access key, client
+    address) with a lock that doubles at each repetition, logging, and the
+    request context.
   - Key pairs per user (L{KeyPairService}).
 
 L{authManagerFromConfig} builds it all from flags for the daemons and
@@ -35,6 +36,7 @@ from twisted.application.service import MultiService
 from twisted.internet.defer import fail, inlineCallbacks, succeed
 from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 from zope.interface.verify import verifyObject
 
 from nova.auth import crypto, interfaces, signer
@@ -52,6 +54,7 @@ from nova.cache.interfaces import CacheUnavailable
 from nova.config import Flag
 from nova.context import RequestContext
 from nova.exception import DatabaseError, Invalid, NovaError
+from nova.util.outage import outageOf
 
 # Driver flag values, including the class paths Nova's own flagfiles name.
 AUTH_DRIVERS = {
@@ -76,24 +79,31 @@ OPTIONS = (
         "lockout_attempts",
         "int",
         5,
-        "Failed signatures with one access key, within lockout_window "
-        "minutes, that lock the key.",
+        "Failed signatures with one access key from one client address "
+        "(the peer, or the address a proxy in metadata_trusted_proxies names "
+        "in X-Forwarded-For), within lockout_window minutes, that lock the "
+        "key for requests from that address only; other addresses are not "
+        "affected.",
         minimum=1,
     ),
     Flag(
         "lockout_window",
         "float",
         15.0,
-        "Minutes over which failed signatures are counted; the window starts "
-        "with the first failure.",
+        "Minutes over which failed signatures of one access key from one "
+        "address are counted; the window starts with the first failure.",
         minimum=0.01,
     ),
     Flag(
         "lockout_minutes",
         "float",
         15.0,
-        "Minutes a locked access key stays locked; every request with it "
-        "is refused meanwhile.",
+        "The longest an access key stays locked for one address.  The first "
+        "lock of an (access key, address) pair lasts 1 minute (or this, if "
+        "shorter), each further lock of the pair twice as long as the one "
+        "before, up to this; the count of locks is forgotten after a day "
+        "without a lock.  Requests with the key from that address are "
+        "refused meanwhile.",
         minimum=0.01,
     ),
     Flag(
@@ -231,12 +241,30 @@ def _rolesKey(userName, projectName=None):
     return f"auth:roles:{userName}:{projectName}"
 
 
-def _failuresKey(access):
-    return "auth:failures:" + access
+def _epochKey(access):
+    return "auth:lockepoch:" + access
 
 
-def _lockedKey(access):
-    return "auth:locked:" + access
+def _pair(access, epoch, remoteAddress):
+    return f"{access}@{epoch or '0'}@{remoteAddress or 'unknown'}"
+
+
+def _failuresKey(pair):
+    return "auth:failures:" + pair
+
+
+def _lockoutKey(pair):
+    return "auth:lockout:" + pair
+
+
+#: Seconds the first lock of an (access key, address) pair lasts; each
+#: further lock of the pair lasts twice the one before, up to
+#: C{--lockout_minutes}.
+FIRST_LOCKOUT_SECONDS = 60.0
+
+#: Seconds after its last lock ended that a pair's lock count is
+#: remembered (at least; see L{AuthManager._memorySeconds}).
+LOCKOUT_MEMORY_SECONDS = 24 * 3600.0
 
 
 class AuthManager:
@@ -260,6 +288,7 @@ class AuthManager:
         lockoutAttempts=5,
         lockoutWindow=15 * 60,
         lockoutSeconds=15 * 60,
+        firstLockoutSeconds=FIRST_LOCKOUT_SECONDS,
         cacheTTL=60,
         maxSkew=900,
         service=None,
@@ -267,8 +296,14 @@ class AuthManager:
     ):
         """
         @param clock: an L{IReactorTime}: the time signatures are checked at.
+        @param lockoutAttempts: failed signatures of one access key from
+            one address, within C{lockoutWindow}, that lock the key for
+            requests from that address.
         @param lockoutWindow: seconds over which failures are counted.
-        @param lockoutSeconds: how long a locked access key stays locked.
+        @param lockoutSeconds: the longest a lock lasts.
+        @param firstLockoutSeconds: how long the first lock of an (access
+            key, address) pair lasts (at most C{lockoutSeconds}); each
+            further lock of the pair lasts twice the one before.
         @param cacheTTL: seconds lookups stay cached (0: no caching).
         @param maxSkew: seconds a signed request's time may be off.
         @param generations: a L{nova.db.generations.GenerationStore}, or
@@ -283,6 +318,7 @@ class AuthManager:
         self.lockoutAttempts = lockoutAttempts
         self.lockoutWindow = lockoutWindow
         self.lockoutSeconds = lockoutSeconds
+        self.firstLockoutSeconds = min(firstLockoutSeconds, lockoutSeconds)
         self.cacheTTL = cacheTTL
         self.maxSkew = maxSkew
         self.service = service if service is not None else MultiService()
@@ -766,11 +802,55 @@ class AuthManager:
             )
 
     # Authentication and lockout
+    #
+    # Failed signatures are counted per (access key, client address) pair:
+    # anyone who has seen an access key (it is in every presigned URL) can
+    # send requests signed with a wrong secret, and must lock out only
+    # himself.  A pair is locked after lockoutAttempts failures within
+    # lockoutWindow, first for firstLockoutSeconds, then twice as long at
+    # each further lock, up to lockoutSeconds; the count of locks is
+    # forgotten once the pair has not been locked for a day.  In the
+    # cache: "auth:failures:<pair>", a counter expiring with the window,
+    # and "auth:lockout:<pair>", a JSON record {"locks", "until",
+    # "released"}.  The pair's name carries the access key's unlock epoch
+    # ("auth:lockepoch:<access>"), which unlock() changes: every address
+    # of the key is then free and its counts start afresh.
+
+    def _memorySeconds(self):
+        return max(LOCKOUT_MEMORY_SECONDS, self.lockoutSeconds + self.lockoutWindow)
 
     @inlineCallbacks
-    def _isLocked(self, access):
+    def _lockPair(self, access, remoteAddress):
+        epoch = yield self.cache.get(_epochKey(access))
+        return _pair(access, epoch, remoteAddress)
+
+    @inlineCallbacks
+    def _isLocked(self, access, remoteAddress=None):
+        """
+        @return: L{Deferred} firing with whether C{access} is locked for
+            requests from C{remoteAddress}.  The first check after a lock
+            ended logs its release.  Cache failures are logged and the
+            check skipped.
+        """
         try:
-            return (yield self.cache.get(_lockedKey(access))) is not None
+            key = _lockoutKey((yield self._lockPair(access, remoteAddress)))
+            text = yield self.cache.get(key)
+            if text is None:
+                return False
+            record = json.loads(text)
+            if self.clock.seconds() < record["until"]:
+                return True
+            if not record.get("released"):
+                record["released"] = True
+                yield self.cache.set(key, json.dumps(record), ttl=self._memorySeconds())
+                self.log.info(
+                    "Lockout of access key {accessKey} for requests from "
+                    "{remoteAddress} ended (lock {locks})",
+                    accessKey=access,
+                    remoteAddress=remoteAddress,
+                    locks=record.get("locks", 1),
+                )
+            return False
         except CacheUnavailable as e:
             self.log.warn(
                 "Lockout check of access key {accessKey} skipped: {error}",
@@ -778,32 +858,56 @@ class AuthManager:
                 error=str(e),
             )
             return False
+        except (ValueError, KeyError, TypeError):
+            self.log.warn("Ignoring a malformed lockout record of {accessKey}", accessKey=access)
+            return False
 
     @inlineCallbacks
     def recordFailedSignature(self, access, remoteAddress=None):
         """
         Count a failed signature of C{access} (the access key alone,
-        without C{:project}); lock the key when there are
-        C{lockoutAttempts} within C{lockoutWindow}.  The authenticate
-        methods call it; the S3 layer also calls it when a chunk of a
-        streamed body fails its signature (L{signer.InvalidChunk}).
+        without C{:project}) from C{remoteAddress}; lock the key for
+        requests from that address when there are C{lockoutAttempts}
+        within C{lockoutWindow} (the first lock of the pair lasts
+        C{firstLockoutSeconds}, each further one twice as long as the one
+        before, at most C{lockoutSeconds}).  Requests from other addresses
+        are not affected.  The authenticate methods call it; the S3 layer
+        may also call it when a chunk of a streamed body fails its
+        signature (L{signer.InvalidChunk}).
 
         @return: L{Deferred} firing with L{None} (cache failures are logged,
             not raised).
         """
         try:
-            count = yield self.cache.increment(_failuresKey(access), self.lockoutWindow)
-            if count >= self.lockoutAttempts:
-                yield self.cache.set(_lockedKey(access), str(count), ttl=self.lockoutSeconds)
-                yield self.cache.delete(_failuresKey(access))
-                self.log.warn(
-                    "Access key {accessKey} locked for {minutes:g} minutes after "
-                    "{attempts} failed authentications (the last from {remoteAddress})",
-                    accessKey=access,
-                    minutes=self.lockoutSeconds / 60,
-                    attempts=count,
-                    remoteAddress=remoteAddress,
-                )
+            pair = yield self._lockPair(access, remoteAddress)
+            count = yield self.cache.increment(_failuresKey(pair), self.lockoutWindow)
+            if count < self.lockoutAttempts:
+                return
+            locks = 1
+            text = yield self.cache.get(_lockoutKey(pair))
+            if text is not None:
+                try:
+                    locks = int(json.loads(text)["locks"]) + 1
+                except (ValueError, KeyError, TypeError):
+                    pass
+            seconds = min(
+                self.firstLockoutSeconds * 2 ** min(locks - 1, 62), self.lockoutSeconds
+            )
+            record = {"locks": locks, "until": self.clock.seconds() + seconds, "released": False}
+            yield self.cache.set(
+                _lockoutKey(pair), json.dumps(record), ttl=seconds + self._memorySeconds()
+            )
+            yield self.cache.delete(_failuresKey(pair))
+            self.log.warn(
+                "Access key {accessKey} locked for requests from {remoteAddress} "
+                "for {minutes:g} minutes after {attempts} failed authentications "
+                "(lock {locks} of this address)",
+                accessKey=access,
+                minutes=seconds / 60,
+                attempts=count,
+                remoteAddress=remoteAddress,
+                locks=locks,
+            )
         except CacheUnavailable as e:
             self.log.warn(
                 "Failed authentication of access key {accessKey} not counted: {error}",
@@ -827,7 +931,7 @@ class AuthManager:
         access = None
         try:
             access, projectName = signer.splitAccessKey(accessKey)
-            if (yield self._isLocked(access)):
+            if (yield self._isLocked(access, remoteAddress)):
                 raise AccessKeyLocked("Too many failed authentications.")
             user = yield self._userForAccessKey(access)
             try:
@@ -838,20 +942,31 @@ class AuthManager:
             project, superuser = yield self._projectFor(user, projectName or user.name)
             context = yield self._context(user, project, superuser, requestId, remoteAddress)
         except NovaError as e:
-            self._logFailure(api, access if access is not None else accessKey, remoteAddress, e)
+            if outageOf(e) is None:
+                # An unreachable database is logged once per outage by
+                # the API's error mapper, not once per request here.
+                self._logFailure(
+                    api, access if access is not None else accessKey, remoteAddress, e
+                )
             raise
         return context, verification
 
-    def authenticateEC2(self, parts, params, remoteAddress=None, requestId=None):
+    def authenticateEC2(
+        self, parts, params, remoteAddress=None, requestId=None, weakSignatures=False
+    ):
         """
         Authenticate an EC2 Query API request.
 
         @param parts: the request's L{signer.HTTPRequestParts}.
         @param params: the decoded parameters the API will act on.
-        @param remoteAddress: the client's address, for logs and context.
+        @param remoteAddress: the client's address, for the lockout, logs
+            and context.
+        @param weakSignatures: whether signature versions 0 and 1 are
+            accepted (see L{signer.verifyEC2}).
         @return: L{Deferred} firing with C{(RequestContext, None)}; failing
-            with L{AccessKeyLocked} (a locked key: EC2 code C{AuthFailure},
-            HTTP 403, "Too many failed authentications."),
+            with L{AccessKeyLocked} (a key locked for requests from
+            C{remoteAddress}: EC2 code C{AuthFailure}, HTTP 403, "Too many
+            failed authentications."),
             L{signer.AuthFailure} (unknown or missing key),
             L{signer.SignatureDoesNotMatch} (counted towards the lockout),
             L{signer.RequestExpired}, L{signer.MissingAuthParameter} or
@@ -865,7 +980,10 @@ class AuthManager:
             return fail(e)
 
         def verify(secretKey):
-            signer.verifyEC2(parts, params, secretKey, self.clock.seconds(), self.maxSkew)
+            signer.verifyEC2(
+                parts, params, secretKey, self.clock.seconds(), self.maxSkew,
+                weakSignatures=weakSignatures,
+            )
 
         return self._authenticate("EC2", accessKey, verify, remoteAddress, requestId)
 
@@ -894,14 +1012,25 @@ class AuthManager:
 
         return self._authenticate("S3", accessKey, verify, remoteAddress, requestId)
 
+    @inlineCallbacks
     def unlock(self, accessKey):
         """
-        Lift a lockout and forget counted failures (an operator's action).
+        Lift the lockouts of an access key from every address and forget
+        its counted failures (an operator's action): its unlock epoch
+        changes, so the cache entries of every address are no longer
+        read.
 
-        @return: L{Deferred} firing with L{None}.
+        @param accessKey: the access key (a C{:project} suffix is ignored).
+        @return: L{Deferred} firing with L{None}; cache failures are logged.
         """
-        keys = (_lockedKey(accessKey), _failuresKey(accessKey))
-        return self.cache.delete(*keys).addErrback(self._cacheFailed, "delete", ",".join(keys))
+        access, _ = signer.splitAccessKey(accessKey)
+        key = _epochKey(access)
+        try:
+            yield self.cache.set(key, uuid.uuid4().hex, ttl=self._memorySeconds())
+        except CacheUnavailable as e:
+            self._cacheFailed(Failure(e), "set", key)
+        else:
+            self.log.info("Access key {accessKey} unlocked for every address", accessKey=access)
 
 
 @attr.s(frozen=True)

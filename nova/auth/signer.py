@@ -21,6 +21,12 @@ Supported schemes:
   - EC2: signature version 2 (C{HmacSHA256} or C{HmacSHA1}, with a
     C{Timestamp} or an C{Expires} parameter), and signature version 4 in the
     C{Authorization} header or in the query string (C{X-Amz-Algorithm}...).
+    Signature versions 0 and 1, as Cactus accepted them, only when the
+    caller asks (C{weakSignatures}; nova-api's C{--ec2_weak_signatures}):
+    both are HMAC-SHA1, version 0 over C{Action} and C{Timestamp} only
+    (nothing else of the request is signed), version 1 over the parameter
+    names and values, sorted case-insensitively and concatenated (the
+    method, host and path are not signed, nor is where one name ends).
   - S3: signature version 2 (C{Authorization: AWS access:signature} and
     presigned URLs with C{AWSAccessKeyId}, C{Expires} and C{Signature}), and
     signature version 4 (header and presigned URLs), with signed payloads,
@@ -830,7 +836,7 @@ def ec2AccessKey(parts, params):
     raise AuthFailure("AWS was not able to validate the provided access credentials.")
 
 
-def verifyEC2(parts, params, secretKey, now, maxSkew=900):
+def verifyEC2(parts, params, secretKey, now, maxSkew=900, weakSignatures=False):
     """
     Verify the signature of an EC2 Query API request.
 
@@ -843,6 +849,8 @@ def verifyEC2(parts, params, secretKey, now, maxSkew=900):
     @param now: the current time, in seconds since the epoch.
     @param maxSkew: how far, in seconds, a request's timestamp may be from
         C{now}.
+    @param weakSignatures: whether signature versions 0 and 1 are
+        accepted; if not, they are refused with L{AuthFailure} saying so.
     @raise AuthFailure: if the authentication is malformed or unsupported.
     @raise MissingAuthParameter: if a parameter it needs is missing.
     @raise RequestExpired: if the timestamp is too old or too far in the
@@ -854,7 +862,7 @@ def verifyEC2(parts, params, secretKey, now, maxSkew=900):
     elif _isSigV4Query(parts):
         _verifyEC2SigV4(parts, _parseSigV4Query(parts), secretKey, now, maxSkew)
     elif _isSigV2Params(params):
-        _verifyEC2SigV2(parts, params, secretKey, now, maxSkew)
+        _verifyEC2Query(parts, params, secretKey, now, maxSkew, weakSignatures)
     else:
         raise AuthFailure(
             "AWS was not able to validate the provided access credentials."
@@ -864,15 +872,73 @@ def verifyEC2(parts, params, secretKey, now, maxSkew=900):
 _SIGV2_METHODS = {"HmacSHA256": hashlib.sha256, "HmacSHA1": hashlib.sha1}
 
 
-def _verifyEC2SigV2(parts, params, secretKey, now, maxSkew):
-    for name in ("Signature", "SignatureVersion", "SignatureMethod"):
+#: The signature versions of EC2's query parameters that are weak: signed
+#: with HMAC-SHA1, over too little (version 0) or ambiguously (version 1).
+WEAK_SIGNATURE_VERSIONS = ("0", "1")
+
+
+def _verifyEC2Query(parts, params, secretKey, now, maxSkew, weakSignatures):
+    """
+    Verify a signature carried in the parameters (C{AWSAccessKeyId},
+    C{SignatureVersion}, C{Signature}): version 2, or 0 and 1 when
+    C{weakSignatures} is set.
+    """
+    for name in ("Signature", "SignatureVersion"):
         if not params.get(name):
             raise MissingAuthParameter(
                 f"The request must contain the parameter {name}."
             )
-    if params["SignatureVersion"] != "2":
+    version = params["SignatureVersion"]
+    if version in WEAK_SIGNATURE_VERSIONS:
+        if not weakSignatures:
+            raise AuthFailure(
+                f"Signature version {version} is disabled on this server: "
+                "signature versions 0 and 1 are weak. Use signature version "
+                "2 or 4."
+            )
+        _verifyEC2SigV0V1(params, secretKey, now, maxSkew)
+    elif version == "2":
+        _verifyEC2SigV2(parts, params, secretKey, now, maxSkew)
+    else:
+        raise AuthFailure(f"Signature version {version[:20]} is not supported.")
+
+
+def _verifyEC2SigV0V1(params, secretKey, now, maxSkew):
+    """
+    Verify signature version 0 or 1, as Cactus (and boto 2's
+    C{QuerySignatureV0AuthHandler} and C{QuerySignatureV1AuthHandler})
+    computed them: HMAC-SHA1 of C{Action} followed by C{Timestamp}
+    (version 0), or of every parameter but C{Signature}, sorted by name
+    case-insensitively, each name followed by its value (version 1).
+    """
+    method = params.get("SignatureMethod")
+    if method not in (None, "", "HmacSHA1"):
         raise AuthFailure(
-            f"Signature version {params['SignatureVersion']} is not supported."
+            f"Signature method {method[:20]} is not supported with signature "
+            f"version {params['SignatureVersion']}; it is HmacSHA1."
+        )
+    if params["SignatureVersion"] == "0":
+        for name in ("Action", "Timestamp"):
+            if not params.get(name):
+                raise MissingAuthParameter(
+                    f"The request must contain the parameter {name}."
+                )
+        _checkSigV2Time(params, now, maxSkew)
+        stringToSign = _bytes(params["Action"] + params["Timestamp"])
+    else:
+        _checkSigV2Time(params, now, maxSkew)
+        names = sorted((name for name in params if name != "Signature"), key=str.lower)
+        stringToSign = b"".join(_bytes(name) + _bytes(params[name]) for name in names)
+    mac = hmac.new(_bytes(secretKey), stringToSign, hashlib.sha1)
+    expected = base64.b64encode(mac.digest()).decode("ascii")
+    if not _equal(expected, params["Signature"]):
+        raise SignatureDoesNotMatch()
+
+
+def _verifyEC2SigV2(parts, params, secretKey, now, maxSkew):
+    if not params.get("SignatureMethod"):
+        raise MissingAuthParameter(
+            "The request must contain the parameter SignatureMethod."
         )
     digest = _SIGV2_METHODS.get(params["SignatureMethod"])
     if digest is None:

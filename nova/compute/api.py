@@ -16,9 +16,16 @@ L{ComputeAPI.modifyInstance} changes at any time: termination protection
 refuses the instance with L{OperationNotPermitted}) and what a shutdown
 from inside the guest does (C{shutdown_behavior}, C{stop} or C{terminate}:
 the compute manager's power-state sync acts on it).
+
+An administrator may lock an instance (L{ComputeAPI.lockInstance}): while
+it is locked, every request of a non-administrator that would change it
+(terminate, reboot, stop, start, pause, unpause, suspend, resume, modify
+its attributes, attach or detach a volume) is refused with
+L{InstanceLocked} (EC2: C{OperationNotPermitted}).
 """
 
 import random as _random
+import re
 from datetime import timedelta
 
 import attr
@@ -30,6 +37,7 @@ from nova.compute import states
 from nova.compute.errors import (
     IdempotentParameterMismatch,
     InstanceLimitExceeded,
+    InstanceLocked,
     InstanceNotFound,
     InvalidParameterValue,
     OperationNotPermitted,
@@ -41,9 +49,11 @@ from nova.compute.names import (
     newReservationId,
     parseInstanceId,
 )
+from nova.compute.snapshots import snapshotLocation
 from nova.db.instances import SHUTDOWN_BEHAVIORS, STOP_ON_SHUTDOWN
 from nova.db.services import utcnow
 from nova.idempotency import checkClientToken, requestHash
+from nova.image.api import ImageAPI
 from nova.network.security_groups import SecurityGroupAPI
 from nova.quota import QuotaEngine
 
@@ -76,6 +86,13 @@ def _checkShutdownBehavior(behavior):
     return behavior
 
 
+#: What EC2 allows in an image's name (CreateImage, RegisterImage).
+_IMAGE_NAME = re.compile(r"\A[A-Za-z0-9()\[\] ./'@_-]{3,128}\Z")
+
+#: The states of an instance whose disk CreateImage copies.
+_IMAGEABLE = frozenset({states.RUNNING, states.STOPPED, states.PAUSED, states.SUSPENDED})
+
+
 def _checkGroupNames(securityGroups):
     for group in securityGroups:
         if not isinstance(group, str) or not group or "," in group:
@@ -91,6 +108,18 @@ def _checkTerminable(instance):
         raise OperationNotPermitted(
             f"The instance '{instance.ec2Id}' may not be terminated. Modify its "
             f"'disableApiTermination' instance attribute and try again."
+        )
+
+
+def _checkUnlocked(context, instance):
+    """
+    @raise InstanceLocked: if the instance is locked and the context is
+        not an administrator's.
+    """
+    if instance.locked and not context.isAdmin:
+        raise InstanceLocked(
+            f"The instance '{instance.ec2Id}' is locked by an administrator; "
+            f"it cannot be changed until it is unlocked."
         )
 
 
@@ -138,13 +167,16 @@ class ComputeAPI:
     log = Logger()
     schedulerTopic = "scheduler"
 
-    def __init__(self, config, db, rpc, clock, quotas=None, random=None):
+    def __init__(self, config, db, rpc, clock, quotas=None, random=None, images=None):
         """
         @param quotas: see C{quotas} above; by default a
             L{nova.quota.QuotaEngine} with the C{--quota_*} defaults over
             C{db.quotas}.
         @param random: a L{random.Random} for reservation ids and MAC
             addresses.
+        @param images: the L{nova.image.interfaces.IImageService} that
+            reserves the images of snapshots; by default an L{ImageAPI}
+            over C{rpc}.
         """
         self.config = config
         self.db = db
@@ -155,6 +187,7 @@ class ComputeAPI:
         self.quotas = quotas
         self.random = random if random is not None else _random.SystemRandom()
         self.securityGroups = SecurityGroupAPI(db, rpc)
+        self.images = images if images is not None else ImageAPI(db, rpc)
 
     # -- lookups ---------------------------------------------------------
 
@@ -484,9 +517,10 @@ class ComputeAPI:
         """
         instances = yield self._owned(context, instanceIds)
         todo = [(instance, action.check(instance)) for instance in instances]
-        if guard is not None:
-            for instance, changesIt in todo:
-                if changesIt:
+        for instance, changesIt in todo:
+            if changesIt:
+                _checkUnlocked(context, instance)
+                if guard is not None:
                     guard(instance)
         changes = []
         for instance, changesIt in todo:
@@ -566,6 +600,53 @@ class ComputeAPI:
         yield self._apply(context, instanceIds, states.REBOOT, "rebootInstance")
         return None
 
+    # -- pause, unpause, suspend, resume ---------------------------------
+
+    @inlineCallbacks
+    def _applyOne(self, context, instanceId, action, method):
+        [change] = yield self._apply(context, [instanceId], action, method)
+        return change
+
+    def pauseInstance(self, context, instanceId):
+        """
+        Freeze a running instance's guest in memory (C{running} ->
+        C{pausing} -> C{paused}); pausing a paused instance changes
+        nothing.
+
+        @param instanceId: a numeric or EC2 id.
+        @return: L{Deferred} firing with a L{StateChange}; failing with
+            L{InstanceNotFound} or
+            L{nova.compute.errors.IncorrectInstanceState}.
+        """
+        return self._applyOne(context, instanceId, states.PAUSE, "pauseInstance")
+
+    def unpauseInstance(self, context, instanceId):
+        """
+        Let a paused instance run again (C{paused} -> C{unpausing} ->
+        C{running}).
+
+        @return: L{Deferred} firing with a L{StateChange}.
+        """
+        return self._applyOne(context, instanceId, states.UNPAUSE, "unpauseInstance")
+
+    def suspendInstance(self, context, instanceId):
+        """
+        Save a running instance's guest to disk on its host and stop it
+        (C{running} -> C{suspending} -> C{suspended}).
+
+        @return: L{Deferred} firing with a L{StateChange}.
+        """
+        return self._applyOne(context, instanceId, states.SUSPEND, "suspendInstance")
+
+    def resumeInstance(self, context, instanceId):
+        """
+        Restore a suspended instance from its saved memory (C{suspended} ->
+        C{resuming} -> C{running}).
+
+        @return: L{Deferred} firing with a L{StateChange}.
+        """
+        return self._applyOne(context, instanceId, states.RESUME, "resumeInstance")
+
     # -- attributes ------------------------------------------------------
 
     @inlineCallbacks
@@ -604,6 +685,7 @@ class ComputeAPI:
         if not changes:
             raise InvalidParameterValue("no attribute to modify")
         instance = yield self.getInstance(context, instanceId)
+        _checkUnlocked(context, instance)
         if set(changes) & _CHANGED_WHEN_STOPPED:
             allowed = {states.STOPPED}
             if instance.state != states.STOPPED:
@@ -661,6 +743,41 @@ class ComputeAPI:
         )
         return updated
 
+    def lockInstance(self, context, instanceId):
+        """
+        Lock an instance (administrators only): until it is unlocked, only
+        administrators may change it.  Locking a locked instance changes
+        nothing.
+
+        @param instanceId: a numeric or EC2 id.
+        @return: L{Deferred} firing with the updated L{InstanceRecord};
+            failing with L{nova.exception.NotAuthorized} for anyone else,
+            L{InstanceNotFound}, or
+            L{nova.compute.errors.IncorrectInstanceState} for a
+            terminated instance.
+        """
+        return self._setLocked(context, instanceId, True)
+
+    def unlockInstance(self, context, instanceId):
+        """
+        Unlock an instance (administrators only).
+
+        @return: L{Deferred} firing with the updated L{InstanceRecord}, as
+            L{lockInstance}.
+        """
+        return self._setLocked(context, instanceId, False)
+
+    @inlineCallbacks
+    def _setLocked(self, context, instanceId, locked):
+        what = "lock" if locked else "unlock"
+        if not context.isAdmin:
+            raise exception.NotAuthorized(f"Only administrators may {what} instances.")
+        instance = yield self.getInstance(context, instanceId)
+        updated = yield self.db.instances.modify(
+            instance.id, states.LIVE, action=f"{what} it", locked=locked
+        )
+        return updated
+
     @inlineCallbacks
     def _checkResize(self, instance, itype):
         """
@@ -686,6 +803,84 @@ class ComputeAPI:
                 f"'{instance.ec2Id}' cannot become a {itype.name}"
             )
 
+    # -- images ----------------------------------------------------------
+
+    @inlineCallbacks
+    def createImage(self, context, instanceId, name, description=None, noReboot=False):
+        """
+        Make a machine image of the context's project from an instance's
+        root disk (EC2's CreateImage for an instance-store instance): the
+        image is reserved at once (C{pending}), with the kernel and ramdisk
+        the instance boots (else its image's) and its image's architecture
+        and root device name, and the instance's host copies the disk into
+        the object store; the image becomes C{available} once
+        nova-objectstore has it, or C{failed} with the reason.  The
+        instance keeps its state: a running or paused guest is saved to
+        disk for the copy and restored, never rebooted, so C{noReboot}
+        changes nothing (it is checked and accepted).
+
+        @param instanceId: a numeric or EC2 id.
+        @param name: the image's name: 3 to 128 letters, digits, spaces
+            and C{( ) [ ] . / - ' @ _}.
+        @param description: at most 255 characters, or C{None}.
+        @return: L{Deferred} firing with the new image's id (C{ami-...});
+            failing with L{InvalidParameterValue}, L{InstanceNotFound},
+            L{InstanceLocked}, L{nova.compute.errors.IncorrectInstanceState}
+            (an instance that is not running, stopped, paused or
+            suspended, or has no host), an image error (a kernel the
+            project may not see), or L{nova.exception.RPCError} (then the
+            image is failed).
+        """
+        if not isinstance(name, str) or not _IMAGE_NAME.match(name):
+            raise InvalidParameterValue(
+                f"Invalid value '{name}' for name: 3 to 128 letters, digits, spaces and "
+                f"( ) [ ] . / - ' @ _ are allowed."
+            )
+        if description is not None and (not isinstance(description, str) or len(description) > 255):
+            raise InvalidParameterValue("The description is text of up to 255 characters.")
+        if not isinstance(noReboot, bool):
+            raise InvalidParameterValue("NoReboot must be true or false.")
+        if context.projectId is None:
+            raise exception.NotAuthorized("CreateImage needs a project")
+        instance = yield self.getInstance(context, instanceId)
+        _checkUnlocked(context, instance)
+        if instance.state not in _IMAGEABLE or instance.host is None:
+            raise states.IncorrectInstanceState(
+                f"The instance '{instance.ec2Id}' is {instance.state}; an image can be made "
+                f"only of a running, stopped, paused or suspended instance."
+            )
+        sources = yield self.imagesOfInstances(context, [instance])
+        source = sources.get(instance.image_id)
+        record = yield self.images.reserveImage(
+            context,
+            snapshotLocation(context.projectId),
+            name=name,
+            description=description,
+            architecture=source.architecture if source is not None else None,
+            kernelId=instance.kernel_id or (source.kernel_id if source is not None else None),
+            ramdiskId=instance.ramdisk_id or (source.ramdisk_id if source is not None else None),
+            rootDeviceName=source.root_device_name if source is not None else None,
+        )
+        try:
+            yield self.rpc.cast(
+                context,
+                f"compute.{instance.host}",
+                "snapshotInstance",
+                {"instanceId": instance.id, "imageId": record.ec2_id},
+            )
+        except exception.RPCError as e:
+            yield self.images.failImage(
+                context, record.ec2_id, f"could not reach the instance's host: {e}"
+            )
+            raise
+        self.log.info(
+            "Imaging {instanceId} into {imageId} for project {project}",
+            instanceId=instance.ec2Id,
+            imageId=record.ec2_id,
+            project=context.projectId,
+        )
+        return record.ec2_id
+
     # -- console and volumes ---------------------------------------------
 
     @inlineCallbacks
@@ -708,6 +903,38 @@ class ComputeAPI:
                 "getConsoleOutput",
                 {"instanceId": instance.id},
             )
+        return {"instanceId": instance.ec2Id, **result}
+
+    @inlineCallbacks
+    def getDiagnostics(self, context, instanceId):
+        """
+        The counters of an instance's guest, from its host (administrators
+        only).
+
+        @param instanceId: a numeric or EC2 id.
+        @return: L{Deferred} firing with a L{dict}: C{instanceId} (the EC2
+            id) and what L{nova.virt.interfaces.IVirtDriver.getDiagnostics}
+            gives (C{state}, C{cpu_time}, C{vcpus}, C{memory_mb},
+            C{memory}, C{disks}, C{interfaces}); failing with
+            L{nova.exception.NotAuthorized} for anyone else,
+            L{InstanceNotFound}, or
+            L{nova.compute.errors.IncorrectInstanceState} for an instance
+            that has no guest (never placed on a host, or terminated).
+        """
+        if not context.isAdmin:
+            raise exception.NotAuthorized("Only administrators may see an instance's diagnostics.")
+        instance = yield self.getInstance(context, instanceId)
+        if instance.host is None or instance.state in (states.SHUTTING_DOWN, states.TERMINATED):
+            raise states.IncorrectInstanceState(
+                f"The instance '{instance.ec2Id}' is {instance.state}; it has no guest "
+                f"to diagnose."
+            )
+        result = yield self.rpc.call(
+            context,
+            f"compute.{instance.host}",
+            "getDiagnostics",
+            {"instanceId": instance.id},
+        )
         return {"instanceId": instance.ec2Id, **result}
 
     @inlineCallbacks
@@ -746,8 +973,33 @@ class ComputeAPI:
     @inlineCallbacks
     def _runningOnHost(self, context, instanceId):
         instance = yield self.getInstance(context, instanceId)
+        _checkUnlocked(context, instance)
         if instance.state != states.RUNNING or instance.host is None:
             raise states.IncorrectInstanceState(
                 f"The instance '{instance.ec2Id}' is {instance.state}, not running"
             )
         return instance
+
+    # -- names (the OpenStack API) ---------------------------------------
+
+    @inlineCallbacks
+    def renameInstance(self, context, instanceId, displayName):
+        """
+        Change an instance's display name (the OpenStack API's server
+        name), in any state but C{terminated}.
+
+        @param instanceId: a numeric or EC2 id.
+        @param displayName: text of at most 255 characters.
+        @return: L{Deferred} firing with the updated L{InstanceRecord};
+            failing with L{InstanceNotFound}, L{InstanceLocked},
+            L{InvalidParameterValue} or
+            L{nova.compute.errors.IncorrectInstanceState}.
+        """
+        if not isinstance(displayName, str) or len(displayName) > 255:
+            raise InvalidParameterValue("a name is text of at most 255 characters")
+        instance = yield self.getInstance(context, instanceId)
+        _checkUnlocked(context, instance)
+        updated = yield self.db.instances.modify(
+            instance.id, states.LIVE, action="rename it", display_name=displayName
+        )
+        return updated

@@ -45,6 +45,13 @@ class OperationNotPermitted(exception.Invalid):
     ec2Code = "OperationNotPermitted"
 
 
+class InstanceLocked(OperationNotPermitted):
+    """An administrator locked the instance: only administrators may change it."""
+
+    code = "InstanceLocked"
+    ec2Code = "OperationNotPermitted"
+
+
 __all__ = [
     "DeviceInUse",
     "DeviceNotFound",
@@ -55,6 +62,7 @@ __all__ = [
     "IdempotentParameterMismatch",
     "IncorrectInstanceState",
     "InstanceLimitExceeded",
+    "InstanceLocked",
     "InstanceNotFound",
     "InstanceTypeExists",
     "InstanceTypeNotFound",

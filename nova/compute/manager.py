@@ -1,12 +1,13 @@
 # -*- test-case-name: tests.compute.test_manager -*-
 """
-The compute manager: runs, reboots, stops, starts and terminates the
-instances of this host through an L{IVirtDriver}, and keeps their rows in
-the database true to what the hypervisor says.
+The compute manager: runs, reboots, stops, starts, pauses, suspends and
+terminates the instances of this host through an L{IVirtDriver}, and keeps
+their rows in the database true to what the hypervisor says.
 
 Requests for one instance run one at a time, in order of arrival.  The
 API has already moved the instance into the state of the request
-(C{rebooting}, C{stopping}, C{pending}, C{shutting-down}); the manager does
+(C{rebooting}, C{stopping}, C{pending}, C{pausing}, C{unpausing},
+C{suspending}, C{resuming}, C{shutting-down}); the manager does
 the work and moves it on (or to C{error}, with the reason in
 C{state_description}).  A request the instance's state does not allow
 fails with L{IncorrectInstanceState}.  A start first makes the guest match
@@ -19,6 +20,12 @@ itself down to C{stopped}, or, when the instance's shutdown behavior
 (its termination protection does not apply, as in EC2).  At start-up such
 guests are only marked stopped: a host that restarted leaves every guest
 off.
+
+A snapshot (L{ComputeManager.snapshotInstance}) copies an instance's root
+disk through the driver into the object store with an
+L{nova.compute.snapshots.IImageUploader}, then has nova-objectstore make it
+the data of the machine image the compute API reserved; the image fails,
+with the reason, if any step does.  The instance keeps its state.
 
 Each instance's security groups are enforced by an L{IFirewallDriver}
 (C{--firewall_driver}): its filter is applied before its guest is spawned,
@@ -48,6 +55,7 @@ from nova.db.instances import (
 )
 from nova.db.services import utcnow
 from nova.drivers import loadDriver
+from nova.image.api import ImageAPI
 from nova.manager import Manager, expose
 from nova.network.api import setupComputeNetwork
 from nova.network.flags import NETWORK_DRIVERS
@@ -115,6 +123,33 @@ def _isoTime(when):
     return when.strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
+#: The state an instance settles in for each power state of its guest
+#: (C{None}: none, the instance goes to C{error}).
+_SETTLED = {
+    power.RUNNING: states.RUNNING,
+    power.BLOCKED: states.RUNNING,
+    power.SHUTDOWN: states.STOPPED,
+    power.SHUTOFF: states.STOPPED,
+    power.PAUSED: states.PAUSED,
+    power.SUSPENDED: states.SUSPENDED,
+}
+
+#: The states the periodic sync moves when the guest's power state says
+#: so, and those it also settles at start-up (a request was under way).
+_SYNCED = frozenset({states.RUNNING, states.STOPPED, states.PAUSED, states.SUSPENDED})
+_SETTLED_AT_RESTART = frozenset(
+    {
+        states.REBOOTING,
+        states.STOPPING,
+        states.PENDING,
+        states.PAUSING,
+        states.UNPAUSING,
+        states.SUSPENDING,
+        states.RESUMING,
+    }
+)
+
+
 class ComputeManager(Manager):
     """
     Runs instances on this host through a virt driver.
@@ -130,7 +165,17 @@ class ComputeManager(Manager):
     log = Logger()
 
     def __init__(
-        self, config, db, rpc, clock, driver=None, network=None, firewall=None, networkDriver=None
+        self,
+        config,
+        db,
+        rpc,
+        clock,
+        driver=None,
+        network=None,
+        firewall=None,
+        networkDriver=None,
+        imageUploader=None,
+        images=None,
     ):
         """
         @param driver: an L{IVirtDriver}; by default the one
@@ -143,6 +188,11 @@ class ComputeManager(Manager):
             default L{NetworkRPCClient} over C{rpc}.
         @param firewall: an L{IFirewallDriver}; by default the one
             C{--firewall_driver} names.
+        @param imageUploader: the L{nova.compute.snapshots.IImageUploader}
+            snapshots are stored with, or C{None}: this host then fails
+            every snapshot.
+        @param images: the image service snapshots are completed with; by
+            default an L{ImageAPI} over C{rpc}.
         @raise nova.config.ConfigError: for an unknown driver or a bad
             C{--instance_name_template}.
         """
@@ -162,6 +212,8 @@ class ComputeManager(Manager):
             )
         self.networkDriver = networkDriver
         self.namer = InstanceNamer(config.instance_name_template)
+        self.imageUploader = imageUploader
+        self.images = images if images is not None else ImageAPI(db, rpc)
         self.consoleLogs = OrderedDict()
         self._locks = {}
         self._refresh = _RefreshQueue(self._refreshGroups)
@@ -477,13 +529,10 @@ class ComputeManager(Manager):
             yield self._fail(instanceId, action.to, f"{action.name} failed: {e}")
             raise
         fields = {"power_state": powerState, "state_description": None}
-        if powerState in power.ACTIVE:
-            final = states.RUNNING
-            if instance.launched_at is None:
-                fields["launched_at"] = self._now()
-        elif powerState in power.OFF:
-            final = states.STOPPED
-        else:
+        final = _SETTLED.get(powerState, states.STOPPED if powerState in power.OFF else None)
+        if final == states.RUNNING and instance.launched_at is None:
+            fields["launched_at"] = self._now()
+        if final is None:
             final = states.ERROR
             fields["state_description"] = f"guest is {power.name(powerState)} after {action.name}"
         yield self._settle(instanceId, action.to, final, **fields)
@@ -529,6 +578,99 @@ class ComputeManager(Manager):
             self._updateGuest,
         )
 
+    @expose
+    def pauseInstance(self, context, instanceId):
+        """
+        Freeze a running instance's guest in memory (state C{paused}).
+
+        @return: L{Deferred} firing with C{None}.
+        """
+        return self._locked(
+            instanceId, self._act, instanceId, states.PAUSE, self.driver.pause
+        )
+
+    @expose
+    def unpauseInstance(self, context, instanceId):
+        """
+        Let a paused instance's guest run again (state C{running}).
+
+        @return: L{Deferred} firing with C{None}.
+        """
+        return self._locked(
+            instanceId, self._act, instanceId, states.UNPAUSE, self.driver.unpause
+        )
+
+    @expose
+    def suspendInstance(self, context, instanceId):
+        """
+        Save a running instance's guest to disk and stop it (state
+        C{suspended}); it keeps its host and its address.
+
+        @return: L{Deferred} firing with C{None}.
+        """
+        return self._locked(
+            instanceId, self._act, instanceId, states.SUSPEND, self.driver.suspend
+        )
+
+    @expose
+    def resumeInstance(self, context, instanceId):
+        """
+        Restore a suspended instance's guest from disk (state C{running}).
+
+        @return: L{Deferred} firing with C{None}.
+        """
+        return self._locked(
+            instanceId, self._act, instanceId, states.RESUME, self.driver.resume
+        )
+
+    @expose
+    def snapshotInstance(self, context, instanceId, imageId):
+        """
+        Copy an instance's root disk (L{IVirtDriver.snapshot}) to the
+        object at the location of the reserved image C{imageId}, then have
+        the image service copy it in as the image's data; the image goes
+        to C{failed}, with the reason, if anything fails.  The instance
+        keeps its state (its guest its power state).
+
+        @param context: the requester's context (the upload is owned by
+            its project).
+        @return: L{Deferred} firing with C{None} once the image service has
+            the data (it becomes C{available} when it has copied it).
+        """
+        return self._locked(instanceId, self._snapshotInstance, context, instanceId, imageId)
+
+    @inlineCallbacks
+    def _snapshotInstance(self, context, instanceId, imageId):
+        try:
+            instance = yield self.db.instances.get(instanceId)
+            if instance.state in (states.SHUTTING_DOWN, states.TERMINATED, states.ERROR):
+                raise IncorrectInstanceState(
+                    f"The instance '{instance.ec2Id}' is {instance.state}; it cannot be imaged."
+                )
+            if self.imageUploader is None:
+                raise exception.NovaError(
+                    f"nova-compute on {self.host} has no object store to put snapshots in"
+                )
+            image = yield self.images.getImage(context, imageId)
+            name = self.instanceName(instance)
+            result = yield self.imageUploader.upload(
+                context, image.location, lambda path: self.driver.snapshot(name, path)
+            )
+            yield self.images.completeImage(context, imageId)
+        except Exception as e:
+            try:
+                yield self.images.failImage(context, imageId, f"snapshot failed: {e}")
+            except Exception:
+                self.log.failure("marking {imageId} failed failed", imageId=imageId)
+            raise
+        self.log.info(
+            "i-{id:08x}: snapshot of {size} bytes stored for {imageId}",
+            id=instanceId,
+            size=result.get("size"),
+            imageId=imageId,
+        )
+        return None
+
     def _updateGuest(self, name, instance):
         """
         Make the guest match the instance's record.
@@ -557,6 +699,28 @@ class ComputeManager(Manager):
         except GuestNotFound:
             output = self.consoleLogs.get(instanceId, "")
         return {"output": output, "timestamp": _isoTime(self._now())}
+
+    @expose
+    def getDiagnostics(self, context, instanceId):
+        """
+        @return: L{Deferred} firing with the diagnostics of the instance's
+            guest (L{nova.virt.interfaces.IVirtDriver.getDiagnostics});
+            failing with L{IncorrectInstanceState} if it has no guest
+            here.
+        """
+        return self._getDiagnostics(instanceId)
+
+    @inlineCallbacks
+    def _getDiagnostics(self, instanceId):
+        instance = yield self.db.instances.get(instanceId)
+        try:
+            diagnostics = yield self.driver.getDiagnostics(self.instanceName(instance))
+        except GuestNotFound:
+            raise IncorrectInstanceState(
+                f"The instance '{instance.ec2Id}' has no guest on {self.host}; "
+                f"it is {instance.state}."
+            )
+        return diagnostics
 
     @expose
     def attachVolume(self, context, instanceId, devicePath, mountpoint):
@@ -692,7 +856,7 @@ class ComputeManager(Manager):
                     "nova-compute restarted before the guest was spawned",
                     power_state=power.NOSTATE,
                 )
-        elif restart or state in (states.RUNNING, states.STOPPED):
+        elif restart or state in _SYNCED:
             yield self._fail(
                 instance.id,
                 state,
@@ -711,17 +875,15 @@ class ComputeManager(Manager):
         fields = {}
         if powerState != instance.power_state:
             fields["power_state"] = powerState
-        settleable = {states.RUNNING, states.STOPPED}
+        settleable = _SYNCED
         if restart:
-            settleable |= {states.REBOOTING, states.STOPPING, states.PENDING}
+            settleable |= _SETTLED_AT_RESTART
         target = state
         if state in settleable:
-            if powerState in power.ACTIVE:
-                target = states.RUNNING
-                if instance.launched_at is None:
+            if powerState in _SETTLED:
+                target = _SETTLED[powerState]
+                if target == states.RUNNING and instance.launched_at is None:
                     fields["launched_at"] = self._now()
-            elif powerState in power.OFF - {power.CRASHED}:
-                target = states.STOPPED
             elif powerState == power.CRASHED:
                 target = states.ERROR
                 fields["state_description"] = "the guest crashed"

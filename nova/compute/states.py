@@ -4,10 +4,22 @@ The states of an instance and the requests each state allows.
 
 An instance goes C{pending} -> C{running} -> C{shutting-down} ->
 C{terminated}; C{running} -> C{rebooting} -> C{running};
-C{running} -> C{stopping} -> C{stopped} -> C{pending} -> C{running}; and
-to C{error} when it cannot be scheduled or its guest fails.  The API moves
-an instance into the intermediate state (C{rebooting}, C{stopping},
-C{pending}, C{shutting-down}) and the compute manager out of it.
+C{running} -> C{stopping} -> C{stopped} -> C{pending} -> C{running};
+C{running} -> C{pausing} -> C{paused} -> C{unpausing} -> C{running};
+C{running} -> C{suspending} -> C{suspended} -> C{resuming} -> C{running};
+and to C{error} when it cannot be scheduled or its guest fails.  The API
+moves an instance into the intermediate state (C{rebooting}, C{stopping},
+C{pending}, C{pausing}, C{unpausing}, C{suspending}, C{resuming},
+C{shutting-down}) and the compute manager out of it.  A paused instance's
+guest is frozen in memory; a suspended one's memory is saved to disk
+(libvirt's managed save) and it holds no CPU or memory of its host.
+
+C{rebooting} is Nova's own: EC2 has no such state and shows a rebooting
+instance as C{running}, so a rebooting instance takes what a running one
+does: a stop or a termination right after a reboot is accepted (the
+compute manager runs the requests for one instance in turn, so the stop
+or termination follows the reboot; a reboot the manager has not started
+yet finds the instance moved on and is dropped).
 Terminated instances stay visible for C{--terminated_instance_ttl} seconds
 and are then deleted.
 """
@@ -22,9 +34,16 @@ REBOOTING = "rebooting"
 STOPPING = "stopping"
 STOPPED = "stopped"
 ERROR = "error"
+PAUSING = "pausing"
+PAUSED = "paused"
+UNPAUSING = "unpausing"
+SUSPENDING = "suspending"
+SUSPENDED = "suspended"
+RESUMING = "resuming"
 
 ALL = frozenset(
     {PENDING, RUNNING, REBOOTING, STOPPING, STOPPED, SHUTTING_DOWN, TERMINATED, ERROR}
+    | {PAUSING, PAUSED, UNPAUSING, SUSPENDING, SUSPENDED, RESUMING}
 )
 
 #: States of an instance that still has (or will have) a guest.
@@ -32,7 +51,10 @@ LIVE = ALL - {TERMINATED}
 
 #: EC2's (code, name) for each state.  EC2 has no rebooting state (a
 #: rebooting instance shows as running) and shows an instance that failed
-#: as terminated, with the reason in its state reason.
+#: as terminated, with the reason in its state reason.  It has no paused
+#: or suspended states either: a paused instance, whose guest keeps its
+#: memory and its host, shows as running; a suspended one as EC2 shows a
+#: hibernated instance (stopping, stopped, and pending while it resumes).
 EC2_STATES = {
     PENDING: (0, "pending"),
     RUNNING: (16, "running"),
@@ -42,6 +64,12 @@ EC2_STATES = {
     STOPPING: (64, "stopping"),
     STOPPED: (80, "stopped"),
     ERROR: (48, "terminated"),
+    PAUSING: (16, "running"),
+    PAUSED: (16, "running"),
+    UNPAUSING: (16, "running"),
+    SUSPENDING: (64, "stopping"),
+    SUSPENDED: (80, "stopped"),
+    RESUMING: (0, "pending"),
 }
 
 
@@ -92,12 +120,22 @@ class Action:
             "stop": "stopped",
             "start": "started",
             "terminate": "terminated",
+            "pause": "paused",
+            "unpause": "unpaused",
+            "suspend": "suspended",
+            "resume": "resumed",
         }.get(self.name, self.name + "ed")
 
 
 REBOOT = Action("reboot", {RUNNING}, {REBOOTING}, REBOOTING)
-STOP = Action("stop", {RUNNING}, {STOPPING, STOPPED}, STOPPING)
+# A rebooting instance is running as EC2 shows it: it can be stopped (and
+# terminated, as every live instance).
+STOP = Action("stop", {RUNNING, REBOOTING}, {STOPPING, STOPPED}, STOPPING)
 START = Action("start", {STOPPED}, {PENDING, RUNNING}, PENDING)
+PAUSE = Action("pause", {RUNNING}, {PAUSING, PAUSED}, PAUSING)
+UNPAUSE = Action("unpause", {PAUSED}, {UNPAUSING, RUNNING}, UNPAUSING)
+SUSPEND = Action("suspend", {RUNNING}, {SUSPENDING, SUSPENDED}, SUSPENDING)
+RESUME = Action("resume", {SUSPENDED}, {RESUMING, RUNNING}, RESUMING)
 TERMINATE = Action(
     "terminate", LIVE - {SHUTTING_DOWN}, {SHUTTING_DOWN, TERMINATED}, SHUTTING_DOWN
 )
@@ -109,16 +147,26 @@ __all__ = [
     "ERROR",
     "IncorrectInstanceState",
     "LIVE",
+    "PAUSE",
+    "PAUSED",
+    "PAUSING",
     "PENDING",
     "REBOOT",
     "REBOOTING",
+    "RESUME",
+    "RESUMING",
     "RUNNING",
     "SHUTTING_DOWN",
     "START",
     "STOP",
     "STOPPED",
     "STOPPING",
+    "SUSPEND",
+    "SUSPENDED",
+    "SUSPENDING",
     "TERMINATE",
     "TERMINATED",
+    "UNPAUSE",
+    "UNPAUSING",
     "ec2State",
 ]

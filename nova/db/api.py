@@ -20,6 +20,7 @@ from nova.db.scheduling import SchedulingStore
 from nova.db.services import ServiceStore
 from nova.db.store import InlineTransactor, Transactor, openDatabase
 from nova.db.tags import TagStore
+from nova.db.tokens import TokenStore
 from nova.db.volumes import VolumeStore
 
 
@@ -46,6 +47,7 @@ class NovaDatabase:
     @ivar tags: a L{TagStore} (tags on EC2 resources).
     @ivar generations: a L{GenerationStore} (counters of changes to what
         processes cache).
+    @ivar tokens: a L{TokenStore} (the OpenStack API's tokens).
     """
 
     def __init__(self, transactor, clock):
@@ -64,6 +66,7 @@ class NovaDatabase:
         self.images = ImageStore(transactor, clock)
         self.tags = TagStore(transactor, clock)
         self.generations = GenerationStore(transactor, clock)
+        self.tokens = TokenStore(transactor, clock)
 
     def sync(self, version=None):
         """

@@ -71,6 +71,7 @@ def _newRow(fields, now):
     row.launch_index = 0
     row.disable_api_termination = False
     row.shutdown_behavior = STOP_ON_SHUTDOWN
+    row.locked = False
     row.deleted = False
     for name, value in fields.items():
         setattr(row, name, value)

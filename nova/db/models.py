@@ -54,6 +54,7 @@ class Instance:
     security_groups = Unicode()
     disable_api_termination = Bool()
     shutdown_behavior = Unicode()
+    locked = Bool()
     launched_at = DateTime()
     terminated_at = DateTime()
     deleted = Bool()

@@ -83,6 +83,7 @@ class InstanceRecord:
     security_groups = attr.ib()
     disable_api_termination = attr.ib()
     shutdown_behavior = attr.ib()
+    locked = attr.ib()
     launched_at = attr.ib()
     terminated_at = attr.ib()
     deleted = attr.ib()

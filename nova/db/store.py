@@ -20,6 +20,16 @@ not queue behind writes.  Each thread keeps its own connection.  SQLite
 files are opened in WAL mode with a busy timeout (unless the URI sets
 C{journal_mode} or C{timeout}), so readers see the last committed state
 while the writer works.
+
+When the connection is the problem (the server cannot be reached, or the
+connection died: L{isUnavailable}) a transaction fails with
+L{DatabaseUnavailable}, which the APIs answer as a retryable 503.  The
+transactor recovers on its own: a thread whose connection died reconnects
+on its next transaction (Storm reconnects after the rollback that follows
+a disconnection), and a thread that could not connect at all tries again
+on its next one.  A read-only transaction whose connection turns out to
+be dead is run once more on a new connection; a writing one is not (it
+may have been committed before the connection died).
 """
 
 import inspect
@@ -131,6 +141,51 @@ def dialect(store):
 #: How many times in all a transaction that keeps losing conflicts with
 #: concurrent ones (L{isConflict}) runs before its error is returned.
 CONFLICT_RETRIES = 5
+
+
+class DatabaseUnavailable(exception.DatabaseError):
+    """
+    The database cannot be reached: connecting failed or the connection
+    was lost.  Transient: the same request may succeed later.
+
+    @cvar outage: what is out, for L{nova.util.outage.OutageLog}.
+    """
+
+    code = "DatabaseUnavailable"
+    outage = "database"
+
+
+#: PostgreSQL SQLSTATEs that say the connection is the problem: class 08
+#: (connection exception) and the shutdown and too-many-connections codes.
+_PG_UNAVAILABLE = frozenset(("53300", "57000", "57P01", "57P02", "57P03"))
+
+#: MySQL client errors that say the same: cannot connect (2002, 2003, 2005),
+#: server gone away or connection lost (2006, 2013), too many connections
+#: (1040).
+_MYSQL_UNAVAILABLE = frozenset((1040, 2002, 2003, 2005, 2006, 2013))
+
+
+def isUnavailable(error):
+    """
+    @param error: an exception a transaction raised (as for
+        L{isConflict}).
+    @return: C{True} if it says the database could not be reached or the
+        connection died (Storm's C{DisconnectionError}, PostgreSQL's
+        connection SQLSTATEs, MySQL's connection errors, a failed connect):
+        not for constraint violations, programming errors or conflicts.
+    """
+    while error is not None:
+        if isinstance(error, (DatabaseUnavailable, DisconnectionError)):
+            return True
+        pgcode = getattr(error, "pgcode", None)
+        if isinstance(pgcode, str) and (pgcode.startswith("08") or pgcode in _PG_UNAVAILABLE):
+            return True
+        if type(error).__name__ == "OperationalError":
+            args = getattr(error, "args", ())
+            if args and isinstance(args[0], int) and args[0] in _MYSQL_UNAVAILABLE:
+                return True
+        error = error.__cause__
+    return False
 
 
 class TransactionConflict(exception.DatabaseError):
@@ -265,6 +320,14 @@ def _runTransaction(store, fn, args, kwargs, takesAttempt):
             _dropLocals(e)
             if attempt < CONFLICT_RETRIES - 1 and isConflict(e):
                 continue
+            unavailable = isinstance(e, StormDBError) and isUnavailable(e)
+            if unavailable and readOnly and attempt == 0:
+                # The thread's connection had died (the server restarted,
+                # an administrator ended it): the rollback above made
+                # Storm reconnect on next use.
+                continue
+            if unavailable:
+                raise DatabaseUnavailable(f"{type(e).__name__}: {e}") from e
             if isinstance(e, StormDBError) and not isinstance(e, exception.NovaError):
                 raise exception.DatabaseError(f"{type(e).__name__}: {e}") from e
             raise
@@ -331,7 +394,9 @@ class Transactor(Service):
         try:
             store = self._threadStore()
         except StormDBError as e:
-            raise exception.DatabaseError(f"cannot connect to the database: {e}") from e
+            # Nothing is kept: the next transaction of this thread tries
+            # to connect again.
+            raise DatabaseUnavailable(f"cannot connect to the database: {e}") from e
         return _runTransaction(store, fn, args, kwargs, takesAttempt)
 
     def transact(self, fn, *args, **kwargs):

@@ -56,6 +56,47 @@ class ImageAPI(ImageCatalog):
         d = self.rpc.call(context, TOPIC, "registerImage", args, timeout=self.timeout)
         return d.addCallback(ImageRecord.fromDict)
 
+    def reserveImage(
+        self,
+        context,
+        location,
+        name=None,
+        description=None,
+        architecture=None,
+        kernelId=None,
+        ramdiskId=None,
+        rootDeviceName=None,
+    ):
+        args = {"location": location}
+        for key, value in (
+            ("name", name),
+            ("description", description),
+            ("architecture", architecture),
+            ("kernelId", kernelId),
+            ("ramdiskId", ramdiskId),
+            ("rootDeviceName", rootDeviceName),
+        ):
+            if value is not None:
+                args[key] = value
+        d = self.rpc.call(context, TOPIC, "reserveImage", args, timeout=self.timeout)
+        return d.addCallback(ImageRecord.fromDict)
+
+    def completeImage(self, context, imageId):
+        d = self.rpc.call(
+            context, TOPIC, "completeImage", {"imageId": imageId}, timeout=self.timeout
+        )
+        return d.addCallback(ImageRecord.fromDict)
+
+    def failImage(self, context, imageId, reason):
+        d = self.rpc.call(
+            context,
+            TOPIC,
+            "failImage",
+            {"imageId": imageId, "reason": reason},
+            timeout=self.timeout,
+        )
+        return d.addCallback(ImageRecord.fromDict)
+
     def deregisterImage(self, context, imageId):
         return self.rpc.call(
             context, TOPIC, "deregisterImage", {"imageId": imageId}, timeout=self.timeout

@@ -173,6 +173,20 @@ class ImageCatalog:
         return record
 
     @inlineCallbacks
+    def updateImage(self, context, imageId, name=None, description=None):
+        fields = {}
+        for value, what in ((name, "name"), (description, "description")):
+            if value is None:
+                continue
+            if not isinstance(value, str) or len(value) > 255:
+                raise InvalidImageAttribute(f"the {what} is text of up to 255 characters")
+            fields[what] = value
+        record = yield self._owned(context, imageId)
+        if not fields:
+            return record
+        return (yield self.db.images.update(imageId, **fields))
+
+    @inlineCallbacks
     def resetImageAttribute(self, context, imageId, attribute):
         if attribute != "launchPermission":
             raise InvalidImageAttribute(f"attribute {attribute!r} cannot be reset")

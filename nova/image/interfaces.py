@@ -116,6 +116,48 @@ class IImageService(Interface):
             unknown kernel or ramdisk) or L{InvalidImageAttribute}.
         """
 
+    def reserveImage(
+        context,
+        location,
+        name=None,
+        description=None,
+        architecture=None,
+        kernelId=None,
+        ramdiskId=None,
+        rootDeviceName=None,
+    ):
+        """
+        Make the record of a machine image of the context's project whose
+        data is not written yet (a snapshot of an instance): state
+        C{pending}, at C{location} (C{bucket/key}), where the object is
+        to be written before L{completeImage}.  The arguments are checked
+        as L{registerImage} checks them.
+
+        @return: L{Deferred} firing with the new image's
+            L{nova.db.images.ImageRecord}.
+        """
+
+    def completeImage(context, imageId):
+        """
+        The object of a reserved image is written: copy it as the data of
+        the image, as L{registerImage} does for a plain image (the answer
+        comes at once; the image goes on to C{available}, or C{failed}).
+
+        @return: L{Deferred} firing with the image's record; failing with
+            L{ImageNotAvailable} unless the image is a reserved one still
+            C{pending}, L{ImageLocationNotFound},
+            L{ImageLocationAccessDenied}, L{ImageNotFound} or
+            L{ImageNotOwned}.
+        """
+
+    def failImage(context, imageId, reason):
+        """
+        Give up a reserved image: it goes to C{failed} with C{reason} (an
+        image that is being copied already is left to its copy).
+
+        @return: L{Deferred} firing with the image's record.
+        """
+
     def deregisterImage(context, imageId):
         """
         Remove an image of the context's project (any image, for admins):
@@ -167,6 +209,17 @@ class IImageService(Interface):
             take it from), or C{description} (C{value}).
         @return: L{Deferred} firing with the changed record; failing with
             L{ImageNotOwned}, L{ImageNotFound} or L{InvalidImageAttribute}.
+        """
+
+    def updateImage(context, imageId, name=None, description=None):
+        """
+        Change the name and the description of an image of the context's
+        project (any image, for admins): Cactus's C{UpdateImage}.  L{None}
+        leaves a field as it is.
+
+        @return: L{Deferred} firing with the changed record; failing with
+            L{ImageNotOwned}, L{ImageNotFound} or L{InvalidImageAttribute}
+            (a value that is not text of up to 255 characters).
         """
 
     def resetImageAttribute(context, imageId, attribute):

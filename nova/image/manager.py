@@ -10,6 +10,11 @@ the caller's):
     imageType=None)} -> the new image's record as a L{dict}
     (L{nova.db.images.ImageRecord.toDict}), state C{pending}; the
     registration goes on in the background;
+  - C{reserveImage(location, name=None, description=None,
+    architecture=None, kernelId=None, ramdiskId=None, rootDeviceName=None)},
+    C{completeImage(imageId)} and C{failImage(imageId, reason)} -> the
+    image's record as a L{dict}: a snapshot's image, reserved before the
+    compute host writes its object;
   - C{deregisterImage(imageId)} -> C{None}.
 
 Everything else about images reads and writes the database directly
@@ -72,6 +77,42 @@ class ImageManager(Manager):
             imageType=imageType,
         )
         return d.addCallback(lambda record: record.toDict())
+
+    @expose
+    def reserveImage(
+        self,
+        context,
+        location,
+        name=None,
+        description=None,
+        architecture=None,
+        kernelId=None,
+        ramdiskId=None,
+        rootDeviceName=None,
+    ):
+        d = self.images.reserveImage(
+            context,
+            location,
+            name=name,
+            description=description,
+            architecture=architecture,
+            kernelId=kernelId,
+            ramdiskId=ramdiskId,
+            rootDeviceName=rootDeviceName,
+        )
+        return d.addCallback(lambda record: record.toDict())
+
+    @expose
+    def completeImage(self, context, imageId):
+        return self.images.completeImage(context, imageId).addCallback(
+            lambda record: record.toDict()
+        )
+
+    @expose
+    def failImage(self, context, imageId, reason):
+        return self.images.failImage(context, imageId, reason).addCallback(
+            lambda record: record.toDict()
+        )
 
     @expose
     def deregisterImage(self, context, imageId):

@@ -21,6 +21,12 @@ parts read; C{untarring} from when the archive's image entry is found and
 written out (decryption continues underneath, the archive streams);
 C{available}; or C{failed} with the reason.  A plain image goes from
 C{pending} straight to C{available}.
+
+An image can also be reserved before its data exists
+(L{ImageService.reserveImage}: a machine image of a snapshot, whose
+record, C{pending}, names the object the compute host is going to write),
+then completed (L{ImageService.completeImage}: the object is copied as a
+plain image's is) or failed (L{ImageService.failImage}).
 """
 
 import os
@@ -51,6 +57,7 @@ from nova.image import bundle
 from nova.image.catalog import ImageCatalog
 from nova.image.errors import (
     ImageLocationAccessDenied,
+    ImageNotAvailable,
     ImageLocationNotFound,
     InvalidImageAttribute,
     InvalidImageLocation,
@@ -199,6 +206,19 @@ class StorePartSource:
             raise bundle.MissingBundlePart(f"the bundle part {filename} is missing")
 
 
+def _checkAttributes(name, description, architecture, rootDeviceName):
+    """
+    @raise InvalidImageAttribute: for a value an image cannot have.
+    """
+    for value, what in ((name, "name"), (description, "description")):
+        if value is not None and (not isinstance(value, str) or len(value) > 255):
+            raise InvalidImageAttribute(f"the {what} is text of up to 255 characters")
+    if architecture is not None and not _ARCHITECTURE.match(str(architecture)):
+        raise InvalidImageAttribute(f"invalid architecture {architecture!r}")
+    if rootDeviceName is not None and not _DEVICE.match(str(rootDeviceName)):
+        raise InvalidImageAttribute(f"invalid root device name {rootDeviceName!r}")
+
+
 @attr.s
 class _Job:
     record = attr.ib()
@@ -345,13 +365,7 @@ class ImageService(Service, ImageCatalog):
         bucket, key = parseLocation(location)
         if imageType is not None and imageType not in IMAGE_TYPES:
             raise InvalidImageAttribute(f"unknown image type {imageType!r}")
-        for value, what in ((name, "name"), (description, "description")):
-            if value is not None and (not isinstance(value, str) or len(value) > 255):
-                raise InvalidImageAttribute(f"the {what} is text of up to 255 characters")
-        if architecture is not None and not _ARCHITECTURE.match(str(architecture)):
-            raise InvalidImageAttribute(f"invalid architecture {architecture!r}")
-        if rootDeviceName is not None and not _DEVICE.match(str(rootDeviceName)):
-            raise InvalidImageAttribute(f"invalid root device name {rootDeviceName!r}")
+        _checkAttributes(name, description, architecture, rootDeviceName)
         try:
             bucketInfo = yield self.store.getBucket(bucket)
             info = yield self.store.getObjectInfo(bucket, key)
@@ -418,6 +432,75 @@ class ImageService(Service, ImageCatalog):
             key=key,
             project=context.projectId,
         )
+        return record
+
+    @inlineCallbacks
+    def reserveImage(
+        self,
+        context,
+        location,
+        name=None,
+        description=None,
+        architecture=None,
+        kernelId=None,
+        ramdiskId=None,
+        rootDeviceName=None,
+    ):
+        if context.projectId is None:
+            raise exception.NotAuthorized("Reserving an image needs a project")
+        bucket, key = parseLocation(location)
+        _checkAttributes(name, description, architecture, rootDeviceName)
+        yield self.checkReferences(context, kernelId, ramdiskId)
+        record = yield self.db.images.create(
+            MACHINE,
+            context.projectId,
+            context.userId or "",
+            f"{bucket}/{key}",
+            PENDING,
+            name=name,
+            description=description,
+            architecture=architecture or "x86_64",
+            kernel_id=kernelId,
+            ramdisk_id=ramdiskId,
+            root_device_name=rootDeviceName or "/dev/sda1",
+            disk_format=None,
+        )
+        self.log.info(
+            "Reserved {imageId} at {bucket}/{key} for project {project}",
+            imageId=record.ec2_id,
+            bucket=bucket,
+            key=key,
+            project=context.projectId,
+        )
+        return record
+
+    @inlineCallbacks
+    def completeImage(self, context, imageId):
+        record = yield self._owned(context, imageId)
+        if record.state != PENDING or imageId in self._jobs:
+            raise ImageNotAvailable(
+                f"Image {imageId} is {record.state}, not a reserved image waiting for its data"
+            )
+        bucket, key = parseLocation(record.location)
+        try:
+            bucketInfo = yield self.store.getBucket(bucket)
+            info = yield self.store.getObjectInfo(bucket, key)
+        except (s3errors.NoSuchBucket, s3errors.NoSuchKey):
+            raise ImageLocationNotFound(f"The image location {bucket}/{key} does not exist")
+        if not common.isAllowed(context, info.owner, info.acl, "READ", bucketInfo.owner):
+            raise ImageLocationAccessDenied(f"Project {context.projectId} may not read {bucket}/{key}")
+        job = _Job(record, context, bucket, key, bucketInfo.owner, None, None)
+        self._jobs[imageId] = job
+        job.done = Deferred.fromCoroutine(self._runJob(job))
+        self.log.info("Completing {imageId} from {bucket}/{key}", imageId=imageId, bucket=bucket, key=key)
+        return record
+
+    @inlineCallbacks
+    def failImage(self, context, imageId, reason):
+        yield self._owned(context, imageId)
+        if imageId not in self._jobs:
+            yield self._fail(imageId, str(reason)[:255])
+        record = yield self.db.images.get(imageId)
         return record
 
     def waitForImage(self, imageId):

@@ -25,12 +25,33 @@ L{INetworkDriver} to join an instance's network.
 import ipaddress
 
 from twisted.internet.defer import inlineCallbacks
+from twisted.logger import Logger
 
+from nova import exception
 from nova.network import errors
 from nova.network.common import fixedIpInfo
 from nova.network.flags import NETWORK_MODES
 
 TOPIC = "network"
+
+log = Logger()
+
+
+class FloatingIpUnavailable(exception.NovaError):
+    """
+    The floating address could not be bound on its network host, so it
+    was not associated.
+
+    The network host's driver failed (the public interface is missing,
+    the address is bound elsewhere...): the request is refused at once,
+    as a client error (EC2 clients retry C{InternalError}, which would
+    only fail again), and the network host has undone what it began.
+    The driver's own message, about the host, goes to the log.
+    """
+
+    code = "FloatingIpUnavailable"
+    ec2Code = "InvalidAddress.Unavailable"
+    httpStatus = 400
 
 
 def setupComputeNetwork(driver, config, info):
@@ -127,13 +148,20 @@ class NetworkAPI:
 
     @inlineCallbacks
     def _visibleFloating(self, context, address):
+        """
+        @return: L{Deferred} firing with the record of a floating address
+            allocated to the context's project (to any project, for
+            superusers); failing with L{errors.FloatingIpNotFound} for
+            any other, an address never allocated (or released) included,
+            superusers or not.
+        """
         try:
             ipaddress.IPv4Address(address)
         except ValueError:
             raise errors.FloatingIpNotFound(f"address {address!r} not found")
         record = yield self.db.networks.getFloatingIp(address)
-        if not context.isAdmin and (
-            record.project_id is None or record.project_id != context.projectId
+        if record.project_id is None or (
+            not context.isAdmin and record.project_id != context.projectId
         ):
             raise errors.FloatingIpNotFound(f"address {address} not found")
         return record
@@ -168,17 +196,32 @@ class NetworkAPI:
 
         @param instanceId: the instance's database id.
         @return: L{Deferred} firing with the fixed address now behind
-            C{address}; failing with L{errors.FloatingIpNotFound},
-            L{nova.db.instances.InstanceNotFound} or
-            L{errors.NoFixedIpForInstance}.
+            C{address}; failing with L{errors.FloatingIpNotFound} (also for
+            an address no project holds, whoever asks),
+            L{nova.db.instances.InstanceNotFound},
+            L{errors.NoFixedIpForInstance} or L{FloatingIpUnavailable}
+            (the network host could not bind the address).
         """
         record = yield self._visibleFloating(context, address)
-        fixed = yield self.rpc.call(
-            context,
-            self._topic(record.host),
-            "associateFloatingIp",
-            {"address": address, "instanceId": instanceId},
-        )
+        try:
+            fixed = yield self.rpc.call(
+                context,
+                self._topic(record.host),
+                "associateFloatingIp",
+                {"address": address, "instanceId": instanceId},
+            )
+        except errors.NetworkDriverError as e:
+            log.warn(
+                "network host {host} could not bind floating address {address}: {error}",
+                host=record.host,
+                address=address,
+                error=e,
+            )
+            raise FloatingIpUnavailable(
+                f"The address {address} could not be bound on its network host, so "
+                "it was not associated; the cloud's operators can see why in the "
+                "logs."
+            ) from None
         return fixed
 
     @inlineCallbacks

@@ -169,6 +169,9 @@ NoSuchTagSet = _define("NoSuchTagSet", 404, "There is no tag set associated with
 NoSuchWebsiteConfiguration = _define(
     "NoSuchWebsiteConfiguration", 404, "The specified bucket does not have a website configuration"
 )
+ServiceUnavailable = _define(
+    "ServiceUnavailable", 503, "Service is unable to handle request. Please try again."
+)
 ServerSideEncryptionConfigurationNotFoundError = _define(
     "ServerSideEncryptionConfigurationNotFoundError",
     404,

@@ -11,7 +11,9 @@ what is asked for and calls the L{IObjectStore}.
 
 Every handler returns a L{Response}; any failure of it goes through
 L{S3Resource.errorResponse}, the one place that turns errors into S3 error
-documents, and the answer is written only while the client is still
+documents (the database or the message broker being unreachable is
+C{ServiceUnavailable}, 503, logged once per outage by the resource's
+L{OutageLog}), and the answer is written only while the client is still
 connected.  Object bodies stream from the store through L{ObjectProducer},
 a push producer that reads the next chunk only when the connection wants
 more.
@@ -42,6 +44,8 @@ from nova.objectstore.call import Response, S3Call, newRequestId
 from nova.objectstore.conditions import etagMatches, httpDate, parseHTTPDate, parseRange
 from nova.objectstore.handlers.acls import parseGrantHeaders
 from nova.objectstore.handlers.objects import parseCopySource
+from nova.util.addresses import clientAddress, parseTrustedProxies
+from nova.util.outage import OutageLog
 
 __all__ = [
     "CHUNK_SIZE",
@@ -344,6 +348,8 @@ class S3Resource(Resource):
         chunkSize=CHUNK_SIZE,
         reservedRoutes=None,
         canonicalUsers=None,
+        trustedProxies=(),
+        outages=None,
     ):
         """
         @param store: the L{IObjectStore}.
@@ -363,6 +369,10 @@ class S3Resource(Resource):
         @param canonicalUsers: the L{ICanonicalUsers} grants may name; when
             C{None}, the authenticator's (L{canonicalUsersOf}), and grants
             are not checked if it has none.
+        @param trustedProxies: C{--metadata_trusted_proxies}: peers whose
+            C{X-Forwarded-For} names the client whose failed signatures
+            are counted (L{nova.util.addresses.clientAddress}).
+        @param outages: the L{OutageLog} (one of its own if L{None}).
         """
         Resource.__init__(self)
         self.store = store
@@ -375,6 +385,8 @@ class S3Resource(Resource):
         if canonicalUsers is None:
             canonicalUsers = canonicalUsersOf(authenticator)
         self.canonicalUsers = canonicalUsers
+        self.trustedProxies = parseTrustedProxies(trustedProxies)
+        self.outages = outages if outages is not None else OutageLog("S3")
 
     # Rendering
 
@@ -392,7 +404,7 @@ class S3Resource(Resource):
 
         request.notifyFinish().addErrback(lost)
         d = Deferred.fromCoroutine(self.handle(call))
-        d.addErrback(self.errorResponse, call)
+        d.addCallbacks(self._succeeded, self.errorResponse, errbackArgs=(call,))
         d.addCallback(self.send, call)
         d.addErrback(self._sendFailed, call)
         return NOT_DONE_YET
@@ -405,6 +417,10 @@ class S3Resource(Resource):
         @return: a L{Response}.
         """
         error = failure.value
+        if self.outages.failed(failure):
+            # The database or the message broker cannot be reached: a
+            # 503 clients retry, logged once per outage, without the cause.
+            error = errors.ServiceUnavailable()
         if isinstance(error, errors.S3Error):
             code, status, message, extra = error.s3Code, error.httpStatus, error.message, error.extra
         elif hasattr(error, "s3Code") and hasattr(error, "s3Status"):
@@ -421,6 +437,11 @@ class S3Resource(Resource):
         body = s3xml.errorDocument(code, message, resource, call.requestId, extra)
         headers.append(("Content-Type", "application/xml"))
         return Response(status, headers, body)
+
+    def _succeeded(self, response):
+        if response.status < 400:
+            self.outages.succeeded()
+        return response
 
     def send(self, response, call):
         """
@@ -485,10 +506,9 @@ class S3Resource(Resource):
         return await handler(call)
 
     def _authenticate(self, call, parts):
-        address = call.request.getClientAddress()
         return self.authenticator.authenticateS3(
             parts,
-            remoteAddress=getattr(address, "host", None),
+            remoteAddress=clientAddress(call.request, self.trustedProxies),
             requestId=call.requestId,
             virtualBucket=call.bucket if call.virtual else None,
         )

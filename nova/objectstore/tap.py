@@ -85,6 +85,7 @@ def resourceFromConfig(config, store, authenticator, reservedRoutes=None):
         virtualHostSuffixes=suffixes,
         cnameBuckets=config.s3_cname_buckets,
         reservedRoutes=reservedRoutes,
+        trustedProxies=config.metadata_trusted_proxies,
     )
 
 

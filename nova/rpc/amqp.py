@@ -42,17 +42,18 @@ While there is no connection (before the first one, or between a loss and
 the reconnection):
 
   - L{AMQPRPC.call} waits for the connection and sends then; it fails with
-    L{nova.exception.RPCTimeout} at its deadline either way;
+    L{nova.exception.RPCTimeout} at its deadline either way (with
+    L{BrokerUnavailable}, a subclass, if it was never sent);
   - L{AMQPRPC.cast} and L{AMQPRPC.fanoutCast} also wait for the connection,
     for at most C{rpc_call_timeout} seconds, then fail with
-    L{nova.exception.RPCError}; they fire once the message is written to
+    L{BrokerUnavailable} (an L{nova.exception.RPCError}); they fire once the message is written to
     the connection (without publisher confirms: a message written just
     before the connection breaks may be lost);
   - L{AMQPRPC.serve} registers the consumer at once and fires once it
     consumes, however long the broker takes to come.
 
 A call already sent when its connection breaks fails at once with
-L{nova.exception.RPCTimeout}: its reply queue died with the connection, so
+L{BrokerUnavailable} (an L{nova.exception.RPCTimeout}): its reply queue died with the connection, so
 no answer can come.  Stopping the service fails every waiting call and
 message the same way, closes the connection with C{connection.close} (the
 broker then gives unacknowledged requests to peers) and leaves no timer
@@ -88,7 +89,7 @@ from zope.interface import implementer
 from nova import exception
 from nova.rpc import envelope
 from nova.rpc.common import processRequest
-from nova.rpc.interfaces import IRPC, IRPCConsumer
+from nova.rpc.interfaces import IRPC, BrokerUnavailable, IRPCConsumer
 
 SPEC_PATH = FilePath(__file__).sibling("amqp0-9-1.xml").path
 """The AMQP 0-9-1 specification (RabbitMQ's extended one) txAMQP speaks."""
@@ -507,13 +508,16 @@ class _PendingCall:
         self.args = None
 
     def _timedOut(self):
-        where = "" if self.session is not None else " (no connection to the message broker)"
-        self.finish(
-            error=exception.RPCTimeout(
-                f"no answer from {self.topic} to {self.method} within "
-                f"{self.seconds:g} s{where}"
+        if self.session is not None:
+            error = exception.RPCTimeout(
+                f"no answer from {self.topic} to {self.method} within {self.seconds:g} s"
             )
-        )
+        else:
+            error = BrokerUnavailable(
+                f"no answer from {self.topic} to {self.method} within "
+                f"{self.seconds:g} s (no connection to the message broker)"
+            )
+        self.finish(error=error)
 
     def _cancel(self, d):
         self._forget()
@@ -574,7 +578,7 @@ class _PendingSend:
 
     def _timedOut(self):
         self.finish(
-            error=exception.RPCError(
+            error=BrokerUnavailable(
                 f"no connection to the message broker: {self.kind} of "
                 f"{self.method} to {self.topic} not sent within {self.seconds:g} s"
             )
@@ -955,7 +959,7 @@ class AMQPRPC(Service):
         for pending in list(self._calls.values()):
             if pending.session is session:
                 pending.finish(
-                    error=exception.RPCTimeout(
+                    error=BrokerUnavailable(
                         f"the connection to the message broker was lost before "
                         f"{pending.topic} answered {pending.method}"
                     )

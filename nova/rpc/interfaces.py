@@ -8,6 +8,23 @@ peer gets each message).
 
 from zope.interface import Interface
 
+from nova.exception import RPCTimeout
+
+
+class BrokerUnavailable(RPCTimeout):
+    """
+    The message broker could not be reached: a call or a cast waited for
+    a connection until its deadline.  Transient: the same request may
+    succeed later.  (An L{RPCTimeout}, so what handles a call that got no
+    answer handles this too, and an L{nova.exception.RPCError}, as a cast
+    that could not be sent always was.)
+
+    @cvar outage: what is out, for L{nova.util.outage.OutageLog}.
+    """
+
+    code = "BrokerUnavailable"
+    outage = "message broker"
+
 
 class IDispatcher(Interface):
     """
@@ -58,7 +75,8 @@ class IRPC(Interface):
             L{nova.exception.NovaError} subclass the remote side raised,
             L{nova.exception.RemoteError} for any other remote exception,
             or L{nova.exception.RPCTimeout} when no answer came in time
-            (including when the bus is unreachable).
+            (L{BrokerUnavailable}, a subclass, when the bus could not be
+            reached before the deadline).
         """
 
     def cast(context, topic, method, args):
@@ -67,7 +85,8 @@ class IRPC(Interface):
 
         @return: L{Deferred} firing with C{None} once the bus took the
             message; failing with L{nova.exception.RPCError} if it could
-            not.
+            not (L{BrokerUnavailable} when the bus could not be reached
+            in time).
         """
 
     def fanoutCast(context, topic, method, args):

@@ -6,12 +6,14 @@ default (C{--connection_type=fake}) and what the tests of the compute
 manager run on.
 """
 
+import os
+
 import attr
 from twisted.internet.defer import fail, succeed
 from zope.interface import implementer
 
 from nova.virt import errors, power
-from nova.virt.interfaces import IVirtDriver
+from nova.virt.interfaces import DISK_COUNTERS, INTERFACE_COUNTERS, IVirtDriver
 
 
 @attr.s
@@ -239,6 +241,37 @@ class FakeVirtDriver:
             "resume", instanceName, {power.SUSPENDED}, power.RUNNING, "PM: resumed from disk"
         )
 
+    def diskOf(self, name):
+        """
+        @return: the bytes of the fake root disk of the guest C{name}: what
+            L{snapshot} writes.
+        @raise errors.GuestNotFound: if there is no such guest.
+        """
+        guest = self._guest(name)
+        return f"FAKE DISK {name} image={guest.spec.imageId} boots={guest.boots}\n".encode()
+
+    def snapshot(self, instanceName, destinationPath):
+        """
+        Write the guest's fake root disk (L{diskOf}), a raw file.  Unlike
+        the rest of the fake this touches the file system, in the calling
+        thread: the file is tiny.
+        """
+
+        def action(name, destinationPath):
+            data = self.diskOf(name)
+            temporary = destinationPath + ".part"
+            try:
+                with open(temporary, "wb") as f:
+                    f.write(data)
+                os.replace(temporary, destinationPath)
+            except OSError as e:
+                if os.path.exists(temporary):
+                    os.unlink(temporary)
+                raise errors.VirtError(f"cannot write {destinationPath}: {e.strerror or e}")
+            return {"format": "raw", "size": len(data)}
+
+        return self._run("snapshot", action, instanceName, destinationPath)
+
     def getInfo(self, instanceName):
         def action(name):
             guest = self._guest(name)
@@ -250,6 +283,42 @@ class FakeVirtDriver:
             }
 
         return self._run("getInfo", action, instanceName)
+
+    def getDiagnostics(self, instanceName):
+        """
+        The fake's guests do no I/O: their disks (C{vda} for an image,
+        C{vdb} for local storage, and their volumes) and their network
+        card (by MAC) count zero, as does their CPU time.
+        """
+
+        def action(name):
+            guest = self._guest(name)
+            spec = guest.spec
+            diagnostics = {
+                "state": guest.state,
+                "cpu_time": guest.cpuTime,
+                "vcpus": spec.vcpus,
+                "memory_mb": spec.memoryMb,
+                "memory": {},
+                "disks": {},
+                "interfaces": {},
+            }
+            if guest.state not in power.ACTIVE | {power.PAUSED}:
+                return diagnostics
+            diagnostics["memory"] = {"actual": spec.memoryMb * 1024}
+            targets = []
+            if spec.imageId:
+                targets.append("vda")
+            if spec.localGb:
+                targets.append("vdb")
+            targets.extend(m.rsplit("/", 1)[-1] for m in guest.volumes)
+            diagnostics["disks"] = {t: dict.fromkeys(DISK_COUNTERS, 0) for t in targets}
+            mac = (guest.networkInfo or {}).get("mac") or spec.macAddress
+            if guest.networkInfo and mac:
+                diagnostics["interfaces"] = {mac.lower(): dict.fromkeys(INTERFACE_COUNTERS, 0)}
+            return diagnostics
+
+        return self._run("getDiagnostics", action, instanceName)
 
     def getConsoleOutput(self, instanceName):
         def action(name):

@@ -13,6 +13,21 @@ import attr
 from zope.interface import Interface
 
 
+#: The counters of one disk, and of one network card, in
+#: L{IVirtDriver.getDiagnostics}.
+DISK_COUNTERS = ("read_bytes", "read_requests", "write_bytes", "write_requests", "errors")
+INTERFACE_COUNTERS = (
+    "rx_bytes",
+    "rx_packets",
+    "rx_errors",
+    "rx_drop",
+    "tx_bytes",
+    "tx_packets",
+    "tx_errors",
+    "tx_drop",
+)
+
+
 @attr.s(frozen=True)
 class InstanceSpec:
     """
@@ -182,11 +197,50 @@ class IVirtDriver(Interface):
         @return: L{Deferred} firing with C{None} once it runs.
         """
 
+    def snapshot(instanceName, destinationPath):
+        """
+        Write a copy of the guest's root disk to C{destinationPath}: one
+        self-contained file (no backing file), as a machine image is.  The
+        guest ends in the power state it had: a running guest may be
+        stopped for the copy (its memory saved) and is then restored; a
+        paused, suspended or stopped one is copied as it is.
+
+        @param destinationPath: the file to write; its directory must
+            exist.  It is written whole or not at all.
+        @return: L{Deferred} firing with a L{dict}: C{format} (C{qcow2} or
+            C{raw}) and C{size} (bytes of the file); failing with
+            L{nova.virt.errors.GuestNotFound}, or
+            L{nova.virt.errors.VirtError} for a guest without a root disk
+            (one booted from its kernel alone) or a copy that failed.
+        """
+
     def getInfo(instanceName):
         """
         @return: L{Deferred} firing with a L{dict}: C{state} (a power
             state), C{memory_mb}, C{vcpus} and C{cpu_time} (nanoseconds of
             CPU used).
+        """
+
+    def getDiagnostics(instanceName):
+        """
+        What an administrator looks at when a guest misbehaves: its
+        counters as the hypervisor keeps them.
+
+        @return: L{Deferred} firing with a L{dict} (JSON-safe):
+            C{state} (a power state), C{cpu_time} (nanoseconds of CPU
+            used), C{vcpus}, C{memory_mb} (its memory size), C{memory}
+            (L{dict} of memory figures in KiB the hypervisor gives, such
+            as C{actual}, C{rss}, C{available}, C{unused}; possibly
+            empty), C{disks} (L{dict} from the guest's device name, such as
+            C{vda}, to a L{dict} of C{read_bytes}, C{read_requests},
+            C{write_bytes}, C{write_requests} and C{errors}) and
+            C{interfaces} (L{dict} from the card's MAC address, lower
+            case, to a L{dict} of C{rx_bytes}, C{rx_packets},
+            C{rx_errors}, C{rx_drop}, C{tx_bytes}, C{tx_packets},
+            C{tx_errors} and C{tx_drop}).  Counters are L{int}s, or
+            C{None} where the hypervisor does not count that.  A guest
+            that is not executing (off or suspended) has no C{memory},
+            C{disks} or C{interfaces} figures: those are empty.
         """
 
     def getConsoleOutput(instanceName):

@@ -61,7 +61,7 @@ from nova.context import RequestContext, adminContext
 from nova.util.process import ReactorProcessRunner
 from nova.virt import errors, power
 from nova.virt.images import BASE_DIRECTORY, DirectoryImageFetcher, DiskMaker, ImageCache
-from nova.virt.interfaces import IVirtDriver
+from nova.virt.interfaces import INTERFACE_COUNTERS, IVirtDriver
 
 #: C{--libvirt_type} -> the libvirt URI it implies.
 URIS = {
@@ -856,6 +856,116 @@ def _thd_info(connection, name):
     }
 
 
+def _counter(value):
+    """
+    @return: a libvirt statistic as an L{int}, or C{None} for libvirt's
+        "not counted" (a negative number).
+    """
+    value = int(value)
+    return value if value >= 0 else None
+
+
+def _thd_optional(call, *args):
+    """
+    @return: C{call(*args)}, or C{None} if libvirt cannot give that
+        statistic (an error that is not a broken connection).
+    """
+    try:
+        return call(*args)
+    except libvirt.libvirtError as e:
+        if isConnectionError(e):
+            raise
+        return None
+
+
+def _thd_diagnostics(connection, name):
+    """
+    @return: the guest's diagnostics, as
+        L{nova.virt.interfaces.IVirtDriver.getDiagnostics} describes them:
+        C{info()}, then for an active domain C{memoryStats()} and the
+        C{blockStats} and C{interfaceStats} of the disks and network cards
+        of its live definition.
+    """
+    domain = _thd_lookup(connection, name)
+    state = _thd_state(domain)
+    _state, maxMemory, _memory, vcpus, cpuTime = domain.info()
+    diagnostics = {
+        "state": state,
+        "cpu_time": int(cpuTime),
+        "vcpus": int(vcpus),
+        "memory_mb": int(maxMemory) // 1024,
+        "memory": {},
+        "disks": {},
+        "interfaces": {},
+    }
+    if not domain.isActive():
+        return diagnostics
+    memory = _thd_optional(domain.memoryStats) or {}
+    diagnostics["memory"] = {
+        str(key): int(value) for key, value in memory.items() if key != "last_update"
+    }
+    devices = ElementTree.fromstring(domain.XMLDesc(0)).find("devices")
+    for disk in devices.findall("disk") if devices is not None else ():
+        target = disk.find("target")
+        device = target.get("dev") if target is not None else None
+        stats = _thd_optional(domain.blockStats, device) if device else None
+        if stats is not None:
+            readRequests, readBytes, writeRequests, writeBytes, errs = stats
+            diagnostics["disks"][device] = {
+                "read_bytes": _counter(readBytes),
+                "read_requests": _counter(readRequests),
+                "write_bytes": _counter(writeBytes),
+                "write_requests": _counter(writeRequests),
+                "errors": _counter(errs),
+            }
+    for interface in devices.findall("interface") if devices is not None else ():
+        target = interface.find("target")
+        mac = interface.find("mac")
+        device = target.get("dev") if target is not None else None
+        if not device or mac is None or not mac.get("address"):
+            continue
+        stats = _thd_optional(domain.interfaceStats, device)
+        if stats is not None:
+            diagnostics["interfaces"][mac.get("address").lower()] = {
+                key: _counter(value) for key, value in zip(INTERFACE_COUNTERS, stats)
+            }
+    return diagnostics
+
+
+def rootDiskOf(domain, target):
+    """
+    @param domain: a C{<domain>} element.
+    @param target: the root disk's device name (C{vda}).
+    @return: C{(path, format)} of the root disk, a file; C{None} if the
+        domain has none.
+    """
+    for disk in domain.findall("./devices/disk"):
+        targetElement = disk.find("target")
+        source = disk.find("source")
+        if (
+            disk.get("device", "disk") == "disk"
+            and targetElement is not None
+            and targetElement.get("dev") == target
+            and source is not None
+            and source.get("file")
+        ):
+            driver = disk.find("driver")
+            fmt = driver.get("type") if driver is not None else None
+            return source.get("file"), fmt if fmt in ("raw", "qcow2") else "raw"
+    return None
+
+
+def _thd_publish(temporary, path):
+    """
+    Rename a finished file into place.
+
+    @return: its size in bytes.
+    """
+    size = os.path.getsize(temporary)
+    os.replace(temporary, path)
+    return size
+
+
 def _thd_names(connection):
     return sorted(domain.name() for domain in connection.listAllDomains(0))
 
@@ -1547,12 +1657,73 @@ class LibvirtDriver:
         )
         yield self._waitRunning(name, "resume")
 
+    def snapshot(self, instanceName, destinationPath):
+        """
+        Flatten the root disk with C{qemu-img convert -O qcow2} into a file
+        beside C{destinationPath}, renamed into place when complete.  A
+        running or paused guest is first saved to disk (a managed save, as
+        L{suspend} does), so that QEMU has flushed and let go of its disks
+        and the copy is consistent, and restored afterwards (running or
+        paused, as it was saved), also when the copy failed.
+        """
+        return self._locked(instanceName, self._snapshot, instanceName, destinationPath)
+
+    @inlineCallbacks
+    def _snapshot(self, name, destinationPath):
+        state, xml = yield self.connection.run(_thd_definition, name)
+        root = rootDiskOf(ElementTree.fromstring(xml), self._rootTarget()[0])
+        if root is None:
+            raise errors.VirtError(f"{name} has no root disk to snapshot")
+        source, fmt = root
+        live = power.ACTIVE | {power.PAUSED}
+        saved = state in live
+        if saved:
+            flags = libvirt.VIR_DOMAIN_SAVE_PAUSED if state == power.PAUSED else 0
+            yield self.connection.run(
+                _thd_transition, name, live, "snapshot", lambda d: d.managedSave(flags)
+            )
+        temporary = f"{destinationPath}.part-{uuidModule.uuid4().hex}"
+        try:
+            yield self.disks.convert(source, fmt, temporary, "qcow2")
+            size = yield self.runInThread(_thd_publish, temporary, destinationPath)
+        except BaseException:
+            yield self.runInThread(_thd_removeFiles, [temporary])
+            raise
+        finally:
+            if saved:
+                yield self.connection.run(_thd_start, name)
+                reached, now = yield self._waitFor(name, live, self.spawnTimeout)
+                if not reached:
+                    raise SpawnTimeout(
+                        f"{name} did not run again after its snapshot within "
+                        f"{self.spawnTimeout:g} s: it is {power.name(now)}"
+                    )
+                if state == power.PAUSED and now in power.ACTIVE:
+                    # Restored running (some drivers ignore the flag).
+                    yield self.connection.run(
+                        _thd_transition, name, power.ACTIVE, "pause", lambda d: d.suspend()
+                    )
+        self.log.info(
+            "Snapshot of {name}: {size} bytes of qcow2 in {path}",
+            name=name,
+            size=size,
+            path=destinationPath,
+        )
+        return {"format": "qcow2", "size": size}
+
     def getInfo(self, instanceName):
         try:
             checkName(instanceName)
         except errors.VirtError as e:
             return fail(e)
         return self.connection.run(_thd_info, instanceName)
+
+    def getDiagnostics(self, instanceName):
+        try:
+            checkName(instanceName)
+        except errors.VirtError as e:
+            return fail(e)
+        return self.connection.run(_thd_diagnostics, instanceName)
 
     def getConsoleOutput(self, instanceName):
         try:

@@ -365,6 +365,34 @@ class VolumeAPI:
         return volume, True
 
     @inlineCallbacks
+    def updateVolume(self, context, volumeId, displayName=None, displayDescription=None):
+        """
+        Change a volume's display name and description (Cactus's
+        C{UpdateVolume}), whatever its status.  L{None} leaves a field as
+        it is.
+
+        @return: L{Deferred} firing with the L{nova.db.volumes.VolumeRecord};
+            failing with L{VolumeNotFound} or L{InvalidVolumeParameterValue}
+            (a value of more than 255 characters).
+        """
+        fields = {}
+        for value, field in (
+            (displayName, "display_name"),
+            (displayDescription, "display_description"),
+        ):
+            if value is None:
+                continue
+            if not isinstance(value, str) or len(value) > 255:
+                raise InvalidVolumeParameterValue(
+                    f"The {field.replace('_', ' ')} must be text of at most 255 characters."
+                )
+            fields[field] = value
+        volume = yield self.getVolume(context, volumeId)
+        if not fields:
+            return volume
+        return (yield self.db.volumes.update(volume.id, **fields))
+
+    @inlineCallbacks
     def deleteVolume(self, context, volumeId):
         """
         Delete an available volume (or one in error).  The answer comes at

@@ -482,9 +482,9 @@ class AuthenticateTests(ManagerTestMixin, SynchronousTestCase):
     def request(self, **kwargs):
         return signEC2(self.alice, {"Action": "DescribeInstances"}, self.clock.seconds(), **kwargs)
 
-    def authenticate(self, parts, params, manager=None):
+    def authenticate(self, parts, params, manager=None, remoteAddress="192.0.2.7"):
         return (manager or self.manager).authenticateEC2(
-            parts, params, remoteAddress="192.0.2.7", requestId="req-1"
+            parts, params, remoteAddress=remoteAddress, requestId="req-1"
         )
 
     def test_success(self):
@@ -550,36 +550,107 @@ class AuthenticateTests(ManagerTestMixin, SynchronousTestCase):
         self.failureResultOf(self.authenticate(parts, params), signer.RequestExpired)
         self.assertLogged("alice-ak", "RequestExpired")
 
-    def failSignatures(self, count=1, manager=None):
+    def failSignatures(self, count=1, manager=None, remoteAddress="192.0.2.7"):
         for _ in range(count):
             self.failureResultOf(
-                self.authenticate(*self.request(secretKey="wrong-secret"), manager=manager),
+                self.authenticate(
+                    *self.request(secretKey="wrong-secret"), manager=manager,
+                    remoteAddress=remoteAddress,
+                ),
                 signer.SignatureDoesNotMatch,
             )
 
+    def assertLocked(self, remoteAddress="192.0.2.7", manager=None):
+        return self.failureResultOf(
+            self.authenticate(*self.request(), manager=manager, remoteAddress=remoteAddress),
+            AccessKeyLocked,
+        )
+
+    def assertNotLocked(self, remoteAddress="192.0.2.7", manager=None):
+        self.ok(self.authenticate(*self.request(), manager=manager, remoteAddress=remoteAddress))
+
     def test_lockout(self):
+        """
+        Five failed signatures from one address lock the key for that
+        address for a minute at first; the lock and its end are logged
+        once each.
+        """
         self.failSignatures(4)
         self.ok(self.authenticate(*self.request()))
         self.failSignatures(1)
-        failure = self.failureResultOf(self.authenticate(*self.request()), AccessKeyLocked)
-        error = failure.value
+        error = self.assertLocked().value
         self.assertIsInstance(error, signer.AuthFailure)
         self.assertEqual(
             (error.ec2Code, error.httpStatus, error.s3Code, error.s3Status, str(error)),
             ("AuthFailure", 403, "AccessDenied", 403, "Too many failed authentications."),
         )
-        self.assertLogged("alice-ak locked for 15 minutes after 5 failed", "AccessKeyLocked")
+        self.assertLogged(
+            "alice-ak locked for requests from 192.0.2.7 for 1 minutes after 5 failed",
+            "AccessKeyLocked",
+        )
         # Other keys are not affected.
         parts, params = signEC2(User("mallory", "mallory-ak", "mallory-sk"), {},
                                 self.clock.seconds())
         self.ok(self.authenticate(parts, params))
-        self.clock.advance(15 * 60 - 1)
-        self.failureResultOf(self.authenticate(*self.request()), AccessKeyLocked)
+        self.clock.advance(60 - 1)
+        self.assertLocked()
         self.clock.advance(1)
-        self.ok(self.authenticate(*self.request()))
+        self.assertNotLocked()
+        self.assertNotLocked()
+        released = [line for line in self.logText() if "ended" in line]
+        self.assertEqual(
+            released,
+            ["Lockout of access key alice-ak for requests from 192.0.2.7 ended (lock 1)"],
+        )
         # Counting starts afresh.
         self.failSignatures(4)
         self.ok(self.authenticate(*self.request()))
+
+    def test_lockoutPerAddress(self):
+        """
+        A stranger's bad signatures lock the key for the stranger's
+        address only: its owner, elsewhere, goes on working.
+        """
+        self.failSignatures(5, remoteAddress="198.51.100.66")
+        self.assertLocked("198.51.100.66")
+        self.assertNotLocked("192.0.2.7")
+        # The owner's own failures are counted apart.
+        self.failSignatures(4, remoteAddress="192.0.2.7")
+        self.assertNotLocked("192.0.2.7")
+        self.assertLocked("198.51.100.66")
+
+    def test_lockoutBackoff(self):
+        """
+        Each further lock of the same pair lasts twice as long as the one
+        before, up to lockout_minutes.
+        """
+        durations = []
+        for _ in range(6):
+            self.failSignatures(5)
+            start = self.clock.seconds()
+            while True:
+                self.clock.advance(30)
+                try:
+                    self.assertNotLocked()
+                except self.failureException:
+                    continue
+                break
+            durations.append(self.clock.seconds() - start)
+        self.assertEqual(durations, [60, 120, 240, 480, 900, 900])
+        self.assertLogged("for 2 minutes", "(lock 2 of this address)", "for 15 minutes")
+
+    def test_lockoutBackoffForgotten(self):
+        """
+        The count of locks is forgotten a day after the last lock.
+        """
+        self.failSignatures(5)
+        self.clock.advance(60)
+        self.failSignatures(5)
+        self.clock.advance(120 + 24 * 3600)
+        self.failSignatures(5)
+        self.assertLocked()
+        self.clock.advance(60)
+        self.assertNotLocked()
 
     def test_lockoutWindow(self):
         """
@@ -593,9 +664,15 @@ class AuthenticateTests(ManagerTestMixin, SynchronousTestCase):
         self.failureResultOf(self.authenticate(*self.request()), AccessKeyLocked)
 
     def test_lockoutSettings(self):
+        """
+        lockout_minutes caps the first lock too.
+        """
         manager = self.makeManager(lockoutAttempts=2, lockoutWindow=60, lockoutSeconds=30)
         self.failSignatures(2, manager=manager)
         self.failureResultOf(self.authenticate(*self.request(), manager=manager), AccessKeyLocked)
+        self.clock.advance(30)
+        self.ok(self.authenticate(*self.request(), manager=manager))
+        self.failSignatures(2, manager=manager)
         self.clock.advance(30)
         self.ok(self.authenticate(*self.request(), manager=manager))
 
@@ -614,14 +691,32 @@ class AuthenticateTests(ManagerTestMixin, SynchronousTestCase):
         Failures reported by the API layer (a bad chunk signature) count.
         """
         for _ in range(4):
-            self.ok(self.manager.recordFailedSignature("alice-ak", "192.0.2.8"))
+            self.ok(self.manager.recordFailedSignature("alice-ak", "192.0.2.7"))
         self.failSignatures(1)
         self.failureResultOf(self.authenticate(*self.request()), AccessKeyLocked)
 
     def test_unlock(self):
+        """
+        unlock lifts the locks of every address and forgets their counts
+        (and the lock count: the next lock is a first one again).
+        """
         self.failSignatures(5)
+        self.failSignatures(5, remoteAddress="198.51.100.66")
+        self.failSignatures(4, remoteAddress="203.0.113.9")
         self.ok(self.manager.unlock("alice-ak"))
-        self.ok(self.authenticate(*self.request()))
+        self.assertNotLocked()
+        self.assertNotLocked("198.51.100.66")
+        self.failSignatures(1, remoteAddress="203.0.113.9")
+        self.assertNotLocked("203.0.113.9")
+        self.assertLogged("alice-ak unlocked for every address")
+        self.failSignatures(5)
+        self.clock.advance(60)
+        self.assertNotLocked()
+
+    def test_unlockBrokenCache(self):
+        manager = self.makeManager(cache=BrokenCache())
+        self.ok(manager.unlock("alice-ak"))
+        self.assertLogged("redis is down")
 
     def test_expiredDoesNotCount(self):
         for _ in range(6):
@@ -669,9 +764,14 @@ class AuthenticateTests(ManagerTestMixin, SynchronousTestCase):
                 signer.SignatureDoesNotMatch,
             )
         failure = self.failureResultOf(
-            self.manager.authenticateS3(signS3("alice-ak", "alice-sk", now)), AccessKeyLocked
+            self.manager.authenticateS3(signS3("alice-ak", "alice-sk", now),
+                                        remoteAddress="198.51.100.1"),
+            AccessKeyLocked,
         )
         self.assertEqual(failure.value.s3Code, "AccessDenied")
+        # From elsewhere the key works.
+        self.ok(self.manager.authenticateS3(signS3("alice-ak", "alice-sk", now),
+                                            remoteAddress="192.0.2.7"))
         self.assertLogged("S3 authentication failed for access key alice-ak from 198.51.100.1")
         self.failureResultOf(
             self.manager.authenticateS3(signS3("nobody", "x", now)), signer.AuthFailure

@@ -5,6 +5,7 @@ signers (botocore, boto 2) or taken from the AWS documentation's worked
 examples, and verified by ours.
 """
 
+import base64
 import calendar
 import datetime
 import email.utils
@@ -619,6 +620,143 @@ class Boto2EC2Tests(SynchronousTestCase):
         self.assertRaises(SignatureDoesNotMatch, verifyEC2,
                           attr.evolve(parts, query=parts.query.replace("x", "z")),
                           paramsOf(parts), SECRET, NOW)
+
+
+def signWeak(params, version, secret=SECRET):
+    """
+    Sign EC2 parameters with signature version 0 or 1 as the AWS
+    documentation of the time describes them (HMAC-SHA1 of C{Action} and
+    C{Timestamp}; of every name and value, sorted case-insensitively),
+    independently of the server's signer.
+
+    @return: the parameters with the signature added.
+    """
+    signed = dict(params, AWSAccessKeyId=ACCESS, SignatureVersion=version)
+    signed.setdefault("Timestamp", "2024-03-01T12:00:00Z")
+    if version == "0":
+        text = signed["Action"] + signed["Timestamp"]
+    else:
+        text = "".join(name + signed[name] for name in sorted(signed, key=str.lower))
+    mac = hmac.new(secret.encode(), text.encode("utf-8"), hashlib.sha1)
+    signed["Signature"] = base64.b64encode(mac.digest()).decode("ascii")
+    return signed
+
+
+class EC2WeakSignatureTests(SynchronousTestCase):
+    """
+    EC2 signature versions 0 and 1, as Cactus accepted them, only with
+    C{weakSignatures}.
+    """
+
+    parts = HTTPRequestParts("POST", "127.0.0.1:8773", "/services/Cloud/")
+
+    def setUp(self):
+        self.patch(boto.utils, "time", FakeTime(NOW))
+
+    def verify(self, params, **kwargs):
+        return verifyEC2(self.parts, params, SECRET, NOW, weakSignatures=True, **kwargs)
+
+    def test_disabledByDefault(self):
+        """
+        Without C{weakSignatures}, a version 0 or 1 request is AuthFailure
+        saying those versions are disabled, whatever its signature.
+        """
+        for version in ("0", "1"):
+            params = signWeak({"Action": "DescribeInstances"}, version)
+            error = self.assertRaises(
+                AuthFailure, verifyEC2, self.parts, params, SECRET, NOW
+            )
+            self.assertIn(f"Signature version {version} is disabled", str(error))
+            self.assertIn("weak", str(error))
+            self.assertEqual((error.ec2Code, error.httpStatus), ("AuthFailure", 401))
+
+    def test_version0(self):
+        """
+        Version 0 signs Action and Timestamp: only they are checked.
+        """
+        params = signWeak({"Action": "DescribeInstances", "Version": "2010-08-31"}, "0")
+        self.assertIsNone(self.verify(params))
+        self.assertIsNone(self.verify(dict(params, Version="other")))
+        self.assertRaises(SignatureDoesNotMatch, self.verify, dict(params, Action="RunInstances"))
+        self.assertRaises(
+            SignatureDoesNotMatch, self.verify, dict(params, Timestamp="2024-03-01T12:00:01Z")
+        )
+        self.assertRaises(
+            SignatureDoesNotMatch,
+            verifyEC2, self.parts, params, SECRET + "x", NOW, weakSignatures=True,
+        )
+
+    def test_version0NeedsTimestamp(self):
+        params = signWeak({"Action": "DescribeInstances"}, "0")
+        del params["Timestamp"]
+        params["Expires"] = "2024-03-01T12:30:00Z"
+        self.assertRaises(MissingAuthParameter, self.verify, params)
+
+    def test_version1(self):
+        """
+        Version 1 signs every parameter's name and value.
+        """
+        params = signWeak(
+            {"Action": "DescribeInstances", "Version": "2010-08-31", "InstanceId.1": "i-1 ü",
+             "aLower": "x"},
+            "1",
+        )
+        self.assertIsNone(self.verify(params))
+        self.assertRaises(SignatureDoesNotMatch, self.verify, dict(params, Version="other"))
+        self.assertRaises(SignatureDoesNotMatch, self.verify, dict(params, Extra="1"))
+        self.assertRaises(
+            SignatureDoesNotMatch, self.verify, dict(params, SignatureMethod="HmacSHA1")
+        )
+
+    def test_version1Boto2(self):
+        """
+        boto 2's C{QuerySignatureV1AuthHandler} signs requests the server
+        accepts.
+        """
+        connection = EC2Connection(
+            ACCESS, SECRET, is_secure=False, port=8773, path="/services/Cloud",
+            region=RegionInfo(name="nova", endpoint="127.0.0.1"),
+        )
+        connection._auth_handler = boto.auth.QuerySignatureV1AuthHandler(
+            connection.host, boto.config, connection.provider
+        )
+        captured = []
+        connection._mexe = lambda request, *a, **kw: captured.append(request)
+        connection.make_request("DescribeInstances", {"InstanceId.1": "i-1 2"}, "/", "POST")
+        [request] = captured
+        request.authorize(connection=connection)
+        parts = partsFromBoto(request)
+        params = paramsOf(parts)
+        self.assertEqual(params["SignatureVersion"], "1")
+        verifyEC2(parts, params, SECRET, NOW, weakSignatures=True)
+        self.assertRaises(AuthFailure, verifyEC2, parts, params, SECRET, NOW)
+        self.assertRaises(
+            SignatureDoesNotMatch, verifyEC2, parts, dict(params, **{"InstanceId.1": "i-2"}),
+            SECRET, NOW, weakSignatures=True,
+        )
+
+    def test_timeAndMethod(self):
+        """
+        The timestamp is checked as for version 2; the method, if given,
+        is HmacSHA1.
+        """
+        for version in ("0", "1"):
+            params = signWeak({"Action": "DescribeInstances"}, version)
+            self.assertRaises(
+                RequestExpired, verifyEC2, self.parts, params, SECRET, NOW + 901,
+                weakSignatures=True,
+            )
+            self.assertRaises(
+                AuthFailure, self.verify, dict(params, SignatureMethod="HmacSHA256")
+            )
+
+    def test_otherVersions(self):
+        params = signWeak({"Action": "DescribeInstances"}, "1")
+        for version in ("3", "01", ""):
+            self.assertRaises(
+                (AuthFailure, MissingAuthParameter), self.verify,
+                dict(params, SignatureVersion=version),
+            )
 
 
 class EC2SigV4Tests(BotocoreMixin, SynchronousTestCase):

@@ -14,6 +14,7 @@ from nova.compute.errors import (
     IdempotentParameterMismatch,
     IncorrectInstanceState,
     InstanceLimitExceeded,
+    InstanceLocked,
     InstanceNotFound,
     InstanceTypeNotFound,
     InvalidInstanceIDMalformed,
@@ -23,7 +24,8 @@ from nova.compute.errors import (
 from nova.config import configFromFlags
 from nova.context import RequestContext
 from nova.db.security_groups import SecurityGroupNotFound
-from tests.compute.util import ADMIN, ALICE, BOB, Cloud, DictQuotas
+from nova.virt import power
+from tests.compute.util import ADMIN, ALICE, BOB, Cloud, DictQuotas, FakeImages, FakeUploader
 from tests.util import START, createInstance, makeDatabase
 
 
@@ -605,3 +607,336 @@ class InstanceDetailsTests(SynchronousTestCase):
         self.successResultOf(self.db.instanceTypes.delete("m1.tiny"))
         names = [t.name for t in self.successResultOf(self.api.describeInstanceTypes(ALICE))]
         self.assertNotIn("m1.tiny", names)
+
+
+class PauseAndSuspendTests(SynchronousTestCase):
+    """
+    Pause, unpause, suspend and resume through the API, down to the fake
+    hypervisor.
+    """
+
+    def setUp(self):
+        self.cloud = Cloud(self)
+        self.api = self.cloud.api
+
+    def guestState(self, instance):
+        return self.cloud.drivers["h1"].guests["instance-%08x" % (instance.id,)].state
+
+    def test_pauseAndUnpause(self):
+        _, [instance] = self.cloud.run()
+        change = self.successResultOf(self.api.pauseInstance(ALICE, instance.ec2Id))
+        self.assertEqual(
+            (change.instanceId, change.previousState, change.currentState),
+            (instance.id, states.RUNNING, states.PAUSING),
+        )
+        self.cloud.flush()
+        self.assertEqual(self.cloud.instance(instance.id).state, states.PAUSED)
+        self.assertEqual(self.guestState(instance), power.PAUSED)
+        change = self.successResultOf(self.api.pauseInstance(ALICE, instance.id))
+        self.assertEqual((change.previousState, change.currentState), (states.PAUSED, states.PAUSED))
+        change = self.successResultOf(self.api.unpauseInstance(ALICE, instance.id))
+        self.assertEqual(change.currentState, states.UNPAUSING)
+        self.cloud.flush()
+        self.assertEqual(self.cloud.instance(instance.id).state, states.RUNNING)
+        self.assertEqual(self.guestState(instance), power.RUNNING)
+
+    def test_suspendAndResume(self):
+        _, [instance] = self.cloud.run()
+        change = self.successResultOf(self.api.suspendInstance(ALICE, instance.id))
+        self.assertEqual(change.currentState, states.SUSPENDING)
+        self.cloud.flush()
+        self.assertEqual(self.cloud.instance(instance.id).state, states.SUSPENDED)
+        self.assertEqual(self.guestState(instance), power.SUSPENDED)
+        change = self.successResultOf(self.api.resumeInstance(ALICE, instance.id))
+        self.assertEqual(change.currentState, states.RESUMING)
+        self.cloud.flush()
+        self.assertEqual(self.cloud.instance(instance.id).state, states.RUNNING)
+        self.assertEqual(self.guestState(instance), power.RUNNING)
+
+    def test_illegalTransitions(self):
+        """
+        A request the state does not allow is refused at once and nothing
+        is cast.
+        """
+        _, [instance] = self.cloud.run()
+        # Resuming (or unpausing) a running instance changes nothing.
+        change = self.successResultOf(self.api.resumeInstance(ALICE, instance.id))
+        self.assertEqual(change.currentState, states.RUNNING)
+        self.successResultOf(self.api.pauseInstance(ALICE, instance.id))
+        # A pause under way refuses what a paused instance refuses.
+        for call in (self.api.suspendInstance, self.api.resumeInstance):
+            failure = self.failureResultOf(call(ALICE, instance.id), IncorrectInstanceState)
+            self.assertEqual((failure.value.ec2Code, failure.value.httpStatus), ("IncorrectInstanceState", 400))
+        self.cloud.flush()
+        for call in (self.api.rebootInstances, self.api.stopInstances, self.api.startInstances):
+            self.failureResultOf(call(ALICE, [instance.id]), IncorrectInstanceState)
+        self.successResultOf(self.api.unpauseInstance(ALICE, instance.id))
+        self.cloud.flush()
+        self.successResultOf(self.api.suspendInstance(ALICE, instance.id))
+        self.cloud.flush()
+        for call in (self.api.pauseInstance, self.api.unpauseInstance):
+            self.failureResultOf(call(ALICE, instance.id), IncorrectInstanceState)
+        sent = [m for _, _, m, _ in self.cloud.rpc.sent]
+        self.assertEqual(
+            [m for m in sent if m.endswith("Instance") and m != "runInstance"],
+            ["pauseInstance", "unpauseInstance", "suspendInstance"],
+        )
+        # A suspended instance can be terminated.
+        self.successResultOf(self.api.terminateInstances(ALICE, [instance.id]))
+        self.cloud.flush()
+        self.assertEqual(self.cloud.instance(instance.id).state, states.TERMINATED)
+        self.assertEqual(self.cloud.drivers["h1"].guests, {})
+
+    def test_projectScope(self):
+        _, [instance] = self.cloud.run()
+        for call in (
+            self.api.pauseInstance,
+            self.api.unpauseInstance,
+            self.api.suspendInstance,
+            self.api.resumeInstance,
+        ):
+            self.failureResultOf(call(BOB, instance.ec2Id), InstanceNotFound)
+        self.assertEqual(self.cloud.instance(instance.id).state, states.RUNNING)
+        self.successResultOf(self.api.pauseInstance(ADMIN, instance.ec2Id))
+        self.cloud.flush()
+        self.assertEqual(self.cloud.instance(instance.id).state, states.PAUSED)
+
+    def test_unreachableHostLeavesTheState(self):
+        _, [instance] = self.cloud.run()
+
+        class DeadBus:
+            def cast(self, context, topic, method, args):
+                from twisted.internet.defer import fail
+
+                return fail(exception.RPCError("broker gone"))
+
+        api = ComputeAPI(self.cloud.config, self.cloud.db, DeadBus(), self.cloud.clock, DictQuotas())
+        for call in (api.pauseInstance, api.suspendInstance):
+            self.failureResultOf(call(ALICE, instance.id), exception.RPCError)
+            self.assertEqual(self.cloud.instance(instance.id).state, states.RUNNING)
+
+
+class LockTests(SynchronousTestCase):
+    """
+    An administrator's lock keeps an instance's owners from changing it.
+    """
+
+    def setUp(self):
+        self.cloud = Cloud(self)
+        self.api = self.cloud.api
+
+    def test_onlyAdminsLock(self):
+        _, [instance] = self.cloud.run()
+        for call in (self.api.lockInstance, self.api.unlockInstance):
+            failure = self.failureResultOf(call(ALICE, instance.ec2Id), exception.NotAuthorized)
+            self.assertEqual(
+                (failure.value.ec2Code, failure.value.httpStatus), ("UnauthorizedOperation", 403)
+            )
+        self.assertFalse(self.cloud.instance(instance.id).locked)
+        self.assertTrue(self.successResultOf(self.api.lockInstance(ADMIN, instance.ec2Id)).locked)
+        self.assertTrue(self.successResultOf(self.api.lockInstance(ADMIN, instance.id)).locked)
+        self.assertFalse(self.successResultOf(self.api.unlockInstance(ADMIN, instance.id)).locked)
+        self.failureResultOf(self.api.lockInstance(ADMIN, "i-000000ff"), InstanceNotFound)
+
+    def test_newInstancesAreUnlocked(self):
+        _, [instance] = self.cloud.run()
+        self.assertIs(instance.locked, False)
+
+    def test_lockedRefusesOwners(self):
+        """
+        Every request that would change a locked instance is refused for
+        its owners with L{InstanceLocked}, and nothing is cast.
+        """
+        _, [instance] = self.cloud.run()
+        self.successResultOf(self.api.lockInstance(ADMIN, instance.id))
+        sentBefore = len(self.cloud.rpc.sent)
+        calls = [
+            lambda: self.api.terminateInstances(ALICE, [instance.id]),
+            lambda: self.api.rebootInstances(ALICE, [instance.id]),
+            lambda: self.api.stopInstances(ALICE, [instance.id]),
+            lambda: self.api.pauseInstance(ALICE, instance.id),
+            lambda: self.api.suspendInstance(ALICE, instance.id),
+            lambda: self.api.modifyInstance(ALICE, instance.id, disableApiTermination=True),
+            lambda: self.api.attachVolume(ALICE, instance.id, "/dev/sdb", "/dev/vdb"),
+            lambda: self.api.detachVolume(ALICE, instance.id, "/dev/vdb"),
+        ]
+        for call in calls:
+            failure = self.failureResultOf(call(), InstanceLocked)
+            self.assertIsInstance(failure.value, OperationNotPermitted)
+            self.assertEqual(
+                (failure.value.ec2Code, failure.value.httpStatus), ("OperationNotPermitted", 400)
+            )
+            self.assertEqual(
+                str(failure.value),
+                f"The instance '{instance.ec2Id}' is locked by an administrator; "
+                f"it cannot be changed until it is unlocked.",
+            )
+        self.assertEqual(len(self.cloud.rpc.sent), sentBefore)
+        self.assertEqual(self.cloud.instance(instance.id).state, states.RUNNING)
+        # Reading it is not changing it.
+        d = self.api.getConsoleOutput(ALICE, instance.id)
+        self.cloud.flush()
+        self.successResultOf(d)
+        # A request that would change nothing is not refused.
+        [change] = self.successResultOf(self.api.startInstances(ALICE, [instance.id]))
+        self.assertEqual(change.currentState, states.RUNNING)
+
+    def test_lockedRefusesTheWholeRequest(self):
+        _, [first, second] = self.cloud.run(count=2)
+        self.successResultOf(self.api.lockInstance(ADMIN, second.id))
+        self.failureResultOf(self.api.stopInstances(ALICE, [first.id, second.id]), InstanceLocked)
+        self.cloud.flush()
+        self.assertEqual(self.cloud.instance(first.id).state, states.RUNNING)
+
+    def test_adminsChangeLockedInstances(self):
+        _, [instance] = self.cloud.run()
+        self.successResultOf(self.api.lockInstance(ADMIN, instance.id))
+        self.successResultOf(self.api.pauseInstance(ADMIN, instance.id))
+        self.cloud.flush()
+        self.assertEqual(self.cloud.instance(instance.id).state, states.PAUSED)
+        self.successResultOf(self.api.unlockInstance(ADMIN, instance.id))
+        self.successResultOf(self.api.unpauseInstance(ALICE, instance.id))
+        self.cloud.flush()
+        self.assertEqual(self.cloud.instance(instance.id).state, states.RUNNING)
+        self.successResultOf(self.api.terminateInstances(ALICE, [instance.id]))
+        self.cloud.flush()
+        self.failureResultOf(
+            self.api.lockInstance(ADMIN, instance.id), IncorrectInstanceState
+        )
+
+
+class DiagnosticsTests(SynchronousTestCase):
+    def setUp(self):
+        self.cloud = Cloud(self)
+        self.api = self.cloud.api
+
+    def test_adminsOnly(self):
+        _, [instance] = self.cloud.run()
+        failure = self.failureResultOf(
+            self.api.getDiagnostics(ALICE, instance.ec2Id), exception.NotAuthorized
+        )
+        self.assertEqual(failure.value.httpStatus, 403)
+
+    def test_diagnostics(self):
+        _, [instance] = self.cloud.run()
+        d = self.api.getDiagnostics(ADMIN, instance.ec2Id)
+        self.cloud.flush()
+        diagnostics = self.successResultOf(d)
+        self.assertEqual(diagnostics["instanceId"], instance.ec2Id)
+        self.assertEqual(
+            (diagnostics["state"], diagnostics["vcpus"], diagnostics["memory_mb"]),
+            (power.RUNNING, instance.vcpus, instance.memory_mb),
+        )
+        self.assertEqual(set(diagnostics["interfaces"]), {instance.mac_address})
+
+    def test_noGuest(self):
+        _, [instance] = self.successResultOf(self.api.runInstances(ALICE, "ami-00000001", 1, 1))
+        self.failureResultOf(self.api.getDiagnostics(ADMIN, instance.id), IncorrectInstanceState)
+        self.cloud.flush()
+        self.successResultOf(self.api.terminateInstances(ALICE, [instance.id]))
+        self.cloud.flush()
+        self.failureResultOf(self.api.getDiagnostics(ADMIN, instance.id), IncorrectInstanceState)
+        self.failureResultOf(self.api.getDiagnostics(ADMIN, "i-000000ff"), InstanceNotFound)
+
+
+class CreateImageTests(SynchronousTestCase):
+    """
+    CreateImage: an image reserved at once, the disk copied by the
+    instance's host.
+    """
+
+    def setUp(self):
+        self.cloud = Cloud(self)
+        self.images = FakeImages()
+        self.api = ComputeAPI(
+            self.cloud.config, self.cloud.db, self.cloud.rpc, self.cloud.clock, DictQuotas(),
+            images=self.images,
+        )
+        manager = self.cloud.computes["h1"]
+        manager.images = self.images
+        manager.imageUploader = self.uploader = FakeUploader(self.mktemp())
+
+    def running(self, **kw):
+        _, [instance] = self.cloud.run(kernelId="aki-00000002", ramdiskId="ari-00000003", **kw)
+        return instance
+
+    def test_createImage(self):
+        instance = self.running()
+        imageId = self.successResultOf(
+            self.api.createImage(ALICE, instance.ec2Id, "my image (1)", "of the web server")
+        )
+        image = self.images.images[imageId]
+        self.assertEqual(image.state, "pending")
+        self.assertRegex(image.location, r"^nova-snapshots/wonderland/[0-9a-f]{32}\.img$")
+        self.assertEqual(
+            image.fields,
+            {
+                "name": "my image (1)",
+                "description": "of the web server",
+                "architecture": None,
+                "kernelId": "aki-00000002",
+                "ramdiskId": "ari-00000003",
+                "rootDeviceName": None,
+            },
+        )
+        self.cloud.flush()
+        self.assertEqual(image.state, "available")
+        self.assertEqual(list(self.uploader.objects), [image.location])
+        self.assertEqual(self.cloud.instance(instance.id).state, states.RUNNING)
+
+    def test_badParameters(self):
+        instance = self.running()
+        for name in ("ab", "x" * 129, "no*stars", None, 7):
+            self.failureResultOf(self.api.createImage(ALICE, instance.id, name), InvalidParameterValue)
+        self.failureResultOf(
+            self.api.createImage(ALICE, instance.id, "image", "d" * 256), InvalidParameterValue
+        )
+        self.failureResultOf(
+            self.api.createImage(ALICE, instance.id, "image", noReboot="yes"), InvalidParameterValue
+        )
+        self.failureResultOf(self.api.createImage(BOB, instance.id, "image"), InstanceNotFound)
+        self.assertEqual(self.images.calls, [])
+
+    def test_states(self):
+        """
+        A stopped instance can be imaged (running ones are above); an
+        instance that has no guest cannot.
+        """
+        instance = self.running()
+        self.successResultOf(self.api.stopInstances(ALICE, [instance.id]))
+        self.cloud.flush()
+        self.successResultOf(self.api.createImage(ALICE, instance.id, "stopped", noReboot=True))
+        self.successResultOf(self.api.terminateInstances(ALICE, [instance.id]))
+        self.cloud.flush()
+        self.failureResultOf(
+            self.api.createImage(ALICE, instance.id, "terminated"), IncorrectInstanceState
+        )
+        _, [unplaced] = self.successResultOf(self.api.runInstances(ALICE, "ami-00000001", 1, 1))
+        self.failureResultOf(
+            self.api.createImage(ALICE, unplaced.id, "pending"), IncorrectInstanceState
+        )
+        self.cloud.flush()
+        self.assertEqual([s for s, _ in self.images.calls].count("reserveImage"), 1)
+
+    def test_locked(self):
+        instance = self.running()
+        self.successResultOf(self.api.lockInstance(ADMIN, instance.id))
+        self.failureResultOf(self.api.createImage(ALICE, instance.id, "image"), InstanceLocked)
+
+    def test_unreachableHostFailsTheImage(self):
+        instance = self.running()
+
+        class DeadBus:
+            def cast(self, context, topic, method, args):
+                from twisted.internet.defer import fail
+
+                return fail(exception.RPCError("broker gone"))
+
+        api = ComputeAPI(
+            self.cloud.config, self.cloud.db, DeadBus(), self.cloud.clock, DictQuotas(),
+            images=self.images,
+        )
+        self.failureResultOf(api.createImage(ALICE, instance.id, "image"), exception.RPCError)
+        [image] = self.images.images.values()
+        self.assertEqual(image.state, "failed")
+        self.assertIn("broker gone", image.reason)

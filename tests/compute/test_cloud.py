@@ -80,6 +80,90 @@ class LifeCycleTests(SynchronousTestCase):
         self.assertEqual(self.cloud.instance(instance.id).state, states.RUNNING)
         self.assertEqual(guest.boots, 3)
 
+    def test_terminateRightAfterReboot(self):
+        """
+        A termination right after a reboot (the instance still
+        C{rebooting}, shown to EC2 as running) is accepted; the compute
+        host, which runs one instance's requests in turn, terminates it.
+        """
+        _, [instance] = self.cloud.run()
+        self.successResultOf(self.cloud.api.rebootInstances(ALICE, [instance.id]))
+        [change] = self.successResultOf(self.cloud.api.terminateInstances(ALICE, [instance.id]))
+        self.assertEqual(
+            (change.previousState, change.currentState), (states.REBOOTING, states.SHUTTING_DOWN)
+        )
+        self.cloud.flush()
+        self.assertEqual(self.cloud.instance(instance.id).state, states.TERMINATED)
+        self.assertEqual(self.cloud.drivers["h1"].guests, {})
+
+    def test_stopRightAfterReboot(self):
+        """
+        A stop right after a reboot is accepted and the instance ends
+        stopped.
+        """
+        _, [instance] = self.cloud.run()
+        guest = self.cloud.drivers["h1"].guests["instance-%08x" % instance.id]
+        self.successResultOf(self.cloud.api.rebootInstances(ALICE, [instance.id]))
+        [change] = self.successResultOf(self.cloud.api.stopInstances(ALICE, [instance.id]))
+        self.assertEqual(
+            (change.previousState, change.currentState), (states.REBOOTING, states.STOPPING)
+        )
+        self.cloud.flush()
+        stopped = self.cloud.instance(instance.id)
+        self.assertEqual((stopped.state, stopped.power_state), (states.STOPPED, power.SHUTOFF))
+        self.assertEqual(guest.state, power.SHUTOFF)
+
+    def _slowReboot(self):
+        """
+        Make the next reboot on h1 wait for the returned L{Deferred}.
+        """
+        from twisted.internet.defer import Deferred
+
+        driver = self.cloud.drivers["h1"]
+        reboot = driver.reboot
+        release = Deferred()
+
+        def slowReboot(name):
+            driver.reboot = reboot
+            return release.addCallback(lambda _: reboot(name))
+
+        driver.reboot = slowReboot
+        return release
+
+    def test_terminateQueuedBehindReboot(self):
+        """
+        A termination accepted while the compute host is rebooting the
+        guest waits for the reboot, then terminates the instance; the
+        reboot does not put it back to running.
+        """
+        _, [instance] = self.cloud.run()
+        release = self._slowReboot()
+        self.successResultOf(self.cloud.api.rebootInstances(ALICE, [instance.id]))
+        self.cloud.flush()
+        self.assertEqual(self.cloud.instance(instance.id).state, states.REBOOTING)
+        self.successResultOf(self.cloud.api.terminateInstances(ALICE, [instance.id]))
+        self.cloud.flush()
+        self.assertEqual(self.cloud.instance(instance.id).state, states.SHUTTING_DOWN)
+        release.callback(None)
+        self.cloud.flush()
+        self.assertEqual(self.cloud.instance(instance.id).state, states.TERMINATED)
+        self.assertEqual(self.cloud.drivers["h1"].guests, {})
+
+    def test_stopQueuedBehindReboot(self):
+        """
+        A stop accepted while the guest reboots takes effect after the
+        reboot.
+        """
+        _, [instance] = self.cloud.run()
+        release = self._slowReboot()
+        self.successResultOf(self.cloud.api.rebootInstances(ALICE, [instance.id]))
+        self.cloud.flush()
+        self.successResultOf(self.cloud.api.stopInstances(ALICE, [instance.id]))
+        self.cloud.flush()
+        release.callback(None)
+        self.cloud.flush()
+        self.assertEqual(self.cloud.instance(instance.id).state, states.STOPPED)
+
     def test_modifiedTypeTakesEffectAtStart(self):
         """
         The type, kernel and ramdisk of a stopped instance changed through

@@ -224,6 +224,8 @@ class Patch9Mixin(BackendTestsMixin):
         instanceId = yield db.transactor.transact(_insertInstance)
         applied = yield db.sync(9)
         self.assertEqual(applied, [9])
+        # The instances' columns of later patches, for the reads below.
+        yield db.sync()
         instance = yield db.instances.get(instanceId)
         self.assertEqual((instance.disable_api_termination, instance.shutdown_behavior), (False, "stop"))
         changed = yield db.instances.modify(instanceId, {"running"}, disable_api_termination=True)
@@ -231,3 +233,24 @@ class Patch9Mixin(BackendTestsMixin):
 
 
 backendCases(Patch9Mixin, TestCase, globals(), "Patch9")
+
+
+class Patch12Mixin(BackendTestsMixin):
+    @defer.inlineCallbacks
+    def test_existingInstancesAreUnlocked(self):
+        """
+        Patch 12 leaves the instances that exist unlocked.
+        """
+        db = self.makeDatabase()
+        yield db.transactor.transact(_applyUpTo, 11)
+        instanceId = yield db.transactor.transact(_insertInstance)
+        applied = yield db.sync(12)
+        self.assertEqual(applied, [12])
+        yield db.sync()
+        instance = yield db.instances.get(instanceId)
+        self.assertIs(instance.locked, False)
+        changed = yield db.instances.modify(instanceId, {"running"}, locked=True)
+        self.assertIs(changed.locked, True)
+
+
+backendCases(Patch12Mixin, TestCase, globals(), "Patch12")

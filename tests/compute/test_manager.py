@@ -18,6 +18,7 @@ from nova.virt import errors, power
 from nova.virt.fake import FakeVirtDriver
 from nova.virt.interfaces import InstanceSpec
 from nova.network.fake import FakeNetworkDriver
+from tests.compute.util import FakeImages, FakeUploader
 from tests.util import ALICE, START, createInstance, makeDatabase
 
 
@@ -75,7 +76,13 @@ class RunTests(ManagerTestMixin, SynchronousTestCase):
                 "rebootInstance",
                 "stopInstance",
                 "startInstance",
+                "pauseInstance",
+                "unpauseInstance",
+                "suspendInstance",
+                "resumeInstance",
+                "snapshotInstance",
                 "getConsoleOutput",
+                "getDiagnostics",
                 "attachVolume",
                 "detachVolume",
                 "getHostStats",
@@ -402,6 +409,230 @@ class PowerTests(ManagerTestMixin, SynchronousTestCase):
         self.successResultOf(self.manager.startInstance(ALICE, instance.id))
         self.assertEqual(self.get(instance.id).state, states.RUNNING)
         self.assertEqual(self.driver.guests[self.name(instance)].boots, 1)
+
+
+class PauseAndSuspendTests(ManagerTestMixin, SynchronousTestCase):
+    def test_pauseAndUnpause(self):
+        """
+        Pause freezes the guest (C{paused}), unpause lets it run again; the
+        API's intermediate states are settled by the manager.
+        """
+        instance = self.running()
+        self.moveTo(instance, states.PAUSING)
+        self.successResultOf(self.manager.pauseInstance(ALICE, instance.id))
+        paused = self.get(instance.id)
+        self.assertEqual((paused.state, paused.power_state), (states.PAUSED, power.PAUSED))
+        self.assertEqual(self.driver.guests[self.name(instance)].state, power.PAUSED)
+        self.moveTo(instance, states.UNPAUSING)
+        self.successResultOf(self.manager.unpauseInstance(ALICE, instance.id))
+        running = self.get(instance.id)
+        self.assertEqual((running.state, running.power_state), (states.RUNNING, power.RUNNING))
+        self.assertEqual(self.driver.guests[self.name(instance)].boots, 1)
+
+    def test_suspendAndResume(self):
+        instance = self.running()
+        self.successResultOf(self.manager.suspendInstance(ALICE, instance.id))
+        suspended = self.get(instance.id)
+        self.assertEqual(
+            (suspended.state, suspended.power_state), (states.SUSPENDED, power.SUSPENDED)
+        )
+        self.successResultOf(self.manager.resumeInstance(ALICE, instance.id))
+        running = self.get(instance.id)
+        self.assertEqual((running.state, running.power_state), (states.RUNNING, power.RUNNING))
+        self.assertEqual(running.launched_at, instance.launched_at)
+        self.assertEqual(
+            [c[0] for c in self.driver.calls if c[0] in ("suspend", "resume")],
+            ["suspend", "resume"],
+        )
+
+    def test_illegalTransitions(self):
+        """
+        Each request is refused with L{IncorrectInstanceState} in a state
+        that does not allow it, and the instance stays as it was; a request
+        that is done already changes nothing.
+        """
+        instance = self.running()
+        for method in (self.manager.unpauseInstance, self.manager.resumeInstance):
+            self.successResultOf(method(ALICE, instance.id))
+        self.successResultOf(self.manager.pauseInstance(ALICE, instance.id))
+        for method in (
+            self.manager.suspendInstance,
+            self.manager.resumeInstance,
+            self.manager.rebootInstance,
+            self.manager.stopInstance,
+        ):
+            failure = self.failureResultOf(method(ALICE, instance.id), IncorrectInstanceState)
+            self.assertIn("is paused; it cannot be", str(failure.value))
+        self.successResultOf(self.manager.pauseInstance(ALICE, instance.id))
+        self.assertEqual(self.get(instance.id).state, states.PAUSED)
+        self.successResultOf(self.manager.unpauseInstance(ALICE, instance.id))
+        self.successResultOf(self.manager.suspendInstance(ALICE, instance.id))
+        for method in (self.manager.pauseInstance, self.manager.unpauseInstance, self.manager.startInstance):
+            self.failureResultOf(method(ALICE, instance.id), IncorrectInstanceState)
+        self.assertEqual(self.get(instance.id).state, states.SUSPENDED)
+        self.assertEqual(
+            [c[0] for c in self.driver.calls if c[0] in ("pause", "unpause", "suspend", "resume")],
+            ["pause", "unpause", "suspend"],
+        )
+
+    def test_pauseFails(self):
+        instance = self.running()
+        self.driver.failOn("pause", errors.VirtError("frozen"))
+        self.failureResultOf(self.manager.pauseInstance(ALICE, instance.id), errors.VirtError)
+        failed = self.get(instance.id)
+        self.assertEqual(
+            (failed.state, failed.state_description), (states.ERROR, "pause failed: frozen")
+        )
+
+    def test_terminatePausedAndSuspended(self):
+        paused, suspended = self.running(), self.running()
+        self.successResultOf(self.manager.pauseInstance(ALICE, paused.id))
+        self.successResultOf(self.manager.suspendInstance(ALICE, suspended.id))
+        for instance in (paused, suspended):
+            self.successResultOf(self.manager.terminateInstance(ALICE, instance.id))
+            self.assertEqual(self.get(instance.id).state, states.TERMINATED)
+            self.assertNotIn(self.name(instance), self.driver.guests)
+
+    def test_periodicSyncsPausedAndSuspended(self):
+        """
+        The power-state sync follows a guest paused, unpaused, suspended
+        or resumed behind Nova's back.
+        """
+        instance = self.running()
+        guest = self.driver.guests[self.name(instance)]
+        for powerState, state in (
+            (power.PAUSED, states.PAUSED),
+            (power.RUNNING, states.RUNNING),
+            (power.SUSPENDED, states.SUSPENDED),
+            (power.SHUTOFF, states.STOPPED),
+        ):
+            guest.state = powerState
+            self.successResultOf(self.manager.periodicTasks(ALICE))
+            current = self.get(instance.id)
+            self.assertEqual((current.state, current.power_state), (state, powerState))
+
+    def test_interruptedRequestsSettled(self):
+        """
+        At start-up, instances left pausing, unpausing, suspending or
+        resuming take the state their guests' power states mean.
+        """
+        pausing, unpausing, suspending, resuming = (self.running() for _ in range(4))
+        self.successResultOf(self.driver.pause(self.name(pausing)))
+        self.moveTo(pausing, states.PAUSING)
+        self.moveTo(unpausing, states.UNPAUSING)
+        self.successResultOf(self.driver.suspend(self.name(suspending)))
+        self.moveTo(suspending, states.SUSPENDING)
+        self.successResultOf(self.driver.suspend(self.name(resuming)))
+        self.moveTo(resuming, states.RESUMING)
+        self.manager = self.makeManager()
+        self.successResultOf(self.manager.initHost())
+        self.assertEqual(
+            [self.get(i.id).state for i in (pausing, unpausing, suspending, resuming)],
+            [states.PAUSED, states.RUNNING, states.SUSPENDED, states.SUSPENDED],
+        )
+
+
+class SnapshotTests(ManagerTestMixin, SynchronousTestCase):
+    def setUp(self):
+        ManagerTestMixin.setUp(self)
+        self.images = FakeImages()
+        self.uploader = FakeUploader(self.mktemp())
+        self.manager.images = self.images
+        self.manager.imageUploader = self.uploader
+
+    def reserve(self):
+        return self.successResultOf(
+            self.images.reserveImage(ALICE, "nova-snapshots/wonderland/1.img", name="snap")
+        ).ec2_id
+
+    def test_snapshot(self):
+        """
+        The guest's disk goes to the reserved image's location, owned by
+        the requester's project, and the image service completes the
+        image; the instance stays running.
+        """
+        instance = self.running()
+        imageId = self.reserve()
+        self.successResultOf(self.manager.snapshotInstance(ALICE, instance.id, imageId))
+        name = self.name(instance)
+        self.assertEqual(
+            self.uploader.objects,
+            {"nova-snapshots/wonderland/1.img": ("wonderland", self.driver.diskOf(name))},
+        )
+        self.assertEqual(self.images.images[imageId].state, "available")
+        self.assertIn(("completeImage", imageId), self.images.calls)
+        self.assertEqual(self.get(instance.id).state, states.RUNNING)
+        self.assertEqual(self.driver.guests[name].state, power.RUNNING)
+
+    def test_snapshotStopped(self):
+        instance = self.running()
+        self.successResultOf(self.manager.stopInstance(ALICE, instance.id))
+        imageId = self.reserve()
+        self.successResultOf(self.manager.snapshotInstance(ALICE, instance.id, imageId))
+        self.assertEqual(self.images.images[imageId].state, "available")
+        self.assertEqual(self.get(instance.id).state, states.STOPPED)
+
+    def test_driverFails(self):
+        """
+        A snapshot that fails fails its image, with the reason; the
+        instance is left as it was.
+        """
+        instance = self.running()
+        imageId = self.reserve()
+        self.driver.failOn("snapshot", errors.VirtError("disk gone"))
+        self.failureResultOf(
+            self.manager.snapshotInstance(ALICE, instance.id, imageId), errors.VirtError
+        )
+        image = self.images.images[imageId]
+        self.assertEqual((image.state, image.reason), ("failed", "snapshot failed: disk gone"))
+        self.assertNotIn(("completeImage", imageId), self.images.calls)
+        self.assertEqual(self.uploader.objects, {})
+        self.assertEqual(self.get(instance.id).state, states.RUNNING)
+
+    def test_terminated(self):
+        instance = self.running()
+        self.successResultOf(self.manager.terminateInstance(ALICE, instance.id))
+        imageId = self.reserve()
+        self.failureResultOf(
+            self.manager.snapshotInstance(ALICE, instance.id, imageId), IncorrectInstanceState
+        )
+        self.assertEqual(self.images.images[imageId].state, "failed")
+        self.assertNotIn("snapshot", [c[0] for c in self.driver.calls])
+
+    def test_noUploader(self):
+        instance = self.running()
+        self.manager.imageUploader = None
+        imageId = self.reserve()
+        self.failureResultOf(
+            self.manager.snapshotInstance(ALICE, instance.id, imageId), exception.NovaError
+        )
+        image = self.images.images[imageId]
+        self.assertEqual(
+            (image.state, image.reason),
+            ("failed", "snapshot failed: nova-compute on h1 has no object store to put snapshots in"),
+        )
+
+
+class DiagnosticsTests(ManagerTestMixin, SynchronousTestCase):
+    def test_diagnostics(self):
+        instance = self.running()
+        diagnostics = self.successResultOf(self.manager.getDiagnostics(ALICE, instance.id))
+        self.assertEqual(
+            diagnostics,
+            self.successResultOf(self.driver.getDiagnostics(self.name(instance))),
+        )
+        self.assertEqual(
+            (diagnostics["state"], diagnostics["vcpus"], diagnostics["memory_mb"]),
+            (power.RUNNING, 1, 512),
+        )
+        self.assertIn("02:16:3e:00:00:01", diagnostics["interfaces"])
+
+    def test_noGuest(self):
+        instance = self.create()
+        failure = self.failureResultOf(
+            self.manager.getDiagnostics(ALICE, instance.id), IncorrectInstanceState
+        )
+        self.assertIn("has no guest on h1", str(failure.value))
 
 
 class VolumeAndHostTests(ManagerTestMixin, SynchronousTestCase):

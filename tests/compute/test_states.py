@@ -23,13 +23,25 @@ class StatesTests(SynchronousTestCase):
         self.assertEqual(states.ec2State(states.STOPPING), (64, "stopping"))
         self.assertEqual(states.ec2State(states.STOPPED), (80, "stopped"))
         self.assertEqual(states.ec2State(states.ERROR), (48, "terminated"))
+        self.assertEqual(states.ec2State(states.PAUSING), (16, "running"))
+        self.assertEqual(states.ec2State(states.PAUSED), (16, "running"))
+        self.assertEqual(states.ec2State(states.UNPAUSING), (16, "running"))
+        self.assertEqual(states.ec2State(states.SUSPENDING), (64, "stopping"))
+        self.assertEqual(states.ec2State(states.SUSPENDED), (80, "stopped"))
+        self.assertEqual(states.ec2State(states.RESUMING), (0, "pending"))
         self.assertEqual(set(states.EC2_STATES), states.ALL)
 
     def test_actions(self):
         table = {
             states.REBOOT: ({states.RUNNING}, {states.REBOOTING}),
-            states.STOP: ({states.RUNNING}, {states.STOPPING, states.STOPPED}),
+            states.STOP: (
+                {states.RUNNING, states.REBOOTING}, {states.STOPPING, states.STOPPED}
+            ),
             states.START: ({states.STOPPED}, {states.PENDING, states.RUNNING}),
+            states.PAUSE: ({states.RUNNING}, {states.PAUSING, states.PAUSED}),
+            states.UNPAUSE: ({states.PAUSED}, {states.UNPAUSING, states.RUNNING}),
+            states.SUSPEND: ({states.RUNNING}, {states.SUSPENDING, states.SUSPENDED}),
+            states.RESUME: ({states.SUSPENDED}, {states.RESUMING, states.RUNNING}),
             states.TERMINATE: (
                 states.ALL - {states.SHUTTING_DOWN, states.TERMINATED},
                 {states.SHUTTING_DOWN, states.TERMINATED},

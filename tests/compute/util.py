@@ -4,9 +4,11 @@ bus, a scheduler, compute services on fake hypervisors, and the compute
 API, all on one L{task.Clock}.
 """
 
+import os
 import random
 
 from twisted.internet import task
+from twisted.internet.defer import fail, succeed
 
 from nova.compute.api import ComputeAPI, UnlimitedQuotas
 from nova.compute.manager import ComputeManager
@@ -99,4 +101,103 @@ class Cloud:
         return reservationId, [self.instance(i.id) for i in instances]
 
 
-__all__ = ["ADMIN", "ALICE", "BOB", "START", "Cloud", "DictQuotas", "makeDatabase"]
+__all__ = [
+    "ADMIN",
+    "ALICE",
+    "BOB",
+    "START",
+    "Cloud",
+    "DictQuotas",
+    "FakeImages",
+    "FakeUploader",
+    "makeDatabase",
+]
+
+
+class FakeImages:
+    """
+    The part of an image service snapshots use, in memory: reserved images
+    are L{FakeImage}s by id.
+
+    @ivar images: image id -> L{FakeImage}.
+    @ivar calls: C{(method, imageId or location)} of every call.
+    @ivar failNext: an exception the next call fails with, or C{None}.
+    """
+
+    def __init__(self):
+        self.images = {}
+        self.calls = []
+        self.failNext = None
+
+    def _enter(self, method, what):
+        self.calls.append((method, what))
+        if self.failNext is not None:
+            error, self.failNext = self.failNext, None
+            return fail(error)
+        return None
+
+    def reserveImage(self, context, location, **fields):
+        failed = self._enter("reserveImage", location)
+        if failed is not None:
+            return failed
+        image = FakeImage(
+            "ami-%08x" % (0x50 + len(self.images),), location, context.projectId, fields
+        )
+        self.images[image.ec2_id] = image
+        return succeed(image)
+
+    def getImage(self, context, imageId):
+        return self._enter("getImage", imageId) or succeed(self.images[imageId])
+
+    def completeImage(self, context, imageId):
+        failed = self._enter("completeImage", imageId)
+        if failed is not None:
+            return failed
+        self.images[imageId].state = "available"
+        return succeed(self.images[imageId])
+
+    def failImage(self, context, imageId, reason):
+        failed = self._enter("failImage", imageId)
+        if failed is not None:
+            return failed
+        image = self.images[imageId]
+        image.state, image.reason = "failed", reason
+        return succeed(image)
+
+
+class FakeImage:
+    def __init__(self, ec2Id, location, projectId, fields):
+        self.ec2_id = ec2Id
+        self.location = location
+        self.project_id = projectId
+        self.fields = fields
+        self.state = "pending"
+        self.reason = None
+
+
+class FakeUploader:
+    """
+    An uploader that keeps what it is given in memory.
+
+    @ivar objects: location -> (project, bytes).
+    """
+
+    def __init__(self, directory):
+        self.directory = directory
+        self.objects = {}
+
+    def upload(self, context, location, write):
+        os.makedirs(self.directory, exist_ok=True)
+        path = os.path.join(self.directory, "snapshot")
+
+        def store(result):
+            with open(path, "rb") as f:
+                self.objects[location] = (context.projectId, f.read())
+            return result
+
+        def remove(result):
+            if os.path.exists(path):
+                os.unlink(path)
+            return result
+
+        return write(path).addCallback(store).addBoth(remove)

@@ -165,3 +165,135 @@ class RetryTests(SynchronousTestCase):
         failure = self.failureResultOf(self.transactor.transact(work), exception.NotFound)
         self.assertIsNone(held[0]())
         self.assertIsNotNone(failure.value.__traceback__)
+
+
+class UnavailableTests(SynchronousTestCase):
+    """
+    Errors saying the database cannot be reached become
+    L{DatabaseUnavailable}; others do not.
+    """
+
+    def setUp(self):
+        self.transactor = InlineTransactor(openDatabase("sqlite:"))
+        self.addCleanup(self.transactor.close)
+
+    def test_isUnavailable(self):
+        from storm.exceptions import DisconnectionError, IntegrityError, ProgrammingError
+
+        from nova.db.store import DatabaseUnavailable, isUnavailable
+
+        class PGError(Exception):
+            def __init__(self, pgcode):
+                self.pgcode = pgcode
+
+        class OperationalError(Exception):
+            pass
+
+        def wrapped(cause):
+            error = exception.DatabaseError("boom")
+            error.__cause__ = cause
+            return error
+
+        self.assertTrue(isUnavailable(DisconnectionError("server closed the connection")))
+        self.assertTrue(isUnavailable(wrapped(PGError("57P01"))))
+        self.assertTrue(isUnavailable(wrapped(PGError("08006"))))
+        self.assertTrue(isUnavailable(OperationalError(2003, "Can't connect to MySQL server")))
+        self.assertTrue(isUnavailable(OperationalError(2013, "Lost connection")))
+        self.assertTrue(isUnavailable(DatabaseUnavailable("x")))
+        self.assertFalse(isUnavailable(wrapped(PGError("23505"))))
+        self.assertFalse(isUnavailable(IntegrityError("duplicate key")))
+        self.assertFalse(isUnavailable(ProgrammingError("syntax error")))
+        self.assertFalse(isUnavailable(OperationalError(1213, "Deadlock found")))
+        self.assertFalse(isUnavailable(exception.DatabaseError("cannot connect")))
+
+    def test_disconnectionIsUnavailable(self):
+        from storm.exceptions import DisconnectionError
+
+        from nova.db.store import DatabaseUnavailable
+
+        runs = []
+
+        def work(store):
+            runs.append(1)
+            raise DisconnectionError("server closed the connection unexpectedly")
+
+        failure = self.failureResultOf(self.transactor.transact(work), DatabaseUnavailable)
+        self.assertIsInstance(failure.value, exception.DatabaseError)
+        self.assertEqual(failure.value.outage, "database")
+        self.assertEqual(runs, [1])
+
+    def test_readOnlyRunsOnceMore(self):
+        """
+        A read-only transaction whose connection was dead runs once more
+        (on the connection Storm makes anew); once only.
+        """
+        from storm.exceptions import DisconnectionError
+
+        from nova.db.store import DatabaseUnavailable, readOnly
+
+        runs = []
+
+        @readOnly
+        def flaky(store):
+            runs.append(1)
+            if len(runs) == 1:
+                raise DisconnectionError("terminating connection due to administrator command")
+            return store.execute("SELECT 1").get_one()
+
+        self.assertEqual(self.successResultOf(self.transactor.transact(flaky)), (1,))
+
+        @readOnly
+        def down(store):
+            runs.append(1)
+            raise DisconnectionError("could not connect to server")
+
+        del runs[:]
+        self.failureResultOf(self.transactor.transact(down), DatabaseUnavailable)
+        self.assertEqual(runs, [1, 1])
+
+    def test_constraintIsNotUnavailable(self):
+        from nova.db.store import DatabaseUnavailable
+
+        def work(s):
+            s.execute("CREATE TABLE t (id INTEGER PRIMARY KEY)")
+            s.execute("INSERT INTO t VALUES (1)")
+            s.execute("INSERT INTO t VALUES (1)")
+
+        failure = self.failureResultOf(self.transactor.transact(work), exception.DatabaseError)
+        self.assertNotIsInstance(failure.value, DatabaseUnavailable)
+
+
+class ConnectFailureTests(TestCase):
+    """
+    A thread that cannot connect fails with L{DatabaseUnavailable} and
+    connects on its next transaction.
+    """
+
+    def test_connectFailsThenRecovers(self):
+        from twisted.internet import reactor
+
+        from nova.db.store import DatabaseUnavailable, Transactor
+
+        import os
+
+        database = openDatabase("sqlite:" + os.path.abspath(self.mktemp() + ".sqlite"))
+        transactor = Transactor(database, reactor, maxThreads=1)
+        transactor.startService()
+        self.addCleanup(transactor.stopService)
+        real = database.raw_connect
+        attempts = []
+
+        def refuse():
+            attempts.append(1)
+            if len(attempts) == 1:
+                from storm.exceptions import OperationalError
+
+                raise OperationalError("connection refused")
+            return real()
+
+        database.raw_connect = refuse
+        d = transactor.transact(lambda s: s.execute("SELECT 1").get_one())
+        d = self.assertFailure(d, DatabaseUnavailable)
+        d.addCallback(lambda _: transactor.transact(lambda s: s.execute("SELECT 1").get_one()))
+        d.addCallback(self.assertEqual, (1,))
+        return d

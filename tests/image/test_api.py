@@ -15,6 +15,7 @@ from nova.db.images import AVAILABLE, FAILED, MACHINE, PENDING, ImageRecord
 from nova.image.api import ImageAPI
 from nova.image.errors import (
     ImageLocationAccessDenied,
+    ImageNotAvailable,
     ImageLocationNotFound,
     ImageNotFound,
     ImageNotOwned,
@@ -78,6 +79,42 @@ class ImageAPITests(ImageTestMixin, TestCase):
         yield self.api.deregisterImage(P1, record.ec2_id)
         yield self.assertFailure(self.api.getImage(P1, record.ec2_id), ImageNotFound)
         self.assertEqual(self.storedFiles(), [])
+
+    @inlineCallbacks
+    def test_reserveThenComplete(self):
+        """
+        A reserved image waits, pending, for its object; completing it
+        copies the object as a plain image's, keeping the kernel and
+        ramdisk it was reserved with.
+        """
+        kernel = yield self.db.images.create("kernel", "p1", "u", "bucket1/k", AVAILABLE)
+        record = yield self.api.reserveImage(
+            P1, "bucket1/snap.img", name="snap", description="of i-1", kernelId=kernel.ec2_id
+        )
+        self.assertEqual(self.rpc.sent[-1][:3], ("call", TOPIC, "reserveImage"))
+        self.assertEqual(
+            (record.state, record.name, record.description, record.kernel_id, record.location),
+            (PENDING, "snap", "of i-1", kernel.ec2_id, "bucket1/snap.img"),
+        )
+        yield self.assertFailure(self.api.completeImage(P1, record.ec2_id), ImageLocationNotFound)
+        self.assertEqual((yield self.db.images.get(record.ec2_id)).state, PENDING)
+        yield self.putBytes("bucket1", "snap.img", b"QFI\xfb snapshot", "p1")
+        yield self.assertFailure(self.api.completeImage(P2, record.ec2_id), ImageNotFound)
+        completing = yield self.api.completeImage(P1, record.ec2_id)
+        self.assertEqual(completing.state, PENDING)
+        final = yield self.images.waitForImage(record.ec2_id)
+        self.assertEqual((final.state, final.size, final.kernel_id), (AVAILABLE, 13, kernel.ec2_id))
+        yield self.assertFailure(self.api.completeImage(P1, record.ec2_id), ImageNotAvailable)
+
+    @inlineCallbacks
+    def test_reserveThenFail(self):
+        record = yield self.api.reserveImage(P1, "bucket1/snap.img", name="snap")
+        failed = yield self.api.failImage(P1, record.ec2_id, "snapshot failed: disk gone")
+        self.assertEqual((failed.state, failed.state_reason), (FAILED, "snapshot failed: disk gone"))
+        yield self.assertFailure(self.api.completeImage(P1, record.ec2_id), ImageNotAvailable)
+        yield self.assertFailure(
+            self.api.reserveImage(P1, "bucket1/x", kernelId="aki-000000ff"), ImageNotFound
+        )
 
     @inlineCallbacks
     def test_initHostRecovers(self):

@@ -324,6 +324,8 @@ class NovaAllTests(CloudFlowMixin, TestCase):
             f"--s3_port={self.s3Port}",
             "--ec2_listen=127.0.0.1",
             "--s3_listen=127.0.0.1",
+            "--osapi_port=0",
+            "--osapi_listen=127.0.0.1",
             "--metadata_trusted_proxies=127.0.0.1",
             "--report_interval=1",
         ]
@@ -375,6 +377,8 @@ class SeparateDaemonsTests(CloudFlowMixin, TestCase):
             f"--s3_port={self.s3Port}",
             "--ec2_listen=127.0.0.1",
             "--s3_listen=127.0.0.1",
+            "--osapi_port=0",
+            "--osapi_listen=127.0.0.1",
             "--s3_host=127.0.0.1",
             "--metadata_trusted_proxies=127.0.0.1",
             "--scheduler_driver=simple",

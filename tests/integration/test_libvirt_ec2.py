@@ -89,14 +89,7 @@ class LibvirtEC2Tests(TestCase):
         registerTestGuest(self.manage, self.guest, "admin", "admin")
 
     def flow(self):
-        ec2 = boto3.client(
-            "ec2",
-            endpoint_url=f"http://127.0.0.1:{self.ec2Port}/services/Cloud",
-            aws_access_key_id=self.access,
-            aws_secret_access_key=self.secret,
-            region_name="nova",
-            config=BotoConfig(retries={"max_attempts": 1}),
-        )
+        ec2 = self.client()
         machines = [
             image
             for image in ec2.describe_images(Owners=["self"])["Images"]
@@ -173,6 +166,93 @@ class LibvirtEC2Tests(TestCase):
 
     @defer.inlineCallbacks
     def test_bootRebootTerminate(self):
+        daemon = yield self.startNovaAll()
+        yield deferToThread(self.flow)
+        code = yield daemon.stop()
+        self.assertIn(code, (0, -15))
+        self.assertNotIn("Traceback", daemon.log())
+
+    @defer.inlineCallbacks
+    def test_createImage(self):
+        daemon = yield self.startNovaAll()
+        yield deferToThread(self.imageFlow)
+        code = yield daemon.stop()
+        self.assertIn(code, (0, -15))
+        self.assertNotIn("Traceback", daemon.log())
+
+    def client(self):
+        return boto3.client(
+            "ec2",
+            endpoint_url=f"http://127.0.0.1:{self.ec2Port}/services/Cloud",
+            aws_access_key_id=self.access,
+            aws_secret_access_key=self.secret,
+            region_name="nova",
+            config=BotoConfig(retries={"max_attempts": 1}),
+        )
+
+    def imageFlow(self):
+        """
+        CreateImage of a running guest: the guest runs on (without a
+        reboot), and an instance of the new image boots from the copied
+        disk, whose boot counter says so.
+        """
+        ec2 = self.client()
+        [machine] = [
+            image
+            for image in ec2.describe_images(Owners=["self"])["Images"]
+            if image["ImageType"] == "machine"
+        ]
+        waitUntil(
+            lambda: ec2.describe_images(ImageIds=[machine["ImageId"]])["Images"][0]["State"]
+            == "available",
+            what="the machine image",
+        )
+        [first] = ec2.run_instances(
+            ImageId=machine["ImageId"], MinCount=1, MaxCount=1, InstanceType="m1.tiny"
+        )["Instances"]
+
+        def console(instanceId):
+            return ec2.get_console_output(InstanceId=instanceId).get("Output", "")
+
+        def state(instanceId):
+            [reservation] = ec2.describe_instances(InstanceIds=[instanceId])["Reservations"]
+            return reservation["Instances"][0]["State"]["Name"]
+
+        waitUntil(
+            lambda: "NOVA READY" in console(first["InstanceId"]),
+            timeout=180,
+            step=1,
+            what="the first guest to be ready",
+        )
+        imageId = ec2.create_image(
+            InstanceId=first["InstanceId"], Name="snapshot of the test guest", NoReboot=True
+        )["ImageId"]
+
+        def imageState():
+            return ec2.describe_images(ImageIds=[imageId])["Images"][0]["State"]
+
+        waitUntil(lambda: imageState() != "pending", timeout=180, step=1, what="the snapshot")
+        [image] = ec2.describe_images(ImageIds=[imageId])["Images"]
+        self.assertEqual(image["State"], "available", image)
+        self.assertEqual(
+            (image["KernelId"], image["RamdiskId"]), (machine["KernelId"], machine["RamdiskId"])
+        )
+        self.assertEqual(state(first["InstanceId"]), "running")
+        self.assertNotIn("NOVA BOOT 2", console(first["InstanceId"]))
+        [second] = ec2.run_instances(
+            ImageId=imageId, MinCount=1, MaxCount=1, InstanceType="m1.tiny"
+        )["Instances"]
+        waitUntil(
+            lambda: "NOVA BOOT 2" in console(second["InstanceId"]),
+            timeout=180,
+            step=1,
+            what="the copied disk's second boot on the console",
+        )
+        ec2.terminate_instances(InstanceIds=[first["InstanceId"], second["InstanceId"]])
+        waitUntil(lambda: self.domains() == [], timeout=120, what="no domains left")
+
+    @defer.inlineCallbacks
+    def startNovaAll(self):
         with open(os.path.join(self.guest, "cmdline")) as f:
             cmdline = f.read().strip()
         self.ec2Port, self.s3Port = freePort(), freePort()
@@ -183,6 +263,8 @@ class LibvirtEC2Tests(TestCase):
             f"--s3_port={self.s3Port}",
             "--ec2_listen=127.0.0.1",
             "--s3_listen=127.0.0.1",
+            "--osapi_port=0",
+            "--osapi_listen=127.0.0.1",
             "--connection_type=libvirt",
             "--libvirt_type=qemu",
             f"--libvirt_cmdline={cmdline}",
@@ -192,7 +274,4 @@ class LibvirtEC2Tests(TestCase):
         yield deferToThread(self.prepare)
         daemon = Daemon(self, "nova-all", *self.flags).start()
         yield daemon.waitForLog(r"nova-compute on libvirthost consumes compute", timeout=60)
-        yield deferToThread(self.flow)
-        code = yield daemon.stop()
-        self.assertIn(code, (0, -15))
-        self.assertNotIn("Traceback", daemon.log())
+        return daemon

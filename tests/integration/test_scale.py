@@ -68,11 +68,15 @@ class LaunchScaleTests(ManageMixin, TestCase):
                 "--ec2_listen=127.0.0.1",
                 "--s3_port=0",
                 "--s3_listen=127.0.0.1",
+                "--osapi_port=0",
+                "--osapi_listen=127.0.0.1",
             ]
         )
         top = makeService(options)
-        top.startService()
+        # Stopped even when it fails to start: its thread pools would keep
+        # the test process alive.
         self.addCleanup(top.stopService)
+        top.startService()
         yield waitReady(top.novaServices)
         ec2Port = top.getServiceNamed("ec2-api")._port.getHost().port
         s3Port = top.getServiceNamed("s3")._port.getHost().port

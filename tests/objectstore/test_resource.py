@@ -122,6 +122,46 @@ class RenderTests(SynchronousTestCase):
         self.assertNotIn(b"Traceback", body)
         self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 1)
 
+    def test_outageIsServiceUnavailable(self):
+        """
+        The database or the broker being unreachable is ServiceUnavailable
+        (503, which clients retry), without its cause; the outage is
+        logged once, and its end once, with the count.
+        """
+        from twisted.logger import Logger, formatEvent
+
+        from nova.db.store import DatabaseUnavailable
+
+        events = []
+        self.resource.outages.log = Logger(observer=events.append)
+        self.store.listBuckets = lambda: fail(DatabaseUnavailable("connection refused"))
+        for _ in range(2):
+            request = self.render(b"GET", b"/")
+            self.assertEqual(request.responseCode, 503)
+            body = b"".join(request.written)
+            self.assertIn(b"<Code>ServiceUnavailable</Code>", body)
+            self.assertNotIn(b"refused", body)
+        self.assertEqual(self.flushLoggedErrors(), [])
+        self.assertEqual(len(events), 1)
+        self.assertIn("the database is unreachable", formatEvent(events[0]))
+        del self.store.listBuckets
+        self.assertEqual(self.render(b"GET", b"/").responseCode, 200)
+        self.assertEqual(
+            formatEvent(events[1]), "S3: database reachable again after 2 failed requests"
+        )
+        self.assertEqual(self.render(b"GET", b"/").responseCode, 200)
+        self.assertEqual(len(events), 2)
+
+    def test_brokerOutage(self):
+        from nova.rpc.interfaces import BrokerUnavailable
+
+        self.authenticator.authenticateS3 = lambda parts, **kwargs: fail(
+            BrokerUnavailable("no connection to the message broker")
+        )
+        request = self.render(b"GET", b"/")
+        self.assertEqual(request.responseCode, 503)
+        self.assertIn(b"<Code>ServiceUnavailable</Code>", b"".join(request.written))
+
     def test_authenticationError(self):
         from nova.auth.signer import SignatureDoesNotMatch
 

@@ -11,12 +11,14 @@ shared hypervisor (libvirt's C{test:///default}) is left as found.
 """
 
 import itertools
+import os
+import struct
 
 from twisted.internet.defer import inlineCallbacks
 from zope.interface.verify import verifyObject
 
 from nova.virt import errors, power
-from nova.virt.interfaces import InstanceSpec, IVirtDriver
+from nova.virt.interfaces import DISK_COUNTERS, INTERFACE_COUNTERS, InstanceSpec, IVirtDriver
 
 _names = itertools.count(0x7E000000)
 
@@ -200,6 +202,55 @@ class VirtDriverContract(_Base):
         yield self.assertFailure(driver.suspend(name), errors.GuestStateError)
 
     @inlineCallbacks
+    def test_pauseAndSuspendRefusedTwice(self):
+        """
+        A paused guest can be neither paused again nor suspended nor
+        resumed; a suspended one neither suspended again, paused, nor
+        unpaused.  Each refusal leaves it as it was.
+        """
+        driver = yield self.driver()
+        name = yield self.spawned(driver)
+        yield driver.pause(name)
+        for method in (driver.pause, driver.suspend, driver.resume):
+            yield self.assertFailure(method(name), errors.GuestStateError)
+        self.assertEqual((yield self.state(driver, name)), power.PAUSED)
+        yield driver.unpause(name)
+        yield driver.suspend(name)
+        for method in (driver.suspend, driver.pause, driver.unpause):
+            yield self.assertFailure(method(name), errors.GuestStateError)
+        self.assertEqual((yield self.state(driver, name)), power.SUSPENDED)
+
+    @inlineCallbacks
+    def test_resumeKeepsTheGuest(self):
+        """
+        A guest resumed from its saved state has the memory and vCPUs it
+        had, and still is listed while suspended.
+        """
+        driver = yield self.driver()
+        name = yield self.spawned(driver, memoryMb=320, vcpus=2)
+        yield driver.suspend(name)
+        self.assertIn(name, (yield driver.listInstances()))
+        yield driver.resume(name)
+        info = yield driver.getInfo(name)
+        self.assertEqual((info["state"], info["memory_mb"], info["vcpus"]), (power.RUNNING, 320, 2))
+
+    @inlineCallbacks
+    def test_destroyPausedAndSuspended(self):
+        driver = yield self.driver()
+        paused = yield self.spawned(driver)
+        other = "00000000-0000-4000-8000-000000000002"
+        suspended = yield self.spawned(driver, uuid=other)
+        yield driver.pause(paused)
+        yield driver.suspend(suspended)
+        for name in (paused, suspended):
+            yield driver.destroy(name)
+            self.assertNotIn(name, (yield driver.listInstances()))
+            yield self.assertFailure(driver.getInfo(name), errors.GuestNotFound)
+        # The name is free again: no saved state of the old guest remains.
+        yield driver.spawn(self.spec(name=suspended, uuid=other))
+        self.assertEqual((yield self.state(driver, suspended)), power.RUNNING)
+
+    @inlineCallbacks
     def test_unknownGuest(self):
         driver = yield self.driver()
         name = self.spec().name
@@ -213,6 +264,7 @@ class VirtDriverContract(_Base):
             driver.suspend,
             driver.resume,
             driver.getInfo,
+            driver.getDiagnostics,
             driver.getConsoleOutput,
         ):
             yield self.assertFailure(method(name), errors.GuestNotFound)
@@ -276,6 +328,135 @@ class VirtDriverContract(_Base):
     def test_updateUnknownGuest(self):
         driver = yield self.driver()
         yield self.assertFailure(driver.updateGuest(self.spec()), errors.GuestNotFound)
+
+    def assertDiagnostics(self, diagnostics, state, memoryMb, vcpus):
+        """
+        Check the form of C{diagnostics} and what it says of the guest.
+        """
+        self.assertEqual(
+            set(diagnostics),
+            {"state", "cpu_time", "vcpus", "memory_mb", "memory", "disks", "interfaces"},
+        )
+        self.assertEqual(
+            (diagnostics["state"], diagnostics["memory_mb"], diagnostics["vcpus"]),
+            (state, memoryMb, vcpus),
+        )
+        self.assertIsInstance(diagnostics["cpu_time"], int)
+        self.assertGreaterEqual(diagnostics["cpu_time"], 0)
+        for key, value in diagnostics["memory"].items():
+            self.assertIsInstance(key, str)
+            self.assertIsInstance(value, int)
+        for counters, names in (
+            (diagnostics["disks"], DISK_COUNTERS),
+            (diagnostics["interfaces"], INTERFACE_COUNTERS),
+        ):
+            for device, values in counters.items():
+                self.assertIsInstance(device, str)
+                self.assertEqual(set(values), set(names), device)
+                for name, value in values.items():
+                    if value is not None:
+                        self.assertIsInstance(value, int, (device, name))
+                        self.assertGreaterEqual(value, 0, (device, name))
+
+    @inlineCallbacks
+    def test_diagnostics(self):
+        """
+        A running guest's diagnostics count its CPU time, memory, disks
+        (by device name) and network cards (by MAC address).
+        """
+        driver = yield self.driver()
+        name = yield self.spawned(driver, memoryMb=320, vcpus=2)
+        diagnostics = yield driver.getDiagnostics(name)
+        self.assertDiagnostics(diagnostics, power.RUNNING, 320, 2)
+        for device in diagnostics["disks"]:
+            self.assertRegex(device, r"^(vd|sd|hd|xvd|ubd)[a-z]+$")
+        for mac in diagnostics["interfaces"]:
+            self.assertEqual(mac, self.spec().macAddress.lower())
+
+    @inlineCallbacks
+    def test_diagnosticsWhenOff(self):
+        """
+        A guest that is off or suspended has no memory, disk or network
+        figures; a paused one has.
+        """
+        driver = yield self.driver()
+        name = yield self.spawned(driver, memoryMb=256, vcpus=1)
+        yield driver.pause(name)
+        paused = yield driver.getDiagnostics(name)
+        self.assertDiagnostics(paused, power.PAUSED, 256, 1)
+        yield driver.unpause(name)
+        yield driver.suspend(name)
+        suspended = yield driver.getDiagnostics(name)
+        self.assertDiagnostics(suspended, power.SUSPENDED, 256, 1)
+        self.assertEqual((suspended["memory"], suspended["disks"], suspended["interfaces"]), ({}, {}, {}))
+        yield driver.resume(name)
+        yield driver.powerOff(name)
+        off = yield driver.getDiagnostics(name)
+        self.assertDiagnostics(off, power.SHUTOFF, 256, 1)
+        self.assertEqual((off["memory"], off["disks"], off["interfaces"]), ({}, {}, {}))
+
+    def assertImageFile(self, result, path):
+        """
+        Check that a snapshot's file is what C{result} says, and is one
+        self-contained image (a qcow2 file without a backing file).
+        """
+        self.assertIn(result["format"], ("qcow2", "raw"))
+        self.assertEqual(result["size"], os.path.getsize(path))
+        self.assertGreater(result["size"], 0)
+        with open(path, "rb") as f:
+            header = f.read(16)
+        if result["format"] == "qcow2":
+            self.assertEqual(header[:4], b"QFI\xfb")
+            (backingOffset,) = struct.unpack(">Q", header[8:16])
+            self.assertEqual(backingOffset, 0, "the snapshot has a backing file")
+        self.assertEqual(
+            [n for n in os.listdir(os.path.dirname(path)) if n != os.path.basename(path)], []
+        )
+
+    def snapshotPath(self):
+        directory = os.path.abspath(self.mktemp())
+        os.makedirs(directory)
+        return os.path.join(directory, "snapshot")
+
+    @inlineCallbacks
+    def test_snapshotRunning(self):
+        """
+        A running guest's root disk is written to one file; the guest runs
+        again afterwards.
+        """
+        driver = yield self.driver()
+        name = yield self.spawned(driver)
+        path = self.snapshotPath()
+        result = yield driver.snapshot(name, path)
+        self.assertImageFile(result, path)
+        self.assertEqual((yield self.state(driver, name)), power.RUNNING)
+
+    @inlineCallbacks
+    def test_snapshotKeepsThePowerState(self):
+        """
+        Paused, suspended and stopped guests are copied and stay as they
+        were.
+        """
+        driver = yield self.driver()
+        name = yield self.spawned(driver)
+        for before, after, expected in (
+            (driver.pause, driver.unpause, power.PAUSED),
+            (driver.suspend, driver.resume, power.SUSPENDED),
+            (driver.powerOff, driver.powerOn, power.SHUTOFF),
+        ):
+            yield before(name)
+            path = self.snapshotPath()
+            result = yield driver.snapshot(name, path)
+            self.assertImageFile(result, path)
+            self.assertEqual((yield self.state(driver, name)), expected)
+            yield after(name)
+
+    @inlineCallbacks
+    def test_snapshotUnknownGuest(self):
+        driver = yield self.driver()
+        path = self.snapshotPath()
+        yield self.assertFailure(driver.snapshot(self.spec().name, path), errors.GuestNotFound)
+        self.assertEqual(os.listdir(os.path.dirname(path)), [])
 
     @inlineCallbacks
     def test_consoleOutput(self):

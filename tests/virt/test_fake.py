@@ -53,6 +53,44 @@ class FakeVirtDriverTests(SynchronousTestCase):
         self.assertIn("boot 2", output)
         self.assertEqual(self.driver.guests[SPEC.name].boots, 2)
 
+    def test_diagnosticsCountZero(self):
+        """
+        The fake's guests do no I/O: their root, local and volume disks
+        and their network card count zero.
+        """
+        spec = attr.evolve(SPEC, imageId="ami-00000001", macAddress="02:16:3E:00:00:0A")
+        self.successResultOf(self.driver.spawn(spec, NETWORK, [("/dev/sdb", "/dev/vdc")]))
+        diagnostics = self.successResultOf(self.driver.getDiagnostics(SPEC.name))
+        zeroDisk = dict.fromkeys(
+            ("read_bytes", "read_requests", "write_bytes", "write_requests", "errors"), 0
+        )
+        self.assertEqual(
+            diagnostics,
+            {
+                "state": power.RUNNING,
+                "cpu_time": 0,
+                "vcpus": 2,
+                "memory_mb": 1024,
+                "memory": {"actual": 1024 * 1024},
+                "disks": {"vda": zeroDisk, "vdb": zeroDisk, "vdc": zeroDisk},
+                "interfaces": {
+                    "02:16:3e:00:00:0a": dict.fromkeys(
+                        (
+                            "rx_bytes",
+                            "rx_packets",
+                            "rx_errors",
+                            "rx_drop",
+                            "tx_bytes",
+                            "tx_packets",
+                            "tx_errors",
+                            "tx_drop",
+                        ),
+                        0,
+                    )
+                },
+            },
+        )
+
     def test_consoleTellsPowerOff(self):
         self.successResultOf(self.driver.spawn(SPEC))
         self.successResultOf(self.driver.powerOff(SPEC.name))

@@ -1503,6 +1503,16 @@ class ErrorHandlerTests(SynchronousTestCase):
 # -- the contract, in threads -----------------------------------------------------------
 
 
+def convertWrites(argv, stdin):
+    """
+    Stand in for C{qemu-img convert ... <source> <destination>}: write a
+    small qcow2 header (without a backing file) to the destination.
+    """
+    with open(argv[-1], "wb") as f:
+        f.write(QCOW2)
+    return b"", b"", 0
+
+
 class LibvirtContractTests(VirtDriverContract, TestCase):
     """
     The virt driver contract against C{test:///default}, with the driver's
@@ -1514,13 +1524,15 @@ class LibvirtContractTests(VirtDriverContract, TestCase):
         from twisted.internet import reactor
 
         path = os.path.abspath(self.mktemp())
+        runner = FakeProcessRunner()
+        runner.handle(("qemu-img", "convert"), convertWrites)
         driver = lv.LibvirtDriver(
             path,
             reactor,
             FakeFetcher(dict(IMAGES, **OTHER_IMAGES)),
             libvirtType="qemu",
             uri=TEST_URI,
-            runner=FakeProcessRunner(),
+            runner=runner,
             pollInterval=0.01,
         )
         self.addCleanup(driver.close)

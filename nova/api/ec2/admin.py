@@ -1,7 +1,7 @@
 # -*- test-case-name: tests.api.ec2.test_admin -*-
 """
-Nova's admin API at C{/services/Admin}: users, projects, roles and hosts,
-for superusers only.
+Nova's admin API at C{/services/Admin}: users, projects, roles, hosts,
+instance types and users' credentials, for superusers only.
 
 It speaks the EC2 Query protocol as Nova's C{AdminController} did, so the
 admin client Nova shipped (boto 2's C{EC2Connection} with
@@ -15,11 +15,14 @@ That client sends L{None} arguments as the text C{None}; optional
 parameters treat C{None} and the empty string as absent.
 """
 
+import base64
+
 from nova.api.ec2.errors import InvalidParameterValue
 from nova.api.ec2.model import APIModel
 from nova.auth.interfaces import (
     ALLOWED_ROLES,
     GLOBAL_ROLES,
+    NotProjectMember,
     ProjectNotFound,
     UserNotFound,
 )
@@ -52,6 +55,10 @@ _SHAPES = {
     "Boolean": {"type": "boolean"},
     # Inputs
     "NameRequest": _structure(("Name", "String"), required=["Name"]),
+    "DescribeUsersRequest": _structure(("IncludeSecrets", "Boolean")),
+    "DescribeUserRequest": _structure(
+        ("Name", "String"), ("IncludeSecrets", "Boolean"), required=["Name"]
+    ),
     "DescribeProjectsRequest": _structure(("User", "String")),
     "DescribeRolesRequest": _structure(("ProjectRoles", "Boolean")),
     "DescribeUserRolesRequest": _structure(
@@ -82,6 +89,9 @@ _SHAPES = {
         ("Project", "String"),
         ("Operation", "String"),
         required=["User", "Project"],
+    ),
+    "GenerateX509ForUserRequest": _structure(
+        ("Name", "String"), ("Project", "String"), required=["Name"]
     ),
     # Outputs
     "UserInfo": _structure(
@@ -116,11 +126,20 @@ _SHAPES = {
     ),
     "HostList": _listOf("HostInfo"),
     "DescribeHostsResult": _structure(("hosts", "HostList")),
+    "InstanceTypeInfo": _structure(
+        ("name", "String"),
+        ("memory_mb", "Integer"),
+        ("vcpus", "Integer"),
+        ("disk_gb", "Integer"),
+        ("flavor_id", "Integer"),
+    ),
+    "InstanceTypeList": _listOf("InstanceTypeInfo"),
+    "DescribeInstanceTypesResult": _structure(("instanceTypeSet", "InstanceTypeList")),
 }
 
 _OPERATIONS = [
-    _operation("DescribeUsers", None, "DescribeUsersResult"),
-    _operation("DescribeUser", "NameRequest", "UserInfo"),
+    _operation("DescribeUsers", "DescribeUsersRequest", "DescribeUsersResult"),
+    _operation("DescribeUser", "DescribeUserRequest", "UserInfo"),
     _operation("RegisterUser", "NameRequest", "UserInfo"),
     _operation("DeregisterUser", "NameRequest"),
     _operation("DescribeRoles", "DescribeRolesRequest", "RolesResult"),
@@ -135,6 +154,8 @@ _OPERATIONS = [
     _operation("ModifyProjectMember", "ModifyProjectMemberRequest"),
     _operation("DescribeHosts", None, "DescribeHostsResult"),
     _operation("DescribeHost", "NameRequest", "HostInfo"),
+    _operation("DescribeInstanceTypes", None, "DescribeInstanceTypesResult"),
+    _operation("GenerateX509ForUser", "GenerateX509ForUserRequest", "UserInfo"),
 ]
 
 ADMIN_MODEL_DEFINITION = {
@@ -176,12 +197,19 @@ def _addOrRemove(params):
     return operation
 
 
-def _userInfo(user):
-    return {
-        "username": user.name,
-        "accesskey": user.accessKey,
-        "secretkey": user.secretKey,
-    }
+def _userInfo(user, includeSecret=True):
+    info = {"username": user.name, "accesskey": user.accessKey}
+    if includeSecret:
+        info["secretkey"] = user.secretKey
+    return info
+
+
+def _includeSecrets(call):
+    """
+    @return: whether a describe answer may hold secret keys: only when a
+        cloud admin (a superuser) asks with C{IncludeSecrets=true}.
+    """
+    return call.params.get("IncludeSecrets") is True and bool(call.context.isAdmin)
 
 
 def _projectInfo(project):
@@ -193,23 +221,33 @@ def _projectInfo(project):
 
 
 async def describeUsers(call):
+    """
+    The users, without their secret keys unless a cloud admin asks with
+    C{IncludeSecrets=true}.
+    """
     users = await call.backends.authManager.getUsers()
-    return {"userSet": [_userInfo(user) for user in users]}
+    includeSecrets = _includeSecrets(call)
+    return {"userSet": [_userInfo(user, includeSecrets) for user in users]}
 
 
 async def describeUser(call):
     """
-    The user, or an empty answer if there is no such user (the admin
-    client's C{has_user} relies on that).
+    The user, without its secret key unless a cloud admin asks with
+    C{IncludeSecrets=true}, or an empty answer if there is no such user
+    (the admin client's C{has_user} relies on that).
     """
     try:
         user = await call.backends.authManager.getUser(call.params["Name"])
     except UserNotFound:
         return {}
-    return _userInfo(user)
+    return _userInfo(user, _includeSecrets(call))
 
 
 async def registerUser(call):
+    """
+    Create a user; the answer holds its new secret key (the creator needs
+    it to hand it on).
+    """
     user = await call.backends.authManager.createUser(call.params["Name"])
     return _userInfo(user)
 
@@ -355,6 +393,60 @@ async def describeHost(call):
     return hosts[0] if hosts else {}
 
 
+def describeInstanceTypes(call):
+    """
+    The instance types, as Cactus's admin API listed them: name, memory
+    (MiB), vCPUs, local disk (GiB) and flavor id.
+    """
+
+    def shapes(records):
+        return {
+            "instanceTypeSet": [
+                {
+                    "name": record.name,
+                    "memory_mb": record.memory_mb,
+                    "vcpus": record.vcpus,
+                    "disk_gb": record.local_gb,
+                    "flavor_id": record.flavorid,
+                }
+                for record in records
+            ]
+        }
+
+    return call.backends.compute.describeInstanceTypes(call.context).addCallback(shapes)
+
+
+async def generateX509ForUser(call):
+    """
+    A user's credentials for a project (by default the project named like
+    the user), as Cactus answered them: the user's keys and, in C{file},
+    base64, the zip C{nova-manage project zipfile} writes (C{novarc}, a
+    new key and certificate signed for the project, the CA's and the
+    cloud's certificates).
+    """
+    from nova.auth.ca import CertificateAuthority
+    from nova.auth.manage import credentialsZip
+
+    params = call.params
+    backends = call.backends
+    manager = backends.authManager
+    name = params["Name"]
+    projectName = _optional(params.get("Project")) or name
+    user = await manager.getUser(name)
+    try:
+        credentials = await manager.getCredentials(f"{user.accessKey}:{projectName}")
+    except NotProjectMember as e:
+        # The admin is asking about someone else: a bad parameter, not a
+        # refusal of the caller.
+        raise InvalidParameterValue(str(e)) from None
+    authority = CertificateAuthority.fromConfig(backends.config, backends.clock)
+    data = await backends.runInThread(
+        credentialsZip, backends.config, authority, credentials.user,
+        credentials.project.name,
+    )
+    return dict(_userInfo(user), file=base64.b64encode(data).decode("ascii"))
+
+
 ADMIN_ACTIONS = {
     "DescribeUsers": describeUsers,
     "DescribeUser": describeUser,
@@ -372,4 +464,6 @@ ADMIN_ACTIONS = {
     "ModifyProjectMember": modifyProjectMember,
     "DescribeHosts": describeHosts,
     "DescribeHost": describeHost,
+    "DescribeInstanceTypes": describeInstanceTypes,
+    "GenerateX509ForUser": generateX509ForUser,
 }

@@ -72,8 +72,9 @@ def mountEC2(root, config, backends, authenticator):
     """
     regionList(config)
     limits = Limits(maxBytes=config.ec2_max_request_bytes)
-    cloud = EC2Resource(cloudAPI(backends), authenticator, limits)
-    admin = EC2Resource(adminAPI(backends), authenticator, limits)
+    weak = config.ec2_weak_signatures
+    cloud = EC2Resource(cloudAPI(backends), authenticator, limits, weakSignatures=weak)
+    admin = EC2Resource(adminAPI(backends), authenticator, limits, weakSignatures=weak)
     mount(root, config.ec2_path, cloud)
     mount(root, ADMIN_PATH, admin)
     return cloud, admin

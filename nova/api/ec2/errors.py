@@ -10,11 +10,17 @@ L{EC2Error} with the code itself::
 
     raise EC2Error("InvalidKeyPair.NotFound", f"The key pair '{name}' does not exist")
 
+An error saying the database or the message broker cannot be reached
+(L{nova.util.outage.outageOf}: L{nova.db.store.DatabaseUnavailable},
+L{nova.rpc.interfaces.BrokerUnavailable}) becomes C{Unavailable} (HTTP 503),
+which clients retry; the resource logs it once per outage.
+
 Anything else (a bug) becomes C{InternalError} (HTTP 500) and is logged once
 by the resource, never shown to the client.
 """
 
 from nova.exception import NovaError, RPCTimeout
+from nova.util.outage import outageOf
 
 
 class EC2Error(NovaError):
@@ -232,6 +238,7 @@ class ServiceNotConfigured(EC2Error):
 
 
 INTERNAL_ERROR_MESSAGE = "An internal error has occurred"
+UNAVAILABLE_MESSAGE = "The service is temporarily unavailable. Please try again shortly."
 
 
 def describeFailure(failure):
@@ -244,6 +251,10 @@ def describeFailure(failure):
         are not in C{message}).
     """
     error = failure.value
+    if outageOf(error) is not None:
+        # The database or the message broker cannot be reached: what
+        # clients retry (botocore retries every 503), without the cause.
+        return 503, "Unavailable", UNAVAILABLE_MESSAGE, False
     if isinstance(error, RPCTimeout):
         message = "The service is unavailable. Please try again shortly."
         return 503, "ServiceUnavailable", message, False

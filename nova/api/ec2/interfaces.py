@@ -12,10 +12,12 @@ class IEC2Authenticator(Interface):
     provides it).
     """
 
-    def authenticateEC2(parts, params, remoteAddress=None, requestId=None):
+    def authenticateEC2(parts, params, remoteAddress=None, requestId=None,
+                        weakSignatures=False):
         """
         Find the user an EC2 request's access key names, check its
-        signature (version 2 or 4) and its project.
+        signature (version 2 or 4; 0 and 1 too if C{weakSignatures}) and
+        its project.
 
         @param parts: the request's L{nova.auth.signer.HTTPRequestParts}.
         @param params: the decoded parameters (a L{dict} from L{str} to
@@ -24,6 +26,9 @@ class IEC2Authenticator(Interface):
         @param remoteAddress: the client's address, for logs and the
             context.
         @param requestId: the request id the context is to carry.
+        @param weakSignatures: whether signature versions 0 and 1 (Cactus's,
+            HMAC-SHA1 over little or ambiguous text) are accepted; if not,
+            they fail with C{AuthFailure} saying they are disabled.
         @return: L{Deferred} firing with C{(context, verification)}: a
             L{nova.context.RequestContext} for the user in the project the
             access key names (C{access:project}) or the user's default

@@ -26,10 +26,85 @@ EC2_API_VERSION = "2016-11-15"
 # model format; merged into botocore's model by loadEC2Model.  A Nova-only
 # action adds its operation here (with its input and output shapes) and its
 # function to nova.api.ec2.actions.ACTIONS.
+def _novaOperation(name, inputShape, outputShape=None):
+    operation = {
+        "name": name,
+        "http": {"method": "POST", "requestUri": "/"},
+        "input": {"shape": inputShape},
+    }
+    if outputShape is not None:
+        operation["output"] = {"shape": outputShape}
+    return operation
+
+
+def _member(shape, locationName=None):
+    member = {"shape": shape}
+    if locationName is not None:
+        member["locationName"] = locationName
+    return member
+
+
 NOVA_EC2_EXTENSIONS = {
-    "operations": {},
-    "shapes": {},
+    "operations": {
+        # Cactus: change a volume's display name and description.
+        "UpdateVolume": _novaOperation("UpdateVolume", "UpdateVolumeRequest"),
+        # Cactus: change the name and description of an image one owns.
+        "UpdateImage": _novaOperation("UpdateImage", "UpdateImageRequest"),
+        # Cactus: DescribeInstances with each instance's IPv6 DNS name
+        # (dnsNameV6); the derived shapes are made from botocore's by
+        # _derivedShapes.
+        "DescribeInstancesV6": _novaOperation(
+            "DescribeInstancesV6", "DescribeInstancesRequest", "DescribeInstancesV6Result"
+        ),
+    },
+    "shapes": {
+        "UpdateVolumeRequest": {
+            "type": "structure",
+            "required": ["VolumeId"],
+            "members": {
+                "VolumeId": _member("VolumeId"),
+                "DisplayName": _member("String"),
+                "DisplayDescription": _member("String"),
+                "DryRun": _member("Boolean", "dryRun"),
+            },
+        },
+        "UpdateImageRequest": {
+            "type": "structure",
+            "required": ["ImageId"],
+            "members": {
+                "ImageId": _member("ImageId"),
+                "DisplayName": _member("String"),
+                "Description": _member("String"),
+                "DryRun": _member("Boolean", "dryRun"),
+            },
+        },
+    },
 }
+
+
+def _derivedShapes(definition):
+    """
+    The shapes of L{NOVA_EC2_EXTENSIONS}' operations that are botocore's
+    with a member more: C{DescribeInstancesV6}'s answer is
+    C{DescribeInstances}' whose instances have C{dnsNameV6}.
+
+    @param definition: botocore's EC2 model.
+    @return: a L{dict} of shapes.
+    """
+    shapes = definition["shapes"]
+    instance = copy.deepcopy(shapes["Instance"])
+    instance["members"]["DnsNameV6"] = _member("String", "dnsNameV6")
+    reservation = copy.deepcopy(shapes["Reservation"])
+    reservation["members"]["Instances"]["shape"] = "InstanceV6List"
+    result = copy.deepcopy(shapes["DescribeInstancesResult"])
+    result["members"]["Reservations"]["shape"] = "ReservationV6List"
+    return {
+        "InstanceV6": instance,
+        "InstanceV6List": {"type": "list", "member": _member("InstanceV6", "item")},
+        "ReservationV6": reservation,
+        "ReservationV6List": {"type": "list", "member": _member("ReservationV6", "item")},
+        "DescribeInstancesV6Result": result,
+    }
 
 
 # Wire names older clients send that botocore's model no longer has, per
@@ -37,6 +112,13 @@ NOVA_EC2_EXTENSIONS = {
 # GetConsoleOutput's instance as InstanceId.1, as the 2010 API took it.
 LEGACY_EC2_PARAMETERS = {
     "GetConsoleOutput": {"InstanceId.1": "InstanceId"},
+    # Cactus turned parameter names into Python's (DisplayName into
+    # display_name), so its clients sent either.
+    "UpdateVolume": {
+        "display_name": "DisplayName",
+        "display_description": "DisplayDescription",
+    },
+    "UpdateImage": {"display_name": "DisplayName", "description": "Description"},
 }
 
 
@@ -190,6 +272,8 @@ def loadEC2Model():
     definition = create_loader().load_service_model(
         "ec2", "service-2", api_version=EC2_API_VERSION
     )
-    return APIModel(
-        extendDefinition(definition, NOVA_EC2_EXTENSIONS), "ec2", LEGACY_EC2_PARAMETERS
-    )
+    extensions = {
+        "operations": NOVA_EC2_EXTENSIONS["operations"],
+        "shapes": {**NOVA_EC2_EXTENSIONS["shapes"], **_derivedShapes(definition)},
+    }
+    return APIModel(extendDefinition(definition, extensions), "ec2", LEGACY_EC2_PARAMETERS)

@@ -24,6 +24,13 @@ whatever it is, is turned into an EC2 error document by one errback
      L{dict} shaped as boto3's output for the action;
   7. the result is written against the output shape
      (L{nova.api.ec2.serializer.serializeResponse}).
+
+The client's address (for the lockout of failed signatures, the logs and
+the context) is the peer's, or the one a trusted proxy names in
+C{X-Forwarded-For} (L{nova.util.addresses.clientAddress}).  While the
+database or the message broker is unreachable requests fail with
+C{Unavailable} (503); the resource's L{OutageLog} logs the first such
+failure and the next success, not every request.
 """
 
 import inspect
@@ -59,6 +66,8 @@ from nova.api.ec2.serializer import serializeError, serializeResponse
 from nova.api.web import writeResponse
 from nova.auth.signer import SignatureDoesNotMatch, partsFromTwistedRequest
 from nova.context import newRequestId
+from nova.util.addresses import clientAddress, parseTrustedProxies
+from nova.util.outage import OutageLog
 
 log = Logger()
 
@@ -267,17 +276,31 @@ class EC2Resource(Resource):
 
     isLeaf = True
 
-    def __init__(self, api, authenticator, limits=None):
+    def __init__(self, api, authenticator, limits=None, weakSignatures=False,
+                 trustedProxies=None, outages=None):
         """
         @param api: the L{EC2API}.
         @param authenticator: an L{IEC2Authenticator}.
         @param limits: the L{nova.api.ec2.request.Limits}; defaults apply
             if L{None}.
+        @param weakSignatures: whether requests signed with signature
+            version 0 or 1 are accepted (C{--ec2_weak_signatures}).
+        @param trustedProxies: C{--metadata_trusted_proxies} (text or
+            addresses): peers whose C{X-Forwarded-For} names the client
+            (L{nova.util.addresses.clientAddress}); L{None}: the flag of
+            the API's backends' configuration, if there is one.
+        @param outages: the L{OutageLog} (one of its own if L{None}).
         """
         Resource.__init__(self)
         self.api = api
         self.authenticator = authenticator
         self.limits = limits if limits is not None else Limits()
+        self.weakSignatures = weakSignatures
+        if trustedProxies is None:
+            config = getattr(getattr(api, "backends", None), "config", None)
+            trustedProxies = getattr(config, "metadata_trusted_proxies", ())
+        self.trustedProxies = parseTrustedProxies(trustedProxies)
+        self.outages = outages if outages is not None else OutageLog(api.name)
 
     def render(self, request):
         state = _State(requestId=newRequestId())
@@ -285,8 +308,14 @@ class EC2Resource(Resource):
         request.notifyFinish().addErrback(lost.append)
         d = ensureDeferred(self._handle(request, state))
 
+        def succeeded(body):
+            self.outages.succeeded()
+            return 200, body
+
         def failed(failure):
             status, code, message, unexpected = describeFailure(failure)
+            if self.outages.failed(failure):
+                unexpected = False
             if unexpected:
                 log.failure(
                     "{api} {action} request {requestId} failed",
@@ -301,8 +330,7 @@ class EC2Resource(Resource):
             status, body = result
             writeResponse(request, status, CONTENT_TYPE, body, lost)
 
-        d.addCallback(lambda body: (200, body))
-        d.addErrback(failed)
+        d.addCallbacks(succeeded, failed)
         d.addCallback(send)
         d.addErrback(lambda failure: log.failure("writing a response failed", failure))
         return NOT_DONE_YET
@@ -335,10 +363,12 @@ class EC2Resource(Resource):
         state.version = params.get("Version") or self.api.model.apiVersion
 
         parts = partsFromTwistedRequest(request, body)
-        remoteAddress = getattr(request.getClientAddress(), "host", None)
+        remoteAddress = clientAddress(request, self.trustedProxies)
+        options = {"weakSignatures": True} if self.weakSignatures else {}
         try:
             context, _ = await self.authenticator.authenticateEC2(
-                parts, params, remoteAddress=remoteAddress, requestId=state.requestId
+                parts, params, remoteAddress=remoteAddress, requestId=state.requestId,
+                **options,
             )
         except SignatureDoesNotMatch:
             # EC2 answers a wrong signature with AuthFailure (401), not

@@ -20,7 +20,6 @@ C{latest} or one of L{VERSIONS}.
 
 import base64
 import binascii
-import ipaddress
 
 from twisted.internet.defer import ensureDeferred
 from twisted.logger import Logger
@@ -30,9 +29,10 @@ from twisted.web.server import NOT_DONE_YET
 from nova.api.root import APIRoot
 from nova.api.web import writeResponse
 from nova.compute import states
-from nova.config import ConfigError
 from nova.db.instances import InstanceNotFound
 from nova.db.networks import FixedIpNotFound
+from nova.util.addresses import clientAddress, parseTrustedProxies
+from nova.util.addresses import parseAddress as _address
 
 log = Logger()
 
@@ -91,43 +91,6 @@ class Directory:
         return "\n".join(lines)
 
 
-def parseTrustedProxies(value):
-    """
-    @param value: C{--metadata_trusted_proxies}: a L{tuple} of addresses
-        or CIDR ranges, or the same as comma-separated text.
-    @return: a L{tuple} of L{ipaddress} networks.
-    @raise ConfigError: for an entry that is neither.
-    """
-    if isinstance(value, str):
-        value = [item for item in value.split(",")]
-    networks = []
-    for item in value or ():
-        item = item.strip()
-        if not item:
-            continue
-        try:
-            networks.append(ipaddress.ip_network(item, strict=False))
-        except ValueError:
-            raise ConfigError(
-                f"--metadata_trusted_proxies: {item!r} is not an address or CIDR range"
-            ) from None
-    return tuple(networks)
-
-
-def _address(text):
-    """
-    @return: C{text} as an L{ipaddress} address (IPv4-mapped IPv6
-        addresses as IPv4), or L{None} if it is not one.
-    """
-    try:
-        address = ipaddress.ip_address(text.strip())
-    except (ValueError, AttributeError):
-        return None
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return address.ipv4_mapped
-    return address
-
-
 def decodeUserData(stored):
     """
     @param stored: the instance's C{user_data} column: base64 text as the
@@ -160,38 +123,16 @@ class MetadataService:
         self.db = db
         self.trustedProxies = parseTrustedProxies(config.metadata_trusted_proxies)
 
-    def _trusted(self, address):
-        return address is not None and any(address in net for net in self.trustedProxies)
-
     def clientAddress(self, request):
         """
         The address of the guest a request comes from: the peer, unless
         the peer is a trusted proxy, in which case the last address of
-        C{X-Forwarded-For} that is not itself a trusted proxy.
+        C{X-Forwarded-For} that is not itself a trusted proxy
+        (L{nova.util.addresses.clientAddress}).
 
         @return: the address as text, or L{None}.
         """
-        peer = getattr(request.getClientAddress(), "host", None)
-        address = _address(peer) if peer else None
-        if address is None:
-            return None
-        if not self._trusted(address):
-            return str(address)
-        forwarded = request.requestHeaders.getRawHeaders(b"x-forwarded-for") or []
-        hops = [
-            hop.strip()
-            for value in forwarded
-            for hop in value.decode("latin-1").split(",")
-            if hop.strip()
-        ]
-        for hop in reversed(hops):
-            hopAddress = _address(hop)
-            if hopAddress is None:
-                return None
-            if not self._trusted(hopAddress):
-                return str(hopAddress)
-            address = hopAddress
-        return str(address)
+        return clientAddress(request, self.trustedProxies)
 
     async def instanceAt(self, address):
         """

@@ -178,6 +178,34 @@ def signV2(method, host, path, params, user, timestamp=None, accessKey=None):
     return signed
 
 
+def signWeak(params, user, version, timestamp=None):
+    """
+    Sign EC2 parameters with signature version 0 or 1 (HmacSHA1), as the
+    AWS documentation of the time describes them and Cactus accepted
+    them: version 0 over C{Action} followed by C{Timestamp}, version 1
+    over every parameter's name and value, sorted case-insensitively.
+
+    @return: the parameters with the signature added.
+    """
+    signed = dict(params)
+    signed.update(
+        {
+            "AWSAccessKeyId": user.access,
+            "SignatureVersion": version,
+            "Timestamp": timestamp
+            or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+    )
+    if version == "0":
+        text = signed["Action"] + signed["Timestamp"]
+    else:
+        text = "".join(name + signed[name] for name in sorted(signed, key=str.lower))
+    signed["Signature"] = base64.b64encode(
+        hmac.new(user.secret.encode(), text.encode("utf-8"), hashlib.sha1).digest()
+    ).decode("ascii")
+    return signed
+
+
 def encodeForm(params):
     """
     @return: C{params} as a form body (L{bytes}), non-UTF-8 kept.
@@ -222,14 +250,17 @@ class APIServerMixin:
     APIs on a free port of 127.0.0.1.
     """
 
-    async def startServer(self, **flags):
+    async def startServer(self, database=None, **flags):
         """
         Start the server with the real auth manager (SQL driver, memory
         cache) holding L{USERS}.
+
+        @param database: the L{nova.db.api.NovaDatabase} to use; an
+            in-memory SQLite one if L{None}.
         """
         flags.setdefault("ec2_host", "127.0.0.1")
         self.config = configFromFlags(**flags)
-        self.db = inlineDatabase("sqlite:", reactor)
+        self.db = database if database is not None else inlineDatabase("sqlite:", reactor)
         await self.db.sync()
         self.authManager = authManagerFromConfig(self.config, self.db, reactor)
         await createUsers(self.authManager)

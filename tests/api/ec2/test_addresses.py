@@ -164,6 +164,65 @@ class AddressTests(CloudServerMixin, TestCase):
             await self.inThread(self.carol.allocate_address)
         await self.expectError("InsufficientAddressCapacity", self.carol.allocate_address)
 
+    async def test_adminAssociatesUnallocated(self):
+        """
+        A superuser associating an address no project was given (never
+        allocated, or released) is refused as anyone else is: the address
+        stays unallocated and nothing is forwarded.
+        """
+        instance = await self.runInstance()
+        root = await self.clientFor(ROOT)
+        for address in (FLOATING[-1], "198.51.100.1"):
+            await self.expectError(
+                "InvalidAddress.NotFound", root.associate_address,
+                PublicIp=address, InstanceId=instance.ec2Id,
+            )
+            await self.expectError(
+                "InvalidAddress.NotFound", root.disassociate_address, PublicIp=address
+            )
+            await self.expectError("InvalidAddress.NotFound", root.release_address, PublicIp=address)
+            await self.expectError(
+                "InvalidAddress.NotFound", root.describe_addresses, PublicIps=[address]
+            )
+        self.assertEqual(self.networkDriver.floatingForwards, {})
+        self.assertIsNone((await self.db.networks.getFloatingIp(FLOATING[-1])).project_id)
+        # An allocated address of the project the superuser may use.
+        address = (await self.inThread(self.carol.allocate_address))["PublicIp"]
+        await self.inThread(root.associate_address, PublicIp=address, InstanceId=instance.ec2Id)
+        self.assertEqual(self.networkDriver.floatingForwards, {address: instance.fixed_ip})
+
+    async def test_bindFailure(self):
+        """
+        When the network host cannot bind the address on its public
+        interface, AssociateAddress answers a clear client error at once
+        (not InternalError, which clients retry), and the address stays
+        unassociated.
+        """
+        from nova.network.interfaces import NetworkDriverError
+
+        instance = await self.runInstance()
+        address = (await self.inThread(self.carol.allocate_address))["PublicIp"]
+        calls = len(self.networkDriver.calls)
+        self.networkDriver.failNext = NetworkDriverError(
+            "ip addr add 192.0.2.101/32 dev eth9 failed: Cannot find device"
+        )
+        error = await self.expectError(
+            "InvalidAddress.Unavailable", self.carol.associate_address,
+            PublicIp=address, InstanceId=instance.ec2Id,
+        )
+        self.assertIn(address, error["Message"])
+        self.assertIn("could not be bound", error["Message"])
+        self.assertNotIn("eth9", error["Message"])
+        binds = [c for c in self.networkDriver.calls[calls:] if c[0] == "bindFloatingIp"]
+        self.assertEqual(len(binds), 1)
+        [info] = await self.addresses()
+        self.assertNotIn("InstanceId", info)
+        self.assertEqual(self.networkDriver.floatingForwards, {})
+        await self.inThread(
+            self.carol.associate_address, PublicIp=address, InstanceId=instance.ec2Id
+        )
+        self.assertEqual(self.networkDriver.floatingForwards, {address: instance.fixed_ip})
+
     async def test_projectIsolation(self):
         """
         Another project neither sees nor uses the project's addresses, and

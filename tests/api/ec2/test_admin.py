@@ -12,6 +12,7 @@ from boto.exception import EC2ResponseError
 from twisted.trial.unittest import TestCase
 
 from nova.api.ec2.admin import ADMIN_ACTIONS, adminModel
+from tests.api.ec2.cloud import CloudServerMixin
 from tests.api.ec2.support import ALICE, ROOT, APIServerMixin
 
 
@@ -106,10 +107,12 @@ class AdminTests(APIServerMixin, TestCase):
         self.assertTrue(created.secretkey)
         user = await self.call("get_object", "DescribeUser", {"Name": "carol"}, UserInfo)
         self.assertEqual((user.username, user.accesskey), ("carol", created.accesskey))
+        self.assertIsNone(user.secretkey)
         users = await self.call("get_list", "DescribeUsers", {}, [("item", UserInfo)])
         self.assertEqual(
             sorted(u.username for u in users), ["alice", "bob", "carol", "root"]
         )
+        self.assertEqual([u.secretkey for u in users], [None] * 4)
         self.assertTrue(
             await self.call("get_status", "DeregisterUser", {"Name": "carol"})
         )
@@ -231,6 +234,24 @@ class AdminTests(APIServerMixin, TestCase):
         one = await self.call("get_object", "DescribeHost", {"Name": "node2"}, HostInfo)
         self.assertEqual(one.hostname, "node2")
 
+    async def test_includeSecrets(self):
+        """
+        Secret keys are in DescribeUser(s) answers only when a cloud
+        admin asks with IncludeSecrets=true.
+        """
+        user = await self.call(
+            "get_object", "DescribeUser", {"Name": "bob", "IncludeSecrets": "true"}, UserInfo
+        )
+        self.assertEqual(user.secretkey, "bob-secret")
+        users = await self.call(
+            "get_list", "DescribeUsers", {"IncludeSecrets": "true"}, [("item", UserInfo)]
+        )
+        self.assertIn("bob-secret", [u.secretkey for u in users])
+        users = await self.call(
+            "get_list", "DescribeUsers", {"IncludeSecrets": "false"}, [("item", UserInfo)]
+        )
+        self.assertEqual({u.secretkey for u in users}, {None})
+
     async def test_xml(self):
         """
         The answers are EC2 documents in the C{nova} namespace.
@@ -243,7 +264,7 @@ class AdminTests(APIServerMixin, TestCase):
         self.assertEqual(root.tag, ns + "DescribeUsersResponse")
         self.assertEqual(
             [child.tag for child in root.find(ns + "userSet/" + ns + "item")],
-            [ns + "username", ns + "accesskey", ns + "secretkey"],
+            [ns + "username", ns + "accesskey"],
         )
 
     async def test_projectManagerNotDeregistered(self):
@@ -266,3 +287,126 @@ class AdminTests(APIServerMixin, TestCase):
 
     def test_everyOperationHasAnAction(self):
         self.assertEqual(set(adminModel().operationNames()), set(ADMIN_ACTIONS))
+
+
+class CredentialsInfo(UserInfo):
+    """
+    A user with the credentials zip, as Cactus's admin client read
+    GenerateX509ForUser's answer.
+    """
+
+    file = None
+
+    def endElement(self, name, value, connection):
+        if name == "file":
+            self.file = str(value)
+        else:
+            UserInfo.endElement(self, name, value, connection)
+
+
+class InstanceTypeInfo:
+    def __init__(self, connection=None):
+        self.name = None
+
+    def startElement(self, name, attrs, connection):
+        return None
+
+    def endElement(self, name, value, connection):
+        setattr(self, name, str(value))
+
+
+class X509Tests(APIServerMixin, TestCase):
+    """
+    GenerateX509ForUser, with the certificate authority in a temporary
+    directory.
+    """
+
+    async def setUp(self):
+        import os
+
+        await self.startServer(ca_path=os.path.abspath(self.mktemp()))
+        self.admin = self.botoConnection(ROOT, path="/services/Admin", apiVersion="nova")
+
+    def call(self, method, *args):
+        return self.inThread(getattr(self.admin, method), *args)
+
+    async def test_generateX509ForUser(self):
+        """
+        The answer holds the user's keys and, base64, the zip nova-manage
+        project zipfile makes: novarc for the project, a key and a
+        certificate signed for it, the CA's and the cloud's certificates.
+        """
+        import base64
+        import io
+        import zipfile
+
+        from cryptography import x509
+
+        answer = await self.call(
+            "get_object", "GenerateX509ForUser", {"Name": "bob", "Project": "alice"},
+            CredentialsInfo,
+        )
+        self.assertEqual((answer.username, answer.accesskey), ("bob", "bob-access"))
+        self.assertEqual(answer.secretkey, "bob-secret")
+        archive = zipfile.ZipFile(io.BytesIO(base64.b64decode(answer.file)))
+        self.assertEqual(
+            sorted(archive.namelist()),
+            ["cacert.pem", "cert.pem", "cloud-cert.pem", "novarc", "pk.pem"],
+        )
+        self.assertIn("EC2_ACCESS_KEY=bob-access:alice", archive.read("novarc").decode())
+        self.assertIn(b"PRIVATE KEY", archive.read("pk.pem"))
+        certificate = x509.load_pem_x509_certificate(archive.read("cert.pem"))
+        self.assertIn("bob", certificate.subject.rfc4514_string())
+        # Without Project, the project named like the user.
+        own = await self.call(
+            "get_object", "GenerateX509ForUser", {"Name": "bob", "Project": None},
+            CredentialsInfo,
+        )
+        archive = zipfile.ZipFile(io.BytesIO(base64.b64decode(own.file)))
+        self.assertIn("EC2_ACCESS_KEY=bob-access:bob", archive.read("novarc").decode())
+
+    async def test_generateX509Refused(self):
+        """
+        An unknown user or project, or a project the user is not in, is
+        InvalidParameterValue; members may not ask.
+        """
+        for params in (
+            {"Name": "nobody"},
+            {"Name": "bob", "Project": "nowhere"},
+            {"Name": "alice", "Project": "bob"},
+        ):
+            with self.assertRaises(EC2ResponseError) as caught:
+                await self.call("get_object", "GenerateX509ForUser", params, CredentialsInfo)
+            self.assertEqual(
+                (caught.exception.status, caught.exception.error_code),
+                (400, "InvalidParameterValue"),
+                params,
+            )
+        member = self.botoConnection(ALICE, path="/services/Admin", apiVersion="nova")
+        with self.assertRaises(EC2ResponseError) as caught:
+            await self.inThread(
+                member.get_object, "GenerateX509ForUser", {"Name": "alice"}, CredentialsInfo
+            )
+        self.assertEqual(caught.exception.error_code, "UnauthorizedOperation")
+
+
+class AdminInstanceTypesTests(CloudServerMixin, TestCase):
+    async def setUp(self):
+        await self.startCloud()
+        self.admin = self.botoConnection(ROOT, path="/services/Admin", apiVersion="nova")
+
+    async def test_describeInstanceTypes(self):
+        """
+        DescribeInstanceTypes lists the instance types as Cactus's admin
+        API did.
+        """
+        types = await self.inThread(
+            self.admin.get_list, "DescribeInstanceTypes", {}, [("item", InstanceTypeInfo)]
+        )
+        byName = {t.name: t for t in types}
+        self.assertIn("m1.small", byName)
+        small = byName["m1.small"]
+        self.assertEqual(
+            (small.memory_mb, small.vcpus, small.disk_gb, small.flavor_id),
+            ("2048", "1", "20", "2"),
+        )

@@ -310,3 +310,56 @@ class DescribeTests(ImageTestsBase):
         self.assertTrue(await self.inThread(connection.deregister_image, newId))
         ids = sorted(i.id for i in await self.inThread(connection.get_all_images))
         self.assertEqual(ids, sorted([imageId, self.kernel.ec2_id, self.ramdisk.ec2_id]))
+
+
+class UpdateImageTests(ImageTestsBase):
+    """
+    Cactus's UpdateImage (not in botocore's model), through boto 2.
+    """
+
+    async def test_updateImage(self):
+        """
+        The owner changes an image's name (DisplayName) and description;
+        a field not given is left as it is.
+        """
+        image = await self.addImage(name="old", description="before")
+        connection = self.botoConnection()
+        self.assertTrue(await self.inThread(
+            connection.get_status, "UpdateImage",
+            {"ImageId": image.ec2_id, "DisplayName": "new", "Description": "after"}, verb="POST",
+        ))
+        [described] = await self.images(ImageIds=[image.ec2_id])
+        self.assertEqual((described["Name"], described["Description"]), ("new", "after"))
+        # Cactus's clients also sent the names as Python's.
+        self.assertTrue(await self.inThread(
+            connection.get_status, "UpdateImage",
+            {"ImageId": image.ec2_id, "display_name": "newer"}, verb="POST",
+        ))
+        [described] = await self.images(ImageIds=[image.ec2_id])
+        self.assertEqual((described["Name"], described["Description"]), ("newer", "after"))
+
+    async def test_updateImageErrors(self):
+        """
+        Another project's image is not found (or, public, not the caller's
+        to change); ids and values are checked.
+        """
+        from boto.exception import EC2ResponseError
+
+        image = await self.addImage(name="mine")
+        bob = self.botoConnection(BOB)
+
+        async def expect(code, connection, params):
+            with self.assertRaises(EC2ResponseError) as caught:
+                await self.inThread(connection.get_status, "UpdateImage", params, verb="POST")
+            self.assertEqual(caught.exception.error_code, code)
+
+        await expect("InvalidAMIID.NotFound", bob, {"ImageId": image.ec2_id, "DisplayName": "x"})
+        await self.db.images.update(image.ec2_id, is_public=True)
+        await expect("AuthFailure", bob, {"ImageId": image.ec2_id, "DisplayName": "x"})
+        mine = self.botoConnection()
+        await expect("InvalidAMIID.Malformed", mine, {"ImageId": "ami-x", "DisplayName": "x"})
+        await expect("MissingParameter", mine, {"DisplayName": "x"})
+        await expect(
+            "InvalidParameterValue", mine, {"ImageId": image.ec2_id, "Description": "d" * 256}
+        )
+        self.assertEqual((await self.db.images.get(image.ec2_id)).name, "mine")

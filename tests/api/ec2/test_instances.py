@@ -5,6 +5,7 @@ boto 2, against a real listening nova-api over a whole in-process cloud
 """
 
 import base64
+from datetime import datetime, timezone
 
 from botocore.exceptions import ClientError
 from twisted.trial.unittest import TestCase
@@ -300,6 +301,73 @@ class LifeCycleTests(InstanceTestsBase):
         )
         self.assertEqual(sum(len(d.guests) for d in self.drivers.values()), 0)
 
+    def _holdReboots(self, instance):
+        """
+        Make the next reboot on the instance's host wait for the returned
+        L{Deferred}.
+        """
+        from twisted.internet.defer import Deferred
+
+        driver = self.drivers[instance.host]
+        reboot = driver.reboot
+        release = Deferred()
+
+        def slowReboot(name):
+            driver.reboot = reboot
+            return release.addCallback(lambda _: reboot(name))
+
+        driver.reboot = slowReboot
+        return release
+
+    async def test_stopOrTerminateRightAfterReboot(self):
+        """
+        EC2 has no rebooting state: a rebooting instance is running (code
+        16), and StopInstances or TerminateInstances sent while it
+        reboots are accepted; they take effect once the reboot is done.
+        """
+        reservation = await self.runAndWait(self.client, count=2)
+        first, second = [i["InstanceId"] for i in reservation["Instances"]]
+        releases = [self._holdReboots(await self.instanceRecord(i)) for i in (first, second)]
+        await self.inThread(self.client.reboot_instances, InstanceIds=[first, second])
+        instances, _ = await self.describe(InstanceIds=[first, second])
+        self.assertEqual(
+            [i["State"] for i in instances], [{"Code": 16, "Name": "running"}] * 2
+        )
+        stopping = await self.inThread(self.client.stop_instances, InstanceIds=[first])
+        [change] = stopping["StoppingInstances"]
+        self.assertEqual(change["PreviousState"], {"Code": 16, "Name": "running"})
+        self.assertEqual(change["CurrentState"], {"Code": 64, "Name": "stopping"})
+        terminating = await self.inThread(
+            self.client.terminate_instances, InstanceIds=[second]
+        )
+        [change] = terminating["TerminatingInstances"]
+        self.assertEqual(change["PreviousState"], {"Code": 16, "Name": "running"})
+        self.assertEqual(change["CurrentState"], {"Code": 32, "Name": "shutting-down"})
+        for release in releases:
+            release.callback(None)
+        await self.waitForState([first], "stopped")
+        await self.waitForState([second], "terminated")
+
+    async def test_passwordData(self):
+        """
+        GetPasswordData answers, for a Linux guest, the instance, a
+        timestamp and empty password data, as EC2 does.
+        """
+        reservation = await self.runAndWait(self.client)
+        instanceId = reservation["Instances"][0]["InstanceId"]
+        before = datetime.now(timezone.utc).replace(microsecond=0)
+        answer = await self.inThread(self.client.get_password_data, InstanceId=instanceId)
+        self.assertEqual(answer["InstanceId"], instanceId)
+        self.assertEqual(answer["PasswordData"], "")
+        self.assertGreaterEqual(answer["Timestamp"], before)
+        await self.expectError(
+            "InvalidInstanceID.NotFound",
+            self.client.get_password_data, InstanceId="i-0000abcd",
+        )
+        await self.expectError(
+            "InvalidInstanceID.Malformed", self.client.get_password_data, InstanceId="x-1"
+        )
+
     async def test_unknownInstances(self):
         message = (await self.expectError(
             "InvalidInstanceID.NotFound",
@@ -359,6 +427,7 @@ class IsolationTests(InstanceTestsBase):
             (bob.stop_instances, {"InstanceIds": [instanceId]}),
             (bob.reboot_instances, {"InstanceIds": [instanceId]}),
             (bob.get_console_output, {"InstanceId": instanceId}),
+            (bob.get_password_data, {"InstanceId": instanceId}),
             (bob.describe_instance_attribute, {"InstanceId": instanceId, "Attribute": "userData"}),
             (bob.create_tags, {"Resources": [instanceId], "Tags": [{"Key": "k", "Value": "v"}]}),
         ):
@@ -1001,6 +1070,42 @@ class ModifyInstanceAttributeTests(InstanceTestsBase):
         )
         [instance] = await self.inThread(connection.get_only_instances, instance_ids=[instanceId])
         self.assertEqual([g.name for g in instance.groups], ["web"])
+
+
+class DescribeInstancesV6Tests(InstanceTestsBase):
+    async def test_describeInstancesV6(self):
+        """
+        Cactus's DescribeInstancesV6 (not in botocore's model) answers as
+        DescribeInstances, each instance with an empty dnsNameV6 (there
+        is no IPv6); boto 2 reads it.
+        """
+        from boto.ec2.instance import Reservation
+
+        reservation = await self.runAndWait(self.client)
+        instanceId = reservation["Instances"][0]["InstanceId"]
+        await self.runAndWait(await self.makeClient(BOB), ImageId=(await self.addImage(BOB.name)).ec2_id)
+        connection = self.botoConnection()
+        [found] = await self.inThread(
+            connection.get_list, "DescribeInstancesV6", {}, [("item", Reservation)], verb="POST"
+        )
+        [instance] = found.instances
+        self.assertEqual(instance.id, instanceId)
+        self.assertEqual(instance.state, "running")
+        self.assertEqual(instance.dnsNameV6, "")
+        self.assertEqual(instance.private_ip_address, (await self.instanceRecord(instanceId)).fixed_ip)
+        raw = await self.signedPost(
+            {"Action": "DescribeInstancesV6", "Version": "2016-11-15", "InstanceId.1": instanceId}
+        )
+        self.assertEqual(raw.status, 200, raw.body)
+        namespace = "{http://ec2.amazonaws.com/doc/2016-11-15/}"
+        items = raw.xml().findall(f".//{namespace}instancesSet/{namespace}item")
+        self.assertEqual(len(items), 1)
+        self.assertEqual(items[0].find(f"{namespace}dnsNameV6").text, None)
+        self.assertEqual(items[0].find(f"{namespace}instanceId").text, instanceId)
+        raw = await self.signedPost(
+            {"Action": "DescribeInstancesV6", "Version": "2016-11-15", "InstanceId.1": "i-0000abcd"}
+        )
+        self.assertEqual(raw.errorCode(), "InvalidInstanceID.NotFound")
 
 
 class OtherClientsTests(InstanceTestsBase):

@@ -30,6 +30,7 @@ from tests.api.ec2.support import (
     TestUser,
     encodeForm,
     signV2,
+    signWeak,
 )
 
 EC2_NAMESPACE = "{http://ec2.amazonaws.com/doc/2016-11-15/}"
@@ -601,6 +602,76 @@ class PipelineTests(APIServerMixin, TestCase):
         after = await self.signedPost({"Action": "DescribeRegions"})
         self.assertEqual(after.status, 200)
         self.assertEqual(self.flushLoggedErrors(), [])
+
+
+class WeakSignatureTests(APIServerMixin, TestCase):
+    """
+    Signature versions 0 and 1, as Cactus accepted them, behind
+    C{--ec2_weak_signatures} (off by default).
+    """
+
+    def weakPost(self, params, version, user=ALICE, path=None):
+        path = path or self.config.ec2_path
+        signed = signWeak(params, user, version)
+        return self.raw(
+            "POST", path, encodeForm(signed),
+            {"Content-Type": "application/x-www-form-urlencoded"},
+        )
+
+    async def test_disabledByDefault(self):
+        """
+        Without the flag, a version 0 or 1 request is AuthFailure (401)
+        saying those versions are disabled.
+        """
+        await self.startServer()
+        self.assertFalse(self.config.ec2_weak_signatures)
+        for version in ("0", "1"):
+            response = await self.weakPost({"Action": "DescribeRegions"}, version)
+            self.assertEqual((response.status, response.errorCode()), (401, "AuthFailure"))
+            self.assertIn(f"Signature version {version} is disabled", response.errorMessage())
+
+    async def test_enabled(self):
+        """
+        With the flag, version 0 and 1 requests to the EC2 and admin APIs
+        are answered; a wrong secret is still AuthFailure.
+        """
+        await self.startServer(ec2_weak_signatures=True)
+        for version in ("0", "1"):
+            response = await self.weakPost({"Action": "DescribeRegions"}, version)
+            self.assertEqual(response.status, 200, response.body)
+            self.assertEqual(response.xml().tag, EC2_NAMESPACE + "DescribeRegionsResponse")
+            response = await self.weakPost(
+                {"Action": "DescribeUsers", "Version": "nova"}, version, user=ROOT,
+                path="/services/Admin",
+            )
+            self.assertEqual(response.status, 200, response.body)
+            impostor = TestUser("alice", ALICE.access, "not-the-secret")
+            response = await self.weakPost({"Action": "DescribeRegions"}, version, impostor)
+            self.assertEqual((response.status, response.errorCode()), (401, "AuthFailure"))
+        # Version 1 signs every parameter; version 0 only Action and
+        # Timestamp.
+        signed = signWeak({"Action": "CreateKeyPair", "KeyName": "a"}, ALICE, "1")
+        signed["KeyName"] = "b"
+        response = await self.raw(
+            "POST", self.config.ec2_path, encodeForm(signed),
+            {"Content-Type": "application/x-www-form-urlencoded"},
+        )
+        self.assertEqual((response.status, response.errorCode()), (401, "AuthFailure"))
+
+    async def test_boto2Version1(self):
+        """
+        boto 2 signing with its version 1 handler works once the flag is
+        on.
+        """
+        import boto.auth
+
+        await self.startServer(ec2_weak_signatures=True)
+        connection = self.botoConnection()
+        connection._auth_handler = boto.auth.QuerySignatureV1AuthHandler(
+            connection.host, boto.config, connection.provider
+        )
+        regions = await self.inThread(connection.get_all_regions)
+        self.assertEqual([r.name for r in regions], ["nova"])
 
 
 class EC2APITests(SynchronousTestCase):

@@ -537,6 +537,52 @@ class VolumeTests(CloudServerMixin, TestCase):
         self.assertTrue(await self.inThread(connection.delete_snapshot, snapshot.id))
         self.assertTrue(await self.inThread(connection.delete_volume, volume.id))
 
+    async def test_updateVolume(self):
+        """
+        Cactus's UpdateVolume (not in botocore's model), through boto 2:
+        a volume's display name and description change; another
+        project's volume is not found.
+        """
+        from boto.exception import EC2ResponseError
+
+        volumeId = (await self.availableVolume())["VolumeId"]
+        connection = self.botoFor(ALICE)
+        self.assertTrue(await self.inThread(
+            connection.get_status, "UpdateVolume",
+            {"VolumeId": volumeId, "DisplayName": "data", "DisplayDescription": "the data"},
+            verb="POST",
+        ))
+        record = await self.volumeAPI.getVolume(self.contextOf(ALICE), volumeId)
+        self.assertEqual((record.display_name, record.display_description), ("data", "the data"))
+        # Cactus's clients also sent the names as Python's.
+        self.assertTrue(await self.inThread(
+            connection.get_status, "UpdateVolume",
+            {"VolumeId": volumeId, "display_description": "more data"}, verb="POST",
+        ))
+        record = await self.volumeAPI.getVolume(self.contextOf(ALICE), volumeId)
+        self.assertEqual((record.display_name, record.display_description), ("data", "more data"))
+        self.assertEqual((await self.volume(volumeId))["State"], "available")
+
+        async def expect(code, connection, params):
+            with self.assertRaises(EC2ResponseError) as caught:
+                await self.inThread(connection.get_status, "UpdateVolume", params, verb="POST")
+            self.assertEqual(caught.exception.error_code, code)
+
+        bob = self.botoFor(BOB)
+        await expect("InvalidVolume.NotFound", bob, {"VolumeId": volumeId, "DisplayName": "x"})
+        await expect("InvalidVolumeID.Malformed", connection, {"VolumeId": "vol-x"})
+        await expect("MissingParameter", connection, {"DisplayName": "x"})
+        await expect(
+            "InvalidParameterValue", connection, {"VolumeId": volumeId, "DisplayName": "n" * 256}
+        )
+        record = await self.volumeAPI.getVolume(self.contextOf(ALICE), volumeId)
+        self.assertEqual(record.display_name, "data")
+
+    def contextOf(self, user):
+        from tests.api.ec2.cloud import contextFor
+
+        return contextFor(user)
+
     async def test_awsCLI(self):
         code, created, err = await self.aws(
             "create-volume", "--size", "1", "--availability-zone", "nova"

@@ -1,7 +1,8 @@
 # -*- test-case-name: tests.api.ec2.test_images -*-
 """
-Image actions: DescribeImages, RegisterImage, DeregisterImage,
-DescribeImageAttribute, ModifyImageAttribute and ResetImageAttribute.
+Image actions: DescribeImages, RegisterImage, CreateImage,
+DeregisterImage, DescribeImageAttribute, ModifyImageAttribute,
+ResetImageAttribute and Cactus's UpdateImage.
 
 The work is the image service's (L{nova.image.interfaces.IImageService},
 as C{call.backends.images}): registration and deregistration go to
@@ -163,6 +164,34 @@ async def registerImage(call):
     return {"ImageId": record.ec2_id}
 
 
+async def createImage(call):
+    """
+    Make a machine image of the caller's project from an instance-store
+    instance's root disk (C{Name}, C{Description}, C{NoReboot}; the compute
+    API's C{createImage}).  The answer comes at once; the image is
+    C{pending} until the instance's host has copied the disk and
+    nova-objectstore has stored it, then C{available} (or C{failed}, with
+    the reason).  The instance is never rebooted (a running one is saved
+    to disk for the copy and restored), whatever C{NoReboot} says.
+    """
+    params = call.params
+    if params.get("BlockDeviceMappings"):
+        raise EC2Error(
+            "UnsupportedOperation", "Images with block device mappings are not supported."
+        )
+    wantedTags = tagSpecifications(params, (IMAGE,))
+    imageId = await call.backends.compute.createImage(
+        call.context,
+        params["InstanceId"],
+        params["Name"],
+        description=params.get("Description"),
+        noReboot=params.get("NoReboot", False),
+    )
+    if wantedTags.get(IMAGE):
+        await applyTags(call, [(imageId, IMAGE, call.context.projectId)], wantedTags[IMAGE])
+    return {"ImageId": imageId}
+
+
 async def deregisterImage(call):
     """
     Remove an image of the caller's project (and its tags).
@@ -177,6 +206,24 @@ async def deregisterImage(call):
     await images.deregisterImage(call.context, imageId)
     await deleteTagsOf(call, [imageId])
     return {"Return": True}
+
+
+async def updateImage(call):
+    """
+    Cactus's C{UpdateImage}: change the name (C{DisplayName}) and the
+    description (C{Description}) of an image the caller's project owns
+    (each at most 255 characters; an absent one is left as it is).  An
+    image the caller may only see is C{AuthFailure}, as for
+    ModifyImageAttribute.
+    """
+    params = call.params
+    await _images(call).updateImage(
+        call.context,
+        params["ImageId"],
+        name=params.get("DisplayName"),
+        description=params.get("Description"),
+    )
+    return True
 
 
 _PLAIN_ATTRIBUTES = {

@@ -2,7 +2,7 @@
 """
 Instance actions: RunInstances, DescribeInstances, TerminateInstances,
 StopInstances, StartInstances, RebootInstances, GetConsoleOutput,
-DescribeInstanceAttribute, ModifyInstanceAttribute and
+GetPasswordData, DescribeInstanceAttribute, ModifyInstanceAttribute and
 DescribeInstanceStatus.
 
 The work is the compute API's (L{nova.compute.api.ComputeAPI}, as
@@ -44,6 +44,7 @@ import binascii
 from datetime import datetime, timezone
 
 import attr
+from twisted.internet.defer import ensureDeferred, gatherResults, succeed
 
 from nova.api.ec2.actions.paging import paginate
 from nova.api.ec2.actions.tags import (
@@ -136,7 +137,7 @@ INSTANCE_FILTERS = {
     "private-ip-address": lambda v: v.record.fixed_ip,
     "ip-address": lambda v: v.publicIp,
     "private-dns-name": lambda v: v.record.fixed_ip,
-    "dns-name": lambda v: v.publicIp or v.record.fixed_ip,
+    "dns-name": lambda v: v.publicIp,
     "availability-zone": lambda v: v.zone,
     "instance-type": lambda v: v.record.instance_type,
     "reservation-id": lambda v: v.record.reservation_id,
@@ -188,20 +189,29 @@ async def instanceViews(call, instances):
         return []
     backends = call.backends
     context = call.context
-    tags = await tagsOf(call, [i.ec2Id for i in instances])
-    floating = {}
-    if backends.configured("network"):
-        floating = await backends.network.floatingIpsByInstance(context)
-    groupIds = {}
-    if backends.configured("securityGroups"):
-        for group in await backends.securityGroups.visibleGroups(context):
-            groupIds[(group.project_id, group.name)] = group.ec2Id
-    images = await backends.compute.imagesOfInstances(context, instances)
+
+    # The reads are independent: they run at once.
+    reads = [
+        tagsOf(call, [i.ec2Id for i in instances]),
+        backends.network.floatingIpsByInstance(context)
+        if backends.configured("network")
+        else succeed({}),
+        backends.securityGroups.visibleGroups(context)
+        if backends.configured("securityGroups")
+        else succeed([]),
+        backends.compute.imagesOfInstances(context, instances),
+        backends.volumes.describeVolumes(context)
+        if backends.configured("volumes")
+        else succeed([]),
+    ]
+    tags, floating, groups, images, volumes = await gatherResults(
+        [ensureDeferred(read) for read in reads], consumeErrors=True
+    ).addErrback(lambda failure: failure.value.subFailure)
+    groupIds = {(group.project_id, group.name): group.ec2Id for group in groups}
     attached = {}
-    if backends.configured("volumes"):
-        for volume in await backends.volumes.describeVolumes(context):
-            if volume.instance_id is not None and volume.attach_status == "attached":
-                attached.setdefault(volume.instance_id, []).append(volume)
+    for volume in volumes:
+        if volume.instance_id is not None and volume.attach_status == "attached":
+            attached.setdefault(volume.instance_id, []).append(volume)
     defaultZone = backends.config.node_availability_zone
     views = []
     for instance in instances:
@@ -243,7 +253,8 @@ def instanceShape(view):
         "ImageId": record.image_id,
         "State": _stateShape(record.state),
         "PrivateDnsName": record.fixed_ip or "",
-        "PublicDnsName": view.publicIp or record.fixed_ip or "",
+        # As EC2: no public name without a public (floating) address.
+        "PublicDnsName": view.publicIp or "",
         "StateTransitionReason": "",
         "KeyName": record.key_name,
         "AmiLaunchIndex": record.launch_index,
@@ -485,6 +496,19 @@ async def describeInstances(call):
     return {"Reservations": reservationShapes(page), "NextToken": nextToken}
 
 
+async def describeInstancesV6(call):
+    """
+    Cactus's C{DescribeInstancesV6}: L{describeInstances} with each
+    instance's IPv6 DNS name (C{dnsNameV6}).  This cloud gives instances
+    no IPv6 address, so it is empty.
+    """
+    result = await describeInstances(call)
+    for reservation in result["Reservations"]:
+        for instance in reservation["Instances"]:
+            instance["DnsNameV6"] = ""
+    return result
+
+
 # -- state changes --------------------------------------------------------
 
 
@@ -569,6 +593,23 @@ async def getConsoleOutput(call):
         "InstanceId": result.get("instanceId") or instanceId,
         "Timestamp": timestamp,
         "Output": base64.b64encode(output).decode("ascii"),
+    }
+
+
+async def getPasswordData(call):
+    """
+    An instance's encrypted administrator password, as EC2 gives it for
+    Windows guests.  Nova's guests are Linux, which have none: as EC2
+    answers for them, C{PasswordData} is empty and C{Timestamp} is now.
+    Another project's instance is C{InvalidInstanceID.NotFound}.
+    """
+    instance = await call.backends.compute.getInstance(
+        call.context, call.params["InstanceId"]
+    )
+    return {
+        "InstanceId": instance.ec2Id,
+        "Timestamp": datetime.fromtimestamp(call.backends.clock.seconds(), timezone.utc),
+        "PasswordData": "",
     }
 
 

@@ -2,7 +2,7 @@
 """
 Volume and snapshot actions: CreateVolume, DeleteVolume, DescribeVolumes,
 AttachVolume, DetachVolume, CreateSnapshot, DeleteSnapshot,
-DescribeSnapshots.
+DescribeSnapshots, and Cactus's UpdateVolume.
 
 The work is the L{nova.volume.api.VolumeAPI}'s (C{call.backends.volumes}):
 volumes and snapshots belong to a project, which alone sees them
@@ -207,6 +207,22 @@ async def deleteVolume(call):
     """
     volume = await call.backends.volumes.deleteVolume(call.context, call.params["VolumeId"])
     await deleteTagsOf(call, [volume.ec2Id])
+
+
+async def updateVolume(call):
+    """
+    Cactus's C{UpdateVolume}: change a volume's display name
+    (C{DisplayName}) and description (C{DisplayDescription}), each at most
+    255 characters; an absent one is left as it is.
+    """
+    params = call.params
+    await call.backends.volumes.updateVolume(
+        call.context,
+        params["VolumeId"],
+        displayName=params.get("DisplayName"),
+        displayDescription=params.get("DisplayDescription"),
+    )
+    return True
 
 
 async def describeVolumes(call):

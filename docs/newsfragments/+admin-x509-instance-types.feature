@@ -1,0 +1,1 @@
+The admin API answers GenerateX509ForUser (Name, Project: the user's keys and, base64, the credentials zip nova-manage project zipfile writes) and DescribeInstanceTypes (each type's name, memory_mb, vcpus, disk_gb and flavor_id), as Cactus's did.

@@ -1,0 +1,1 @@
+Cactus's EC2 extensions are back: UpdateVolume (a volume's DisplayName and DisplayDescription), UpdateImage (the DisplayName and Description of an image one's project owns) and DescribeInstancesV6 (DescribeInstances with each instance's dnsNameV6, empty since instances have no IPv6 address); boto 2's get_status and get_list call them.

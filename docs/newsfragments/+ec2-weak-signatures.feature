@@ -1,0 +1,1 @@
+The EC2 and admin APIs accept signature versions 0 and 1, as Cactus did, when --ec2_weak_signatures is set (it is off by default, since both are weak: HMAC-SHA1, version 0 over Action and Timestamp only); without it such requests are answered AuthFailure saying those versions are disabled.

@@ -1,0 +1,87 @@
+# -*- test-case-name: tests.api.openstack.test_site -*-
+"""
+The OpenStack API's web site, served on C{--osapi_listen}:C{--osapi_port}:
+
+  - C{/}: the versions list (compute v2.0 and v2.1, identity v3);
+  - C{/v3}, C{/v2.0}: the identity endpoint
+    (L{nova.api.openstack.identity});
+  - C{/v2.1}, C{/v2}, C{/v1.1}: the compute API
+    (L{nova.api.openstack.compute}), one code, three mount points;
+  - C{/image}: the read-only image API v2 subset
+    (L{nova.api.openstack.image}).
+"""
+
+from twisted.web.resource import Resource
+from twisted.web.server import Site
+
+from nova.api.openstack.compute import ComputeRouter, versionEntry
+from nova.api.openstack.identity import IdentityRouter, v3VersionEntry
+from nova.api.openstack.image import ImageRouter
+from nova.api.openstack.resource import Response, Router, route
+
+COMPUTE_MOUNTS = ("v2.1", "v2", "v1.1")
+
+#: The identity API's mount points: its routes name them, so the path
+#: segment is handed back to it (L{OpenStackRoot.getChild}).
+IDENTITY_MOUNTS = (b"v3", b"v2.0")
+
+
+class VersionsRoot(Router):
+    """
+    C{/} itself: the versions of the compute and identity APIs.
+    """
+
+    @route("GET", "", public=True)
+    async def versions(self, call):
+        base = call.baseURL()
+        return Response(
+            {
+                "versions": [
+                    versionEntry(base, legacy=True, mount="v2"),
+                    versionEntry(base),
+                    v3VersionEntry(base),
+                ]
+            }
+        )
+
+
+class OpenStackRoot(Resource):
+    """
+    The site's root: dispatches on the first path segment.
+    """
+
+    def __init__(self, config, backends, tokens):
+        Resource.__init__(self)
+        self.versions = VersionsRoot(config, backends, tokens)
+        self.identity = IdentityRouter(config, backends, tokens)
+        for mount in COMPUTE_MOUNTS:
+            self.putChild(mount.encode("ascii"), ComputeRouter(config, backends, tokens, mount))
+        self.putChild(b"image", ImageRouter(config, backends, tokens))
+
+    def getChild(self, name, request):
+        if name == b"":
+            return self.versions
+        # The routers match the whole path: hand the segment back.
+        request.postpath.insert(0, request.prepath.pop())
+        if name in IDENTITY_MOUNTS:
+            return self.identity
+        return self.versions
+
+    def render(self, request):
+        return self.versions.render(request)
+
+
+def openstackSite(config, backends, tokens):
+    """
+    @param backends: the service APIs (L{nova.api.ec2.resource.Backends},
+        shared with the EC2 API).
+    @param tokens: the L{nova.db.tokens.TokenStore}.
+    @return: the L{Site}, its requests' bodies bounded by
+        C{--ec2_max_request_bytes}.
+    """
+    from nova.api.ec2.resource import boundedRequestFactory
+
+    root = OpenStackRoot(config, backends, tokens)
+    site = Site(root, requestFactory=boundedRequestFactory(config.ec2_max_request_bytes))
+    site.noisy = False
+    return site

@@ -363,8 +363,14 @@ class GuestNetworkTests(TestCase):
         )
         hosts = glob.glob(os.path.join(self.state, "networks", f"nova-{self.bridge}.conf"))
         self.assertEqual(len(hosts), 1, os.listdir(os.path.join(self.state, "networks")))
-        with open(hosts[0]) as f:
-            self.assertEqual(f.read(), "")
+
+        def hostsEmpty():
+            with open(hosts[0]) as f:
+                return f.read() == ""
+
+        # nova-dhcpbridge frees the address in the database, then rewrites
+        # the hosts file: the file follows shortly.
+        waitUntil(hostsEmpty, timeout=30, what="the hosts file to forget the address")
         ec2.release_address(PublicIp=public)
 
     @inlineCallbacks

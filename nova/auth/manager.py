@@ -34,7 +34,6 @@ import attr
 from twisted.application.internet import TimerService
 from twisted.application.service import MultiService
 from twisted.internet.defer import fail, inlineCallbacks, succeed
-from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface.verify import verifyObject
@@ -55,6 +54,7 @@ from nova.config import Flag
 from nova.context import RequestContext
 from nova.exception import DatabaseError, Invalid, NovaError
 from nova.util.outage import outageOf
+from nova.util.threads import reactorThreads
 
 # Driver flag values, including the class paths Nova's own flagfiles name.
 AUTH_DRIVERS = {
@@ -1177,8 +1177,7 @@ def authManagerFromConfig(config, db, reactor):
     else:
         cache = MemoryCache(reactor)
 
-    def runInThread(function, *args):
-        return deferToThreadPool(reactor, reactor.getThreadPool(), function, *args)
+    runInThread = reactorThreads(reactor)
 
     manager = AuthManager(
         driver,

@@ -22,13 +22,13 @@ import tempfile
 import uuid
 
 from twisted.internet.defer import inlineCallbacks
-from twisted.internet.threads import deferToThreadPool
 from zope.interface import Interface, implementer
 
 from nova.objectstore import errors as s3errors
 from nova.objectstore.body import BodySummary
 from nova.objectstore.interfaces import ObjectSettings
 from nova.util.files import unlinkQuietly
+from nova.util.threads import reactorThreads
 
 #: The bucket snapshots are written to, and its owner.
 SNAPSHOT_BUCKET = "nova-snapshots"
@@ -139,8 +139,7 @@ class ObjectStoreUploader:
             in C{<instances_path>/_snapshots} with the reactor's threads.
         """
 
-        def runInThread(function, *args):
-            return deferToThreadPool(reactor, reactor.getThreadPool(), function, *args)
+        runInThread = reactorThreads(reactor)
 
         return cls(store, runInThread, os.path.join(config.instances_path, "_snapshots"))
 

@@ -66,6 +66,7 @@ from nova.image.interfaces import IImageService
 from nova.image.storage import ImageStorage
 from nova.objectstore import common
 from nova.objectstore import errors as s3errors
+from nova.util.threads import reactorThreads
 
 _ARCHITECTURE = re.compile(r"\A[A-Za-z0-9_]{1,32}\Z")
 _DEVICE = re.compile(r"\A/dev/[a-z0-9]{1,32}\Z")
@@ -281,8 +282,7 @@ class ImageService(Service, ImageCatalog):
 
             ca = CertificateAuthority.fromConfig(config, reactor)
 
-        def runInThread(function, *args):
-            return deferToThreadPool(reactor, reactor.getThreadPool(), function, *args)
+        runInThread = reactorThreads(reactor)
 
         storage = ImageStorage(config.images_path, runInThread, fsync=config.s3_fsync)
         return cls(

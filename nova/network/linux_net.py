@@ -46,6 +46,7 @@ from zope.interface import implementer
 from nova.network.interfaces import INetworkDriver, NetworkDriverError
 from nova.network.iptables import IptablesManager
 from nova.util.process import IProcessRunner, ProcessError, ReactorProcessRunner, runChecked
+from nova.util.threads import reactorThreads
 
 log = Logger()
 
@@ -240,14 +241,11 @@ class LinuxNetDriver:
         """
         if reactor is None:
             from twisted.internet import reactor
-        from twisted.internet.threads import deferToThreadPool
-
         if runner is None:
             runner = ReactorProcessRunner(reactor)
         runner = namespacedRunner(runner, config.network_namespace)
 
-        def runInThread(function, *args):
-            return deferToThreadPool(reactor, reactor.getThreadPool(), function, *args)
+        runInThread = reactorThreads(reactor)
 
         return cls(config, runner, reactor, runInThread)
 

@@ -17,13 +17,13 @@ import ipaddress
 
 from twisted.application.service import MultiService
 from twisted.internet.defer import ensureDeferred, maybeDeferred
-from twisted.internet.threads import deferToThreadPool
 
 from nova.auth.manage import _withAuth
 from nova.context import RequestContext
 from nova.manage import Commands, formatTable
 from nova.network import errors
 from nova.network.cloudpipe import CloudPipe, CloudpipeError, isCloudpipe
+from nova.util.threads import reactorThreads
 
 
 def _dash(value):
@@ -48,8 +48,7 @@ class VpnCommands(Commands):
 
         reactor = self.env.reactor
 
-        def runInThread(function, *args):
-            return deferToThreadPool(reactor, reactor.getThreadPool(), function, *args)
+        runInThread = reactorThreads(reactor)
 
         self._services = MultiService()
         rpc = rpcFromConfig(self.config, reactor, self._services)

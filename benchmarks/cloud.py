@@ -297,10 +297,12 @@ class Cloud:
             C{x-amz-meta-image-type}).
         @return: the image's id.
         """
+        from botocore.exceptions import ClientError
+
         s3 = self.client("s3")
         try:
             s3.head_bucket(Bucket=bucket)
-        except Exception:
+        except ClientError:
             s3.create_bucket(Bucket=bucket)
         key = key or (os.path.basename(path) if path else f"{imageType}.img")
         metadata = {"image-type": imageType}

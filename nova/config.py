@@ -393,7 +393,7 @@ def _legacy(flags, name, value, nextToken, warn):
     if value is None and nextToken is not None and not nextToken.startswith("--"):
         # Cactus's gflags took "--name value" as well; a boolean's bare
         # form is followed by another flag or nothing.
-        if legacy.translate is not None and legacy.name != "fake_rabbit":
+        if legacy.translate is not None and not legacy.boolean:
             value, consumed = nextToken, True
     warn(legacy.warning())
     occurrences = []

@@ -25,11 +25,14 @@ class LegacyFlag:
     @ivar translate: L{None}, or called with the flag's value text (L{None}
         for the bare form C{--name}) and returning C{(name, value text)}
         pairs of current flags to set in its place.
+    @ivar boolean: whether the flag is a boolean (its bare form takes no
+        value from the next argument).
     """
 
     name = attr.ib()
     note = attr.ib()
     translate = attr.ib(default=None)
+    boolean = attr.ib(default=False)
 
     def warning(self):
         """
@@ -218,7 +221,9 @@ def _table():
         for name in names.split():
             table[name] = LegacyFlag(name, note)
     for flag in (
-        LegacyFlag("fake_rabbit", "it is --rpc_backend=local (set now)", _fakeRabbit),
+        LegacyFlag(
+            "fake_rabbit", "it is --rpc_backend=local (set now)", _fakeRabbit, boolean=True
+        ),
         LegacyFlag("ec2_listen_port", "it is --ec2_port (set now)", _renamed("ec2_port")),
         LegacyFlag("osapi_listen_port", "it is --osapi_port (set now)", _renamed("osapi_port")),
     ):

@@ -37,9 +37,15 @@ changed.
 
 from collections import OrderedDict
 
-from twisted.internet.defer import Deferred, DeferredLock, gatherResults, inlineCallbacks
-from twisted.python.failure import Failure
+from twisted.internet.defer import (
+    Deferred,
+    DeferredLock,
+    gatherResults,
+    inlineCallbacks,
+    maybeDeferred,
+)
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 
 from nova import exception
 from nova.compute import states
@@ -112,11 +118,7 @@ class _RefreshQueue:
                     d.callback(result)
             self._next()
 
-        d = Deferred.fromCoroutine(self._call(groupIds))
-        d.addBoth(done)
-
-    async def _call(self, groupIds):
-        return await self._run(groupIds)
+        maybeDeferred(self._run, groupIds).addBoth(done)
 
 
 def _isoTime(when):
@@ -660,7 +662,7 @@ class ComputeManager(Manager):
         except Exception as e:
             try:
                 yield self.images.failImage(context, imageId, f"snapshot failed: {e}")
-            except Exception:
+            except exception.NovaError:
                 self.log.failure("marking {imageId} failed failed", imageId=imageId)
             raise
         self.log.info(

@@ -16,6 +16,13 @@ from nova.image.interfaces import IImageService
 from nova.image.manager import TOPIC
 
 
+def _given(**values):
+    """
+    @return: the arguments of C{values} that are not L{None}.
+    """
+    return {name: value for name, value in values.items() if value is not None}
+
+
 @implementer(IImageService)
 class ImageAPI(ImageCatalog):
     """
@@ -29,6 +36,10 @@ class ImageAPI(ImageCatalog):
         self.rpc = rpc
         self.timeout = timeout
 
+    def _call(self, context, method, args):
+        d = self.rpc.call(context, TOPIC, method, args, timeout=self.timeout)
+        return d.addCallback(ImageRecord.fromDict)
+
     def registerImage(
         self,
         context,
@@ -41,20 +52,20 @@ class ImageAPI(ImageCatalog):
         rootDeviceName=None,
         imageType=None,
     ):
-        args = {"location": location}
-        for key, value in (
-            ("name", name),
-            ("description", description),
-            ("architecture", architecture),
-            ("kernelId", kernelId),
-            ("ramdiskId", ramdiskId),
-            ("rootDeviceName", rootDeviceName),
-            ("imageType", imageType),
-        ):
-            if value is not None:
-                args[key] = value
-        d = self.rpc.call(context, TOPIC, "registerImage", args, timeout=self.timeout)
-        return d.addCallback(ImageRecord.fromDict)
+        return self._call(
+            context,
+            "registerImage",
+            _given(
+                location=location,
+                name=name,
+                description=description,
+                architecture=architecture,
+                kernelId=kernelId,
+                ramdiskId=ramdiskId,
+                rootDeviceName=rootDeviceName,
+                imageType=imageType,
+            ),
+        )
 
     def reserveImage(
         self,
@@ -67,35 +78,25 @@ class ImageAPI(ImageCatalog):
         ramdiskId=None,
         rootDeviceName=None,
     ):
-        args = {"location": location}
-        for key, value in (
-            ("name", name),
-            ("description", description),
-            ("architecture", architecture),
-            ("kernelId", kernelId),
-            ("ramdiskId", ramdiskId),
-            ("rootDeviceName", rootDeviceName),
-        ):
-            if value is not None:
-                args[key] = value
-        d = self.rpc.call(context, TOPIC, "reserveImage", args, timeout=self.timeout)
-        return d.addCallback(ImageRecord.fromDict)
+        return self._call(
+            context,
+            "reserveImage",
+            _given(
+                location=location,
+                name=name,
+                description=description,
+                architecture=architecture,
+                kernelId=kernelId,
+                ramdiskId=ramdiskId,
+                rootDeviceName=rootDeviceName,
+            ),
+        )
 
     def completeImage(self, context, imageId):
-        d = self.rpc.call(
-            context, TOPIC, "completeImage", {"imageId": imageId}, timeout=self.timeout
-        )
-        return d.addCallback(ImageRecord.fromDict)
+        return self._call(context, "completeImage", {"imageId": imageId})
 
     def failImage(self, context, imageId, reason):
-        d = self.rpc.call(
-            context,
-            TOPIC,
-            "failImage",
-            {"imageId": imageId, "reason": reason},
-            timeout=self.timeout,
-        )
-        return d.addCallback(ImageRecord.fromDict)
+        return self._call(context, "failImage", {"imageId": imageId, "reason": reason})
 
     def deregisterImage(self, context, imageId):
         return self.rpc.call(

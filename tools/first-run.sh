@@ -30,7 +30,7 @@ PY
   echo "created user admin in project admin"
 fi
 echo
-echo "Credentials of user admin (project admin): $STATE/novarc, $STATE/nova.zip"
+echo "Credentials of user admin (project admin): $STATE/novarc (EC2, S3), $STATE/openrc (OpenStack), $STATE/nova.zip"
 grep -E '^export (EC2_ACCESS_KEY|EC2_SECRET_KEY|EC2_URL|S3_URL)=' "$STATE/novarc" | sed 's/^export /  /'
 echo
 echo "Use them with the aws CLI or boto3:"

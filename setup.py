@@ -13,7 +13,8 @@ setup(
     license="Apache-2.0",
     python_requires=">=3.11",
     packages=find_packages(exclude=["tests", "tests.*", "benchmarks"]) + ["twisted.plugins"],
-    package_data={"nova.rpc": ["*.xml"], "nova": ["etc/*"]},
+    package_data={"nova.rpc": ["*.xml"], "nova": ["etc/*"],
+                  "nova.api.dashboard": ["templates/*.html", "static/*.css", "static/*.js"]},
     include_package_data=True,
     install_requires=[
         "Twisted[tls]>=24.7",
@@ -28,12 +29,22 @@ setup(
         "treq>=23.11",
         "botocore>=1.34",
         "boto3>=1.34",
+        # The web dashboard's templates (autoescaped HTML).
+        "Jinja2>=3.1",
+        # Config drives (ISO 9660 images written in pure Python).
+        "pycdlib>=1.14",
+        # The VNC console's websocket proxy (autobahn's Twisted websockets).
+        "autobahn>=23.1",
     ],
     extras_require={
         "mysql": ["mysqlclient>=2.2"],
         "libvirt": ["libvirt-python>=9.0"],
         "test": ["awscli>=1.32", "boto>=2.49", "moto[server]>=5.0", "apache-libcloud>=3.8",
-                 "openstacksdk>=4.0", "python-openstackclient>=7.0"],
+                 "openstacksdk>=4.0", "python-openstackclient>=7.0",
+                 # The dashboard's browser tests drive the system Chromium.
+                 "playwright>=1.40",
+                 # Property-based fuzzing of the EC2 parser and the S3 router.
+                 "hypothesis>=6.100"],
         # The documentation site (`make docs`); docutils within what awscli,
         # of the test extra, allows.
         "docs": ["sphinx>=7.3,<8", "myst-parser>=4.0,<5", "docutils>=0.19,<0.20"],

@@ -188,6 +188,10 @@ class Cloud:
             "--s3_host=127.0.0.1",
             *flags,
         ]
+        if not any(flag.startswith("--osapi_port=") for flag in flags):
+            # The OpenStack API (and the dashboard on its port) on a port
+            # the system picks, so that no run needs port 8774 free.
+            self.flags += ["--osapi_port=0", "--osapi_listen=127.0.0.1", "--dashboard_port=0"]
         self.processes = []
         self.cleanups = []
         self.access = "bench-" + uuid.uuid4().hex[:8]

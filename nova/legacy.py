@@ -100,20 +100,21 @@ _GROUPS = (
     ),
     (
         "the OpenStack API is served at the fixed paths of docs/openstack.md, over http, "
-        "without extensions or an admin API",
-        "osapi_path osapi_scheme osapi_max_limit osapi_extensions_path allow_admin_api",
+        "with its extensions built in",
+        "osapi_path osapi_scheme osapi_extensions_path",
     ),
     (
-        "rescue and instance passwords are not provided by this release",
-        "rescue_image_id rescue_kernel_id rescue_ramdisk_id rescue_timeout password_length",
+        "a rescue boots --rescue_image_id with that image's kernel and ramdisk, and waits for "
+        "no timeout; instance passwords are not provided by this release",
+        "rescue_kernel_id rescue_ramdisk_id rescue_timeout password_length",
     ),
     (
-        "consoles other than the serial console output (GetConsoleOutput) are not provided "
-        "by this release",
+        "consoles are the serial console output (GetConsoleOutput) and VNC through nova-api's "
+        "websocket proxy (--vncproxy_base_url, --vncserver_listen; docs/libvirt.md)",
         "ajax_console_proxy_port ajax_console_proxy_url ajaxterm_portrange console_host "
         "console_public_hostname console_vmrc_error_retries console_vmrc_port console_xvp_conf "
         "console_xvp_conf_template console_xvp_log console_xvp_multiplex_port console_xvp_pid "
-        "vnc_enabled vncproxy_url vncserver_host",
+        "vnc_enabled vncproxy_url",
     ),
     (
         "only the libvirt and fake hypervisors are supported (--connection_type)",
@@ -208,7 +209,8 @@ _GROUPS = (
         "use_forwarded_for",
     ),
     (
-        "personality files and their quotas are not provided by this release",
+        "personality files are written to the config drive with Cactus's fixed limits "
+        "(5 files of 10240 bytes, paths of 255 bytes; nova.api.openstack.servermeta)",
         "quota_max_injected_file_content_bytes quota_max_injected_file_path_bytes "
         "quota_max_injected_files",
     ),
@@ -226,6 +228,7 @@ def _table():
         ),
         LegacyFlag("ec2_listen_port", "it is --ec2_port (set now)", _renamed("ec2_port")),
         LegacyFlag("osapi_listen_port", "it is --osapi_port (set now)", _renamed("osapi_port")),
+        LegacyFlag("vncserver_host", "it is --vncserver_listen (set now)", _renamed("vncserver_listen")),
     ):
         table[flag.name] = flag
     return table

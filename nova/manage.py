@@ -49,6 +49,7 @@ CATEGORIES = {
     "instance_type": "nova.compute.manage.InstanceTypeCommands",
     "flavor": "nova.compute.manage.InstanceTypeCommands",
     "image": "nova.image.manage.ImageCommands",
+    "volume": "nova.volume.manage.VolumeCommands",
 }
 
 # Categories that are another category under Cactus's second name.
@@ -56,9 +57,6 @@ ALIASES = {"account": "project", "flavor": "instance_type"}
 
 # Cactus commands this project does not provide: (category, action, why).
 NOT_PROVIDED = (
-    ("volume", "delete", "not provided yet: use the EC2 DeleteVolume call"),
-    ("volume", "reattach",
-     "not provided yet: detach and attach again with the EC2 DetachVolume and AttachVolume calls"),
     ("image", "image_register, kernel_register, ramdisk_register, all_register",
      "replaced by image bundle and image register (bundles, uploads and registers)"),
     ("image", "convert, convert_all",

@@ -6,7 +6,7 @@ services table fresh, and runs the manager's periodic tasks.
 
 from twisted.application.internet import TimerService
 from twisted.application.service import MultiService
-from twisted.internet.defer import DeferredList, inlineCallbacks, succeed
+from twisted.internet.defer import Deferred, DeferredList, inlineCallbacks, succeed
 from twisted.logger import Logger
 from zope.interface import implementer
 
@@ -48,6 +48,17 @@ OPTIONS = (
         "enable`.",
     ),
     Flag(
+        "drain_timeout",
+        "float",
+        30.0,
+        "Seconds a stopping service (SIGTERM) waits for the requests it is "
+        "running to finish.  Requests still running then are handed back: "
+        "over RabbitMQ their unacknowledged messages go to a peer or wait "
+        "for the next start; their instances and volumes are finished or "
+        "marked error by the scheduler's stuck-work sweep.",
+        minimum=0.0,
+    ),
+    Flag(
         "node_availability_zone",
         "str",
         "nova",
@@ -77,8 +88,31 @@ class DrainingDispatcher:
         d.addBoth(done)
         return d
 
-    def drain(self):
-        return DeferredList(list(self.inFlight), consumeErrors=True)
+    def drain(self, clock=None, timeout=None):
+        """
+        @param clock: with C{timeout}, the clock that bounds the wait.
+        @param timeout: seconds to wait at most, or C{None} for no limit.
+        @return: L{Deferred} firing with the number of requests still
+            running when it gave up (0 once every request finished).
+        """
+        waiting = DeferredList(list(self.inFlight), consumeErrors=True)
+        if timeout is None or not self.inFlight:
+            return waiting.addCallback(lambda _: 0)
+        drained = Deferred()
+
+        def finished(_):
+            if timer.active():
+                timer.cancel()
+            if not drained.called:
+                drained.callback(0)
+
+        def gaveUp():
+            if not drained.called:
+                drained.callback(len(self.inFlight))
+
+        timer = clock.callLater(timeout, gaveUp)
+        waiting.addCallback(finished)
+        return drained
 
 
 class NovaService(MultiService):
@@ -90,7 +124,9 @@ class NovaService(MultiService):
     the fanout of C{<topic>}; it reports every C{report_interval} seconds
     and runs the manager's periodic tasks every C{periodic_interval}
     seconds, both on the injected clock.  Stopping stops consuming, waits
-    for requests in flight, and stops the timers.
+    for requests in flight (at most C{drain_timeout} seconds: then the
+    rest are handed back, see L{DrainingDispatcher.drain}), and stops the
+    timers.
 
     A service with no C{topic} (nova-api, nova-objectstore) only reports.
 
@@ -115,6 +151,7 @@ class NovaService(MultiService):
         self.consumer = None
         self.ready = None
         self.dispatcher = DrainingDispatcher(ManagerDispatcher(manager))
+        self.shutdownTimeout = config.drain_timeout
         self.setName(f"{binary}.{self.host}")
         self._reporter = TimerService(config.report_interval, self.report)
         self._reporter.clock = clock
@@ -202,7 +239,15 @@ class NovaService(MultiService):
         if self.consumer is not None:
             yield self.consumer.stop()
             self.consumer = None
-        yield self.dispatcher.drain()
+        left = yield self.dispatcher.drain(self.clock, self.shutdownTimeout)
+        if left:
+            self.log.warn(
+                "{name}: {count} request(s) still running after {seconds:g} s; handing "
+                "them back",
+                name=self.name,
+                count=left,
+                seconds=self.shutdownTimeout,
+            )
         yield MultiService.stopService(self)
         self.log.info("{name} stopped", name=self.name)
 

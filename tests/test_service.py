@@ -143,6 +143,27 @@ class NovaServiceTests(SynchronousTestCase):
         self.successResultOf(stopped)
         self.assertFalse(self.clock.getDelayedCalls())
 
+    def test_stopHandsBackAfterShutdownTimeout(self):
+        """
+        A request still running C{drain_timeout} seconds after the stop
+        began does not hold the service: it stops, and no timer is left.
+        """
+        self.start()
+        call = self.rpc.call(CONTEXT, "compute", "later", {}, timeout=60)
+        self.clock.advance(0)
+        [pending] = self.manager.pending
+        stopped = self.service.stopService()
+        self.clock.advance(self.config.drain_timeout - 0.5)
+        self.assertNoResult(stopped)
+        self.clock.advance(0.5)
+        self.successResultOf(stopped)
+        self.assertNoResult(call)
+        # In one process the request still finishes, later.
+        pending.callback("late")
+        self.clock.advance(0)
+        self.assertEqual(self.successResultOf(call), "late")
+        self.assertFalse(self.clock.getDelayedCalls())
+
     def test_stoppedServiceConsumesNothing(self):
         self.start()
         self.successResultOf(self.service.stopService())

@@ -19,6 +19,22 @@ from twisted.trial.unittest import SkipTest
 from nova.context import RequestContext
 
 
+#: How far apart the fixed ports of trial's workers are (L{workerPort}).
+WORKER_PORT_STRIDE = 2000
+
+
+def workerPort(port):
+    """
+    A fixed port of a test (a private server's, a target's) as this trial
+    process uses it: C{port} itself in a plain run, and C{port} plus
+    L{WORKER_PORT_STRIDE} times N in worker N of C{trial -jN} (whose
+    working directory is C{_trial_temp/N}), so that two tests of one
+    module running at once in two workers never share a port.
+    """
+    name = os.path.basename(os.getcwd())
+    return port + (WORKER_PORT_STRIDE * int(name) if name.isdigit() else 0)
+
+
 def servicesRequired():
     """
     @return: C{True} when tests of real servers must not skip.

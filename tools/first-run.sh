@@ -32,6 +32,9 @@ fi
 echo
 echo "Credentials of user admin (project admin): $STATE/novarc (EC2, S3), $STATE/openrc (OpenStack), $STATE/nova.zip"
 grep -E '^export (EC2_ACCESS_KEY|EC2_SECRET_KEY|EC2_URL|S3_URL)=' "$STATE/novarc" | sed 's/^export /  /'
+# The web dashboard: on the OpenStack API's port unless --dashboard_port gives one.
+DASHBOARD=$("$VENV/python" -c 'import sys; from nova.config import parseFlags; c = parseFlags(sys.argv[1:])[0]; print(f"http://{c.osapi_host}:{c.dashboard_port or c.osapi_port}{c.dashboard_path}")' "$@")
+echo "Dashboard: $DASHBOARD (user name admin, EC2_SECRET_KEY as the secret key)"
 echo
 echo "Use them with the aws CLI or boto3:"
 echo "  . $STATE/novarc"

@@ -30,7 +30,9 @@ PACKAGES=(rabbitmq-server amqp-specs redis-server slapd ldap-utils postgresql
   mariadb-server mariadb-client libmariadb-dev pkg-config libvirt-dev
   libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils qemu-block-extra
   busybox-static cpio dnsmasq-base dnsmasq-utils iptables nftables ebtables udhcpc tgt iproute2
-  util-linux curl)
+  util-linux curl
+  openvpn  # the cloudpipe tests' VPN client
+  chromium)  # the dashboard's browser tests (Playwright drives /usr/bin/chromium)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -19,6 +19,12 @@ class Options(NovaOptions):
         "nova-network and nova-volume in one process."
     )
 
+    def parseOptions(self, options=None):
+        from nova.api.tap import checkDashboardFlags
+
+        NovaOptions.parseOptions(self, options)
+        checkDashboardFlags(self)
+
 
 def topicManagers():
     """
@@ -49,8 +55,14 @@ class AllInOne(Daemon):
 
     def startService(self):
         Daemon.startService(self)
-        for name in ("ec2-api", "s3", "openstack-api"):
-            port = self.getServiceNamed(name)._port
+        for name, service in (
+            ("ec2-api", "ec2-api"),
+            ("s3", "s3"),
+            ("openstack-api", "openstack-api"),
+            # On the OpenStack API's port unless it has one of its own.
+            ("dashboard", "dashboard" if "dashboard" in self.namedServices else "openstack-api"),
+        ):
+            port = self.getServiceNamed(service)._port
             if port is None:
                 continue
             address = port.getHost()
@@ -58,10 +70,16 @@ class AllInOne(Daemon):
                 "ec2-api": (self.config.ec2_host, self.config.ec2_path),
                 "s3": (self.config.s3_host, "/"),
                 "openstack-api": (self.config.osapi_host, "/v3"),
+                "dashboard": (self.config.osapi_host, self.config.dashboard_path),
             }[name]
             log.info(
                 "{name} listening on http://{host}:{port}{path}",
-                name={"ec2-api": "EC2 API", "s3": "S3 object store", "openstack-api": "OpenStack API"}[name],
+                name={
+                    "ec2-api": "EC2 API",
+                    "s3": "S3 object store",
+                    "openstack-api": "OpenStack API",
+                    "dashboard": "Dashboard",
+                }[name],
                 host=host,
                 port=address.port,
                 path=path,
@@ -84,7 +102,9 @@ def makeService(options):
     authManager = authManagerFromConfig(config, db, reactor)
     authManager.service.setServiceParent(top)
     objectstore, imageManager = objectstoreWithImages(config, reactor, db, rpc, authManager)
-    for service in apiServices(config, reactor, db, rpc, authManager, openstack=True) + objectstore:
+    for service in apiServices(
+        config, reactor, db, rpc, authManager, openstack=True, dashboard=True
+    ) + objectstore:
         service.setServiceParent(top)
     for binary, topic, managerClass in topicManagers():
         if topic == "compute":

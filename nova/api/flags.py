@@ -63,4 +63,72 @@ OPTIONS = (
         "Seconds an OpenStack API token (POST /v3/auth/tokens) stays valid.",
         minimum=1,
     ),
+    Flag(
+        "vncproxy_base_url",
+        "str",
+        "",
+        "URL browsers (noVNC) open a VNC console's websocket at; the "
+        "console's token is added as ?token=.  Empty: "
+        "ws://<osapi_host>:<osapi_port>/websockify, the proxy nova-api "
+        "serves beside the OpenStack API.",
+    ),
+    Flag(
+        "vnc_token_ttl",
+        "int",
+        600,
+        "Seconds a VNC console token (GetVncConsole) can open connections "
+        "through the proxy.",
+        minimum=1,
+    ),
+    Flag(
+        "osapi_max_limit",
+        "int",
+        1000,
+        "Most items one page of an OpenStack API v1.0 list holds (the limit "
+        "query parameter is capped to it).",
+        minimum=1,
+    ),
+    Flag(
+        "allow_admin_api",
+        "bool",
+        False,
+        "Serve the OpenStack API v1.0's admin parts: the server actions pause, "
+        "unpause, suspend, resume, rescue, unrescue, reset_network, "
+        "inject_network_info, lock, unlock and diagnostics, and the /users and "
+        "/accounts resources (each still needs a superuser, or the role the "
+        "policy names).",
+    ),
+    Flag("dashboard_listen", "str", "0.0.0.0", "Address the web dashboard listens on."),
+    Flag(
+        "dashboard_port",
+        "int",
+        0,
+        "Port of the web dashboard; 0: the OpenStack API's port (--osapi_port), "
+        "where it is served at --dashboard_path beside the API and the VNC proxy.",
+        minimum=0,
+    ),
+    Flag(
+        "dashboard_path",
+        "str",
+        "/dashboard",
+        "URL path of the web dashboard on its port: segments of letters, "
+        "digits, '-', '_' and '.', as /dashboard or /cloud/ui; / for the "
+        "whole port.",
+    ),
+    Flag(
+        "dashboard_session_ttl",
+        "int",
+        3600,
+        "Seconds a dashboard login lasts without a request; each request "
+        "starts the time again.  Sessions live in the credentials cache "
+        "(--cache_backend), so every nova-api sharing it knows them.",
+        minimum=60,
+    ),
+    Flag(
+        "dashboard_secure_cookies",
+        "bool",
+        False,
+        "Mark the dashboard's session cookie Secure (sent over HTTPS only): "
+        "set it when the dashboard is reached through an HTTPS proxy.",
+    ),
 )

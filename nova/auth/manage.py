@@ -151,16 +151,19 @@ def _writeFile(path, data, mode=0o600):
         f.write(data)
 
 
-def credentialsZip(config, authority, user, project):
+def credentialsZip(config, authority, user, project, vpnEndpoint=None):
     """
     Make a user's credentials for a project (blocking: run in a thread).
 
     @param authority: the L{nova.auth.ca.CertificateAuthority}.
+    @param vpnEndpoint: C{(address, port)} of the project's cloudpipe VPN
+        (L{nova.network.vpn.vpnEndpoint}), or L{None}.
     @return: the bytes of C{nova.zip}: C{novarc}, C{pk.pem} (the user's
         private key), C{cert.pem} (its certificate, signed for the
-        project), C{cacert.pem} (the CA that signed it) and
+        project), C{cacert.pem} (the CA that signed it),
         C{cloud-cert.pem} (the cloud certificate image bundles are
-        encrypted to).
+        encrypted to) and, with C{vpnEndpoint}, C{nova-vpn.conf} (the
+        OpenVPN client configuration of L{nova.network.vpn}).
     """
     privateKey, certificate, _ = authority.signUserCertificate(user.name, project)
     buffer = io.BytesIO()
@@ -170,6 +173,12 @@ def credentialsZip(config, authority, user, project):
         archive.writestr("cert.pem", certificate)
         archive.writestr("cacert.pem", authority.projectCertificatePEM(project))
         archive.writestr("cloud-cert.pem", authority.cloudCertificatePEM())
+        if vpnEndpoint is not None:
+            from nova.network.vpn import CLIENT_CONFIG_NAME, credentialsConfig
+
+            archive.writestr(
+                CLIENT_CONFIG_NAME, credentialsConfig(authority, project, vpnEndpoint)
+            )
     return buffer.getvalue()
 
 
@@ -364,14 +373,23 @@ class ProjectCommands(Commands):
     @_withAuth
     @inlineCallbacks
     def do_zipfile(self, project_id, user_id, filename="nova.zip"):
-        """Write a user's credentials for a project (novarc, keys, certificates) to a zip."""
+        """Write a user's credentials for a project (novarc, keys, certificates, nova-vpn.conf) to a zip."""
+        from nova.db.networks import NetworkNotFound
+        from nova.network.vpn import vpnEndpoint
+
         user = yield self.auth.getUser(user_id)
         credentials = yield self.auth.getCredentials(f"{user.accessKey}:{project_id}")
         authority = _authority(self.config, self.env.reactor)
+        try:
+            network = yield self.env.db.networks.getForProject(credentials.project.name)
+        except NetworkNotFound:
+            network = None
+        endpoint = vpnEndpoint(network)
 
         def make():
             data = credentialsZip(
-                self.config, authority, credentials.user, credentials.project.name
+                self.config, authority, credentials.user, credentials.project.name,
+                endpoint,
             )
             _writeFile(filename, data)
 

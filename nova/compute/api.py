@@ -19,21 +19,37 @@ the compute manager's power-state sync acts on it).
 
 An administrator may lock an instance (L{ComputeAPI.lockInstance}): while
 it is locked, every request of a non-administrator that would change it
-(terminate, reboot, stop, start, pause, unpause, suspend, resume, modify
+(terminate, reboot, stop, start, pause, unpause, suspend, resume, resize,
+confirm or revert a resize, rebuild, rescue, unrescue, modify or update
 its attributes, attach or detach a volume) is refused with
 L{InstanceLocked} (EC2: C{OperationNotPermitted}).
+
+A running instance can be resized to another type
+(L{ComputeAPI.resizeInstance}): its host resizes the guest in place and
+keeps the old one until L{ComputeAPI.confirmResize} drops it or
+L{ComputeAPI.revertResize} restores it; meanwhile the instance counts
+against the quotas with the larger type's vCPUs, memory and disk.  A
+running or stopped one can be rebuilt from another machine image
+(L{ComputeAPI.rebuildInstance}), keeping its id and addresses; a running
+one rescued (L{ComputeAPI.rescueInstance}: a rescue image boots with its
+disk attached second) and unrescued.  See L{nova.compute.states} for the
+states each goes through.
 """
 
+import base64
+import binascii
+import json
 import random as _random
 import re
 from datetime import timedelta
 
 import attr
-from twisted.internet.defer import inlineCallbacks, maybeDeferred
+from twisted.internet.defer import DeferredList, inlineCallbacks, maybeDeferred, succeed
 from twisted.logger import Logger
 
 from nova import exception
 from nova.compute import states
+from nova.compute.blockdevices import BlockDeviceAPI
 from nova.compute.errors import (
     IdempotentParameterMismatch,
     InstanceLimitExceeded,
@@ -50,12 +66,17 @@ from nova.compute.names import (
     parseInstanceId,
 )
 from nova.compute.snapshots import snapshotLocation
+from nova.console.tokens import ConsoleTokenStore
+from nova.db.images import AVAILABLE as IMAGE_AVAILABLE
+from nova.db.images import MACHINE as MACHINE_IMAGE
 from nova.db.instances import SHUTDOWN_BEHAVIORS, STOP_ON_SHUTDOWN
 from nova.db.services import utcnow
 from nova.idempotency import checkClientToken, requestHash
 from nova.image.api import ImageAPI
 from nova.network.security_groups import SecurityGroupAPI
 from nova.quota import QuotaEngine
+from nova.virt.interfaces import VolumeConnection
+from nova.volume.api import VolumeAPI
 
 #: The quota resources RunInstances checks, with what one instance uses.
 _QUOTA_RESOURCES = (
@@ -69,6 +90,70 @@ _QUOTA_RESOURCES = (
 #: shutting-down and terminated.
 _CHANGED_WHEN_STOPPED = frozenset({"instanceType", "userData", "kernelId", "ramdiskId"})
 _CHANGED_ANY_TIME = frozenset({"disableApiTermination", "shutdownBehavior", "securityGroups"})
+
+
+def vncProxyURL(config, token):
+    """
+    @return: the websocket URL of the VNC console C{token} opens:
+        C{--vncproxy_base_url} (by default
+        C{ws://<osapi_host>:<osapi_port>/websockify}) with C{?token=}.
+    """
+    base = config.vncproxy_base_url or f"ws://{config.osapi_host}:{config.osapi_port}/websockify"
+    return f"{base}{'&' if '?' in base else '?'}token={token}"
+
+
+def gatherInOrder(deferreds):
+    """
+    Wait for independent operations started at once (reads that would
+    otherwise wait for each other in turn).
+
+    @param deferreds: L{Deferred}s.
+    @return: L{Deferred} firing with their results, in order, once all
+        have fired; failing with the failure of the first of them, in
+        order, that failed.
+    """
+
+    def results(outcomes):
+        for ok, value in outcomes:
+            if not ok:
+                return value
+        return [value for _, value in outcomes]
+
+    return DeferredList(list(deferreds), consumeErrors=True).addCallback(results)
+
+
+def _thd_createReservation(
+    store, db, blockDevices, projectId, userId, clientToken, digest, rows, newId, groupIds,
+    mappings, now
+):
+    """
+    In one transaction: a reservation, its instances, their security
+    group memberships and their block device mappings (or the reservation
+    that C{clientToken} made).
+
+    @param blockDevices: the L{nova.db.blockdevices.BlockDeviceStore}.
+    @return: C{(reservation, instances, created)}.
+    """
+    reservation, instances, created = db.instances.thd_createReservation(
+        store, projectId, userId, clientToken, digest, rows, newId, now
+    )
+    if created:
+        instanceIds = [i.id for i in instances]
+        db.securityGroups.thd_addInstances(store, groupIds, instanceIds, now)
+        if mappings:
+            blockDevices.thd_setInstanceMappings(store, instanceIds, mappings)
+    return reservation, instances, created
+
+
+def _thd_abandonReservation(store, db, blockDevices, reservationId, instanceIds):
+    """
+    In one transaction: remove the memberships, block device mappings,
+    instances and reservation of a request that sent nothing.
+    """
+    for instanceId in instanceIds:
+        db.securityGroups.thd_removeInstance(store, instanceId, None)
+    blockDevices.thd_setInstanceMappings(store, instanceIds, ())
+    return db.instances.thd_abandonReservation(store, reservationId)
 
 
 def _checkShutdownBehavior(behavior):
@@ -91,6 +176,30 @@ _IMAGE_NAME = re.compile(r"\A[A-Za-z0-9()\[\] ./'@_-]{3,128}\Z")
 
 #: The states of an instance whose disk CreateImage copies.
 _IMAGEABLE = frozenset({states.RUNNING, states.STOPPED, states.PAUSED, states.SUSPENDED})
+
+
+def _personalityText(personality):
+    """
+    @param personality: L{dict}s of C{path} (an absolute path) and
+        C{contents} (base64 text).
+    @return: their JSON text as an instance keeps them, or L{None} for
+        none.
+    @raise InvalidParameterValue: for anything else.
+    """
+    if not personality:
+        return None
+    files = []
+    for item in personality:
+        path = item.get("path") if isinstance(item, dict) else None
+        contents = item.get("contents") if isinstance(item, dict) else None
+        if not isinstance(path, str) or not path.startswith("/") or not isinstance(contents, str):
+            raise InvalidParameterValue("personality files are {path, contents} of absolute paths")
+        try:
+            base64.b64decode(contents.encode("ascii"), validate=True)
+        except (binascii.Error, UnicodeEncodeError, ValueError):
+            raise InvalidParameterValue(f"the contents of {path} are not base64") from None
+        files.append({"path": path, "contents": contents})
+    return json.dumps(files, sort_keys=True)
 
 
 def _checkGroupNames(securityGroups):
@@ -121,6 +230,20 @@ def _checkUnlocked(context, instance):
             f"The instance '{instance.ec2Id}' is locked by an administrator; "
             f"it cannot be changed until it is unlocked."
         )
+
+
+def hypervisorType(config):
+    """
+    The hypervisor this cloud's compute hosts run guests on, as the flags
+    say: C{--libvirt_type} (C{kvm}, C{qemu}, C{lxc}, C{uml}, C{xen}) with
+    C{--connection_type=libvirt}, else the driver's name (C{fake}).
+
+    @return: a L{str}.
+    """
+    connectionType = getattr(config, "connection_type", "fake")
+    if connectionType == "libvirt":
+        return getattr(config, "libvirt_type", "kvm")
+    return connectionType
 
 
 @attr.s(frozen=True)
@@ -167,7 +290,9 @@ class ComputeAPI:
     log = Logger()
     schedulerTopic = "scheduler"
 
-    def __init__(self, config, db, rpc, clock, quotas=None, random=None, images=None):
+    def __init__(
+        self, config, db, rpc, clock, quotas=None, random=None, images=None, consoleTokens=None
+    ):
         """
         @param quotas: see C{quotas} above; by default a
             L{nova.quota.QuotaEngine} with the C{--quota_*} defaults over
@@ -177,6 +302,8 @@ class ComputeAPI:
         @param images: the L{nova.image.interfaces.IImageService} that
             reserves the images of snapshots; by default an L{ImageAPI}
             over C{rpc}.
+        @param consoleTokens: the L{nova.console.tokens.ConsoleTokenStore}
+            of VNC console tokens; by default one over C{db.transactor}.
         """
         self.config = config
         self.db = db
@@ -188,6 +315,21 @@ class ComputeAPI:
         self.random = random if random is not None else _random.SystemRandom()
         self.securityGroups = SecurityGroupAPI(db, rpc)
         self.images = images if images is not None else ImageAPI(db, rpc)
+        self.blockDevices = BlockDeviceAPI(
+            db, self.images, VolumeAPI(config, db, rpc, clock, self.quotas)
+        )
+        self.consoleTokens = (
+            consoleTokens
+            if consoleTokens is not None
+            else ConsoleTokenStore(db.transactor, clock)
+        )
+
+    @property
+    def hypervisorType(self):
+        """
+        The hypervisor of this cloud's guests (L{hypervisorType}).
+        """
+        return hypervisorType(self.config)
 
     # -- lookups ---------------------------------------------------------
 
@@ -306,6 +448,9 @@ class ComputeAPI:
         clientToken=None,
         disableApiTermination=False,
         shutdownBehavior=None,
+        blockDeviceMappings=(),
+        configDrive=False,
+        personality=(),
     ):
         """
         Launch between C{minCount} and C{maxCount} instances, as many as
@@ -325,6 +470,15 @@ class ComputeAPI:
             from L{terminateInstances}.
         @param shutdownBehavior: what a shutdown from inside a guest does:
             C{stop} (the default, for L{None}) or C{terminate}.
+        @param blockDeviceMappings: the instances'
+            L{nova.db.blockdevices.BlockDeviceMapping}s
+            (L{nova.compute.blockdevices.BlockDeviceAPI.launchMappings}):
+            their compute host makes their EBS volumes before they boot.
+        @param configDrive: whether the guests get a config drive
+            (L{nova.virt.configdrive}); personality files imply one.
+        @param personality: files to hand each guest on its config drive:
+            L{dict}s of C{path} (absolute) and C{contents} (base64 text),
+            the quotas already checked by the API.
         @return: L{Deferred} firing with C{(reservationId, instances)}: the
             reservation (C{r-} and eight hex digits) and its
             L{InstanceRecord}s, state C{pending}.  Failing with
@@ -341,13 +495,22 @@ class ComputeAPI:
             raise InvalidParameterValue("disableApiTermination must be true or false")
         shutdownBehavior = _checkShutdownBehavior(shutdownBehavior)
         checkClientToken(clientToken, InvalidParameterValue)
+        personalityText = _personalityText(personality)
         # Only what differs from the defaults joins the digest, so that
         # tokens used before these parameters existed still replay.
         attributes = {}
+        if configDrive or personalityText:
+            attributes["configDrive"] = True
+        if personalityText:
+            attributes["personality"] = personalityText
         if disableApiTermination:
             attributes["disableApiTermination"] = True
         if shutdownBehavior != STOP_ON_SHUTDOWN:
             attributes["shutdownBehavior"] = shutdownBehavior
+        if blockDeviceMappings:
+            attributes["blockDeviceMappings"] = [
+                attr.astuple(mapping) for mapping in blockDeviceMappings
+            ]
         digest = requestHash(
             imageId=imageId,
             minCount=minCount,
@@ -361,13 +524,31 @@ class ComputeAPI:
             availabilityZone=availabilityZone,
             **attributes,
         )
-        if clientToken is not None:
-            found = yield self.db.instances.findReservation(context.projectId, clientToken)
-            if found is not None:
-                return self._replay(found, clientToken, digest)
-        itype = yield getInstanceType(self.db, self.config, instanceType)
-        groups = yield self.securityGroups.groupsNamed(context, securityGroups)
-        count = yield self._allowedCount(context, minCount, maxCount, itype)
+        # The reads are independent: they run at once.  A reservation the
+        # client token made answers, whatever the others found.
+        (foundOk, found), (readOk, reads) = yield DeferredList(
+            [
+                self.db.instances.findReservation(context.projectId, clientToken)
+                if clientToken is not None
+                else succeed(None),
+                gatherInOrder(
+                    [
+                        getInstanceType(self.db, self.config, instanceType),
+                        self.securityGroups.groupsNamed(context, securityGroups),
+                        self._quotaAndUsage(context),
+                    ]
+                ),
+            ],
+            consumeErrors=True,
+        )
+        if not foundOk:
+            found.raiseException()
+        if found is not None:
+            return self._replay(found, clientToken, digest)
+        if not readOk:
+            reads.raiseException()
+        itype, groups, (limits, usage) = reads
+        count = self._allowedCount(minCount, maxCount, itype, limits, usage)
         zone = availabilityZone.split(":", 1)[0] if availabilityZone else None
         rows = [
             {
@@ -387,18 +568,29 @@ class ComputeAPI:
                 "mac_address": newMacAddress(self.random),
                 "disable_api_termination": disableApiTermination,
                 "shutdown_behavior": shutdownBehavior,
+                "config_drive": bool(configDrive or personalityText),
+                "personality": personalityText,
                 "state": states.PENDING,
             }
             for index in range(count)
         ]
         try:
-            reservation, instances, created = yield self.db.instances.createReservation(
+            # The reservation, its instances, their security group
+            # memberships and block device mappings in one transaction: all
+            # of them or none.
+            reservation, instances, created = yield self.db.transactor.transact(
+                _thd_createReservation,
+                self.db,
+                self.blockDevices.store,
                 context.projectId,
                 context.userId or "",
                 clientToken,
                 digest,
                 rows,
                 lambda: newReservationId(self.random),
+                [group.id for group in groups],
+                tuple(blockDeviceMappings),
+                utcnow(self.clock),
             )
         except exception.DatabaseError:
             if clientToken is None:
@@ -409,13 +601,39 @@ class ComputeAPI:
                 raise
             return self._replay(found, clientToken, digest)
         if created:
-            # Members before they are scheduled: each guest's filter is
-            # built from its groups when it starts.
-            yield self.securityGroups.joinGroups(
-                context, [instance.id for instance in instances], groups
-            )
-            yield self._schedule(context, instances, availabilityZone)
+            try:
+                # The memberships are made: this tells the compute hosts
+                # whose rules name these groups.
+                yield self.securityGroups.membersJoined(context, groups)
+            except Exception:
+                yield self._abandon(reservation, instances)
+                raise
+            yield self._schedule(context, reservation, instances, availabilityZone)
         return reservation.reservation_id, instances
+
+    @inlineCallbacks
+    def _abandon(self, reservation, instances):
+        """
+        The request fails before any of its instances was sent to the
+        scheduler: remove what it wrote, so that it made nothing (a retry
+        with its client token makes the instances anew).  If even that
+        fails (the database is away), the instances stay C{pending} and
+        the scheduler's sweep of stuck work sends them on later.
+        """
+        try:
+            yield self.db.transactor.transact(
+                _thd_abandonReservation,
+                self.db,
+                self.blockDevices.store,
+                reservation.reservation_id,
+                [instance.id for instance in instances],
+            )
+        except exception.NovaError as e:
+            self.log.warn(
+                "could not remove reservation {reservation} of a failed request: {error}",
+                reservation=reservation.reservation_id,
+                error=e,
+            )
 
     def _replay(self, found, clientToken, digest):
         reservation, instances = found
@@ -436,15 +654,26 @@ class ComputeAPI:
             raise InvalidParameterValue("MaxCount must not be less than MinCount")
         return minCount, maxCount
 
-    @inlineCallbacks
-    def _allowedCount(self, context, minCount, maxCount, itype):
+    def _quotaAndUsage(self, context):
         """
-        @return: L{Deferred} firing with how many instances (at most
-            C{maxCount}) the project's quota allows; failing with
-            L{InstanceLimitExceeded} when that is below C{minCount}.
+        @return: L{Deferred} firing with C{(limits, usage)}: the project's
+            quota and what its instances use, read at once.
         """
-        limits = yield maybeDeferred(self.quotas.getQuota, context.projectId)
-        usage = yield self.db.instances.usageByProject(context.projectId)
+        return gatherInOrder(
+            [
+                maybeDeferred(self.quotas.getQuota, context.projectId),
+                self.db.instances.usageByProject(context.projectId),
+            ]
+        )
+
+    def _allowedCount(self, minCount, maxCount, itype, limits, usage):
+        """
+        @param limits: the project's quota and C{usage} what its instances
+            use (L{_quotaAndUsage}).
+        @return: how many instances (at most C{maxCount}) the project's
+            quota allows.
+        @raise InstanceLimitExceeded: when that is below C{minCount}.
+        """
         allowed = maxCount
         exceeded = []
         for resource, perInstance in _QUOTA_RESOURCES:
@@ -464,7 +693,12 @@ class ComputeAPI:
         return allowed
 
     @inlineCallbacks
-    def _schedule(self, context, instances, availabilityZone):
+    def _schedule(self, context, reservation, instances, availabilityZone):
+        """
+        Cast C{runInstance} to the scheduler for each instance.  If the
+        first cast fails, the request made nothing (L{_abandon}); if a
+        later one fails, the instances not sent go to C{error}.
+        """
         for index, instance in enumerate(instances):
             try:
                 yield self.rpc.cast(
@@ -474,6 +708,9 @@ class ComputeAPI:
                     {"instanceId": instance.id, "availabilityZone": availabilityZone},
                 )
             except exception.RPCError as e:
+                if index == 0:
+                    yield self._abandon(reservation, instances)
+                    raise
                 for unsent in instances[index:]:
                     yield self.db.instances.transition(
                         unsent.id,
@@ -647,6 +884,223 @@ class ComputeAPI:
         """
         return self._applyOne(context, instanceId, states.RESUME, "resumeInstance")
 
+    # -- resize, rebuild, rescue ----------------------------------------
+
+    @inlineCallbacks
+    def _request(self, context, instance, action, method, **fields):
+        """
+        Move one instance the context may change to the action's state
+        (with C{fields}) and cast C{method} to its host; if the cast fails
+        the instance goes back as it was and the request fails with the
+        L{nova.exception.RPCError}.
+
+        @return: L{Deferred} firing with a L{StateChange}.
+        """
+        _checkUnlocked(context, instance)
+        if not action.check(instance):
+            return StateChange(instance.id, instance.state, instance.state)
+        if instance.host is None:
+            raise states.IncorrectInstanceState(
+                f"The instance '{instance.ec2Id}' has no host; it cannot be "
+                f"{action.participle}."
+            )
+        updated = yield self.db.instances.transition(
+            instance.id, action.allowed, action.to, action=action.name, **fields
+        )
+        try:
+            yield self._castCompute(context, updated, method)
+        except exception.RPCError:
+            restore = {name: getattr(instance, name) for name in fields}
+            try:
+                yield self.db.instances.transition(
+                    instance.id, {action.to}, instance.state, **restore
+                )
+            except states.IncorrectInstanceState:
+                pass
+            raise
+        return StateChange(instance.id, instance.state, updated.state)
+
+    @staticmethod
+    def _typeFields(itype):
+        return {
+            "instance_type": itype.name,
+            "vcpus": itype.vcpus,
+            "memory_mb": itype.memory_mb,
+            "local_gb": itype.local_gb,
+        }
+
+    @inlineCallbacks
+    def resizeInstance(self, context, instanceId, instanceTypeName):
+        """
+        Give a running instance another instance type (C{running} ->
+        C{resizing} -> C{resized}): its host gives the guest the type's
+        vCPUs and memory and keeps the old guest until
+        L{confirmResize} or L{revertResize}.  Meanwhile the instance counts
+        against the project's quotas with the larger of the two types'
+        vCPUs, memory and disk.
+
+        @param instanceId: a numeric or EC2 id.
+        @param instanceTypeName: the new type's name (C{m1.small}).
+        @return: L{Deferred} firing with a L{StateChange}; failing with
+            L{InstanceNotFound}, L{InstanceLocked},
+            L{nova.compute.errors.InstanceTypeNotFound},
+            L{InvalidParameterValue} (the type it has already),
+            L{InstanceLimitExceeded} or
+            L{nova.compute.errors.IncorrectInstanceState}.
+        """
+        if not isinstance(instanceTypeName, str) or not instanceTypeName:
+            raise InvalidParameterValue(f"Invalid value '{instanceTypeName}' for InstanceType.")
+        instance = yield self.getInstance(context, instanceId)
+        _checkUnlocked(context, instance)
+        states.RESIZE.check(instance)
+        yield self.blockDevices.refuseEbs(instance, "resized")
+        itype = yield getInstanceType(self.db, self.config, instanceTypeName)
+        if itype.name == instance.instance_type:
+            raise InvalidParameterValue(
+                f"The instance '{instance.ec2Id}' is a {itype.name} already."
+            )
+        yield self._checkResize(instance, itype)
+        change = yield self._request(
+            context,
+            instance,
+            states.RESIZE,
+            "resizeInstance",
+            instance_type=itype.name,
+            old_instance_type=instance.instance_type,
+            vcpus=max(itype.vcpus, instance.vcpus),
+            memory_mb=max(itype.memory_mb, instance.memory_mb),
+            local_gb=max(itype.local_gb, instance.local_gb),
+        )
+        return change
+
+    @inlineCallbacks
+    def _resized(self, context, instanceId):
+        instance = yield self.getInstance(context, instanceId)
+        if instance.state != states.RESIZED or not instance.old_instance_type:
+            raise states.IncorrectInstanceState(
+                f"The instance '{instance.ec2Id}' is {instance.state}; no resize of it "
+                f"awaits confirmation."
+            )
+        return instance
+
+    @inlineCallbacks
+    def confirmResize(self, context, instanceId):
+        """
+        Keep a resized instance's new type (C{resized} -> C{running}): its
+        host drops the old guest, and it counts against the quotas with
+        its new type alone.
+
+        @return: L{Deferred} firing with a L{StateChange}; failing with
+            L{InstanceNotFound}, L{InstanceLocked} or
+            L{nova.compute.errors.IncorrectInstanceState} when no resize
+            awaits confirmation.
+        """
+        instance = yield self._resized(context, instanceId)
+        itype = yield getInstanceType(self.db, self.config, instance.instance_type)
+        change = yield self._request(
+            context,
+            instance,
+            states.CONFIRM_RESIZE,
+            "confirmResize",
+            old_instance_type=None,
+            **self._typeFields(itype),
+        )
+        return change
+
+    @inlineCallbacks
+    def revertResize(self, context, instanceId):
+        """
+        Go back to a resized instance's old type and guest (C{resized} ->
+        C{reverting} -> C{running}).
+
+        @return: L{Deferred} firing with a L{StateChange}; failing as
+            L{confirmResize}.
+        """
+        instance = yield self._resized(context, instanceId)
+        itype = yield getInstanceType(self.db, self.config, instance.old_instance_type)
+        change = yield self._request(
+            context,
+            instance,
+            states.REVERT_RESIZE,
+            "revertResize",
+            old_instance_type=None,
+            **self._typeFields(itype),
+        )
+        return change
+
+    @inlineCallbacks
+    def rebuildInstance(self, context, instanceId, imageId):
+        """
+        Give a running or stopped instance a new root disk made from a
+        machine image (C{rebuilding} -> C{running}), keeping its id, its
+        addresses and its type; it boots the image's kernel and ramdisk if
+        the image names them, else its own.
+
+        @param imageId: a machine image (C{ami-...}) the context may see,
+            available.
+        @return: L{Deferred} firing with a L{StateChange}; failing with
+            L{InstanceNotFound}, L{InstanceLocked}, an image error
+            (L{nova.db.images.ImageNotFound}),
+            L{InvalidParameterValue} (not an available machine image) or
+            L{nova.compute.errors.IncorrectInstanceState}.
+        """
+        if not isinstance(imageId, str) or not imageId:
+            raise InvalidParameterValue(f"Invalid value '{imageId}' for ImageId.")
+        instance = yield self.getInstance(context, instanceId)
+        _checkUnlocked(context, instance)
+        states.REBUILD.check(instance)
+        yield self.blockDevices.refuseEbs(instance, "rebuilt")
+        image = yield self.images.getImage(context, imageId)
+        if image.image_type != MACHINE_IMAGE or image.state != IMAGE_AVAILABLE:
+            raise InvalidParameterValue(
+                f"The image '{imageId}' is not an available machine image."
+            )
+        if (yield self.blockDevices.imageMappings([image.ec2_id])):
+            raise InvalidParameterValue(
+                f"The image '{imageId}' is EBS-backed: an instance is not rebuilt from it."
+            )
+        change = yield self._request(
+            context,
+            instance,
+            states.REBUILD,
+            "rebuildInstance",
+            image_id=image.ec2_id,
+            kernel_id=image.kernel_id or instance.kernel_id,
+            ramdisk_id=image.ramdisk_id or instance.ramdisk_id,
+        )
+        return change
+
+    @inlineCallbacks
+    def rescueInstance(self, context, instanceId):
+        """
+        Boot a running instance's host's rescue image in its place, with
+        its root disk attached second (C{running} -> C{rescuing} ->
+        C{rescued}); rescuing a rescued instance changes nothing.  The
+        rescue image is C{--rescue_image_id}, by default the instance's
+        own image.
+
+        @return: L{Deferred} firing with a L{StateChange}; failing with
+            L{InstanceNotFound}, L{InstanceLocked} or
+            L{nova.compute.errors.IncorrectInstanceState}.
+        """
+        instance = yield self.getInstance(context, instanceId)
+        yield self.blockDevices.refuseEbs(instance, "rescued")
+        change = yield self._request(context, instance, states.RESCUE, "rescueInstance")
+        return change
+
+    @inlineCallbacks
+    def unrescueInstance(self, context, instanceId):
+        """
+        Boot a rescued instance from its own disk again (C{rescued} ->
+        C{unrescuing} -> C{running}).
+
+        @return: L{Deferred} firing with a L{StateChange}; failing as
+            L{rescueInstance}.
+        """
+        instance = yield self.getInstance(context, instanceId)
+        change = yield self._request(context, instance, states.UNRESCUE, "unrescueInstance")
+        return change
+
     # -- attributes ------------------------------------------------------
 
     @inlineCallbacks
@@ -815,9 +1269,11 @@ class ComputeAPI:
         and root device name, and the instance's host copies the disk into
         the object store; the image becomes C{available} once
         nova-objectstore has it, or C{failed} with the reason.  The
-        instance keeps its state: a running or paused guest is saved to
-        disk for the copy and restored, never rebooted, so C{noReboot}
-        changes nothing (it is checked and accepted).
+        instance keeps its state.  By default a running or paused guest
+        is cleanly stopped for the copy (its memory saved to disk, so the
+        disk is quiescent) and restored after it; with C{noReboot} the
+        disk is copied while the guest runs on, as EC2 warns, without a
+        guarantee that the file systems on it are consistent.
 
         @param instanceId: a numeric or EC2 id.
         @param name: the image's name: 3 to 128 letters, digits, spaces
@@ -866,7 +1322,9 @@ class ComputeAPI:
                 context,
                 f"compute.{instance.host}",
                 "snapshotInstance",
-                {"instanceId": instance.id, "imageId": record.ec2_id},
+                # Sent only when set: hosts that predate it still answer.
+                {"instanceId": instance.id, "imageId": record.ec2_id}
+                | ({"noReboot": True} if noReboot else {}),
             )
         except exception.RPCError as e:
             yield self.images.failImage(
@@ -906,6 +1364,54 @@ class ComputeAPI:
         return {"instanceId": instance.ec2Id, **result}
 
     @inlineCallbacks
+    def getVncConsole(self, context, instanceId):
+        """
+        Open a running instance's VNC console for a while: ask its compute
+        host where its guest's VNC server listens, and issue a token,
+        bound to the instance, that lets nova-api's websocket proxy
+        (L{nova.console.proxy}) connect a browser to it until the token
+        expires (C{--vnc_token_ttl}).
+
+        @param instanceId: a numeric or EC2 id.
+        @return: L{Deferred} firing with a L{dict}: C{instanceId} (the EC2
+            id), C{type} (C{novnc}), C{url} (the proxy's websocket URL
+            with the token as C{?token=}, for noVNC), C{token},
+            C{password} (the VNC password noVNC must give, or L{None}) and
+            C{expires} (ISO 8601, UTC); failing with L{InstanceNotFound},
+            L{nova.compute.errors.IncorrectInstanceState} for an instance
+            that is not running, or
+            L{nova.virt.errors.ConsoleUnavailable} when its hypervisor
+            serves no VNC console.
+        """
+        instance = yield self.getInstance(context, instanceId)
+        if instance.state != states.RUNNING or instance.host is None:
+            raise states.IncorrectInstanceState(
+                f"The instance '{instance.ec2Id}' is {instance.state}, not running: "
+                f"it has no console"
+            )
+        console = yield self.rpc.call(
+            context,
+            f"compute.{instance.host}",
+            "getVncConsole",
+            {"instanceId": instance.id},
+        )
+        issued = yield self.consoleTokens.create(
+            instance.id,
+            instance.project_id,
+            console["host"],
+            console["port"],
+            self.config.vnc_token_ttl,
+        )
+        return {
+            "instanceId": instance.ec2Id,
+            "type": "novnc",
+            "url": vncProxyURL(self.config, issued.token),
+            "token": issued.token,
+            "password": console.get("password"),
+            "expires": issued.expires_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
+
+    @inlineCallbacks
     def getDiagnostics(self, context, instanceId):
         """
         The counters of an instance's guest, from its host (administrators
@@ -938,19 +1444,24 @@ class ComputeAPI:
         return {"instanceId": instance.ec2Id, **result}
 
     @inlineCallbacks
-    def attachVolume(self, context, instanceId, devicePath, mountpoint):
+    def attachVolume(self, context, instanceId, connection, mountpoint):
         """
-        Attach the device C{devicePath} (on the instance's host) to a
-        running instance as C{mountpoint}.
+        Attach a volume to a running instance as C{mountpoint}.
 
-        @return: L{Deferred} firing with C{None}.
+        @param connection: how the instance's host reaches the volume: a
+            L{nova.virt.interfaces.VolumeConnection}, its JSON form, or a
+            path on that host (or an C{iscsi://} URL).
+        @return: L{Deferred} firing with C{None}; failing with
+            L{nova.virt.errors.VirtError} for a bad connection.
         """
+        connection = VolumeConnection.coerce(connection)
         instance = yield self._runningOnHost(context, instanceId)
         yield self.rpc.call(
             context,
             f"compute.{instance.host}",
             "attachVolume",
-            {"instanceId": instance.id, "devicePath": devicePath, "mountpoint": mountpoint},
+            {"instanceId": instance.id, "mountpoint": mountpoint,
+             "connection": connection.toDict()},
         )
         return None
 
@@ -981,6 +1492,40 @@ class ComputeAPI:
         return instance
 
     # -- names (the OpenStack API) ---------------------------------------
+
+    @inlineCallbacks
+    def updateInstance(self, context, instanceId, displayName=None, displayDescription=None):
+        """
+        Change an instance's display name and description (Nova's EC2
+        C{UpdateInstance}), in any state but C{terminated}; L{None} leaves
+        one as it is.
+
+        @param displayName: text of at most 255 characters, or L{None}.
+        @param displayDescription: text of at most 255 characters, or
+            L{None}.
+        @return: L{Deferred} firing with the updated L{InstanceRecord};
+            failing with L{InstanceNotFound}, L{InstanceLocked},
+            L{InvalidParameterValue} or
+            L{nova.compute.errors.IncorrectInstanceState}.
+        """
+        fields = {}
+        for name, value, column in (
+            ("DisplayName", displayName, "display_name"),
+            ("DisplayDescription", displayDescription, "display_description"),
+        ):
+            if value is None:
+                continue
+            if not isinstance(value, str) or len(value) > 255:
+                raise InvalidParameterValue(f"{name} is text of at most 255 characters.")
+            fields[column] = value
+        instance = yield self.getInstance(context, instanceId)
+        _checkUnlocked(context, instance)
+        if not fields:
+            return instance
+        updated = yield self.db.instances.modify(
+            instance.id, states.LIVE, action="update it", **fields
+        )
+        return updated
 
     @inlineCallbacks
     def renameInstance(self, context, instanceId, displayName):

@@ -107,6 +107,17 @@ OPTIONS = (
         choices=("", "virtio", "e1000", "rtl8139"),
     ),
     Flag(
+        "libvirt_bridge_template",
+        "str",
+        "",
+        "Bridge instances' network cards are plugged into, as a template in "
+        "which {bridge} stands for the network's bridge (e.g. {bridge}a); "
+        "empty for the network's bridge itself.  For compute hosts whose "
+        "hypervisor runs in another network namespace than nova-compute, "
+        "such as several compute hosts in namespaces of one machine sharing "
+        "one libvirtd: each names its own bridge there (see docs/multihost.md).",
+    ),
+    Flag(
         "spawn_timeout",
         "float",
         60.0,
@@ -131,6 +142,34 @@ OPTIONS = (
         minimum=0.0,
     ),
     Flag(
+        "force_config_drive",
+        "bool",
+        False,
+        "Give every instance a config drive: an ISO 9660 disk labelled "
+        "config-2 holding its metadata, user data, public key and network "
+        "settings in the layout cloud-init reads (the libvirt driver).  "
+        "Instances on networks marked for injection (--flat_injected) get "
+        "one whatever this says.",
+    ),
+    Flag(
+        "snapshot_upload_user",
+        "str",
+        "",
+        "For a nova-compute of its own (not nova-all): the administrator "
+        "whose keys it signs snapshot uploads to nova-objectstore (--s3_host, "
+        "--s3_port) with, as USER or USER:PROJECT (the project the uploads "
+        "and the snapshot bucket belong to; each object is granted to the "
+        "instance's project).  Empty: such a host cannot make snapshots.",
+    ),
+    Flag(
+        "vncserver_listen",
+        "str",
+        "127.0.0.1",
+        "Address of this host each libvirt guest's VNC server (password "
+        "protected, port chosen by libvirt) listens on; nova-api's VNC "
+        "proxy connects to it there.  Empty: guests get no VNC console.",
+    ),
+    Flag(
         "firewall_driver",
         "str",
         "noop",
@@ -146,5 +185,14 @@ OPTIONS = (
         False,
         "Let every address of an instance's own network reach it, whatever "
         "its security groups say (the iptables firewall only).",
+    ),
+    Flag(
+        "rescue_image_id",
+        "str",
+        "",
+        "Machine image (ami-...) a rescued instance boots, with its own root "
+        "disk attached as the second disk; empty for the instance's own "
+        "image.  An image with a kernel and ramdisk boots them, otherwise "
+        "the instance's.",
     ),
 )

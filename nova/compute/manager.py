@@ -21,6 +21,15 @@ itself down to C{stopped}, or, when the instance's shutdown behavior
 guests are only marked stopped: a host that restarted leaves every guest
 off.
 
+Resizes, reverts, rebuilds, rescues and unrescues
+(L{ComputeManager.resizeInstance} ...) find the instance in the
+intermediate state the API moved it to (C{resizing}, C{reverting},
+C{rebuilding}, C{rescuing}, C{unrescuing}), have the driver change the
+guest and settle it (C{resized}, C{running}, C{rescued}); one that fails
+goes to C{error}, and one nova-compute was doing when it stopped goes to
+C{error} at its next start (the guest may be half changed).  A confirmed
+resize only has the driver drop the old guest it kept.
+
 A snapshot (L{ComputeManager.snapshotInstance}) copies an instance's root
 disk through the driver into the object store with an
 L{nova.compute.snapshots.IImageUploader}, then has nova-objectstore make it
@@ -37,9 +46,12 @@ changed.
 
 from collections import OrderedDict
 
+import attr
+
 from twisted.internet.defer import (
     Deferred,
     DeferredLock,
+    fail,
     gatherResults,
     inlineCallbacks,
     maybeDeferred,
@@ -49,8 +61,10 @@ from twisted.python.failure import Failure
 
 from nova import exception
 from nova.compute import states
+from nova.compute.blockdevices import BlockDeviceHost
 from nova.compute.firewall import IFirewallDriver, buildInstanceFilter, buildInstanceFilters
 from nova.compute.flags import FIREWALL_DRIVERS, VIRT_DRIVERS
+from nova.compute.instance_types import getInstanceType
 from nova.compute.names import InstanceNamer
 from nova.compute.network import NetworkRPCClient
 from nova.context import adminContext
@@ -67,9 +81,11 @@ from nova.network.api import setupComputeNetwork
 from nova.network.flags import NETWORK_DRIVERS
 from nova.network.interfaces import INetworkDriver
 from nova.network.security_groups import SecurityGroupAPI
+from nova.quota import QuotaEngine
 from nova.virt import power
-from nova.virt.errors import GuestNotFound
-from nova.virt.interfaces import InstanceSpec, IVirtDriver
+from nova.virt.errors import GuestNotFound, VirtError
+from nova.virt.interfaces import InstanceSpec, IVirtDriver, VolumeConnection
+from nova.volume.api import VolumeAPI
 
 
 class _RefreshQueue:
@@ -151,6 +167,16 @@ _SETTLED_AT_RESTART = frozenset(
     }
 )
 
+#: Requests nova-compute cannot settle at start-up from the power state
+#: alone (the guest may be half-changed): the instance goes to C{error}.
+_FAILED_AT_RESTART = {
+    states.RESIZING: "resize",
+    states.REVERTING: "revert of a resize",
+    states.REBUILDING: "rebuild",
+    states.RESCUING: "rescue",
+    states.UNRESCUING: "unrescue",
+}
+
 
 class ComputeManager(Manager):
     """
@@ -178,6 +204,7 @@ class ComputeManager(Manager):
         networkDriver=None,
         imageUploader=None,
         images=None,
+        volumes=None,
     ):
         """
         @param driver: an L{IVirtDriver}; by default the one
@@ -195,6 +222,10 @@ class ComputeManager(Manager):
             every snapshot.
         @param images: the image service snapshots are completed with; by
             default an L{ImageAPI} over C{rpc}.
+        @param volumes: the volume service that records the volumes of a
+            terminated instance as detached (its
+            C{detachAllFromInstance(context, instanceId)}); by default a
+            L{nova.volume.api.VolumeAPI}.
         @raise nova.config.ConfigError: for an unknown driver or a bad
             C{--instance_name_template}.
         """
@@ -216,6 +247,11 @@ class ComputeManager(Manager):
         self.namer = InstanceNamer(config.instance_name_template)
         self.imageUploader = imageUploader
         self.images = images if images is not None else ImageAPI(db, rpc)
+        if volumes is None:
+            # Volumes made for instances count against the project's quotas.
+            volumes = VolumeAPI(config, db, rpc, clock, QuotaEngine.fromConfig(config, db))
+        self.volumes = volumes
+        self.blockDeviceHost = BlockDeviceHost(db, self.volumes, clock)
         self.consoleLogs = OrderedDict()
         self._locks = {}
         self._refresh = _RefreshQueue(self._refreshGroups)
@@ -340,7 +376,12 @@ class ComputeManager(Manager):
             if networkInfo.get("bridge"):
                 yield setupComputeNetwork(self.networkDriver, self.config, networkInfo)
             yield self._applyFilter(instance, networkInfo)
-            yield self.driver.spawn(InstanceSpec.fromRecord(name, instance), networkInfo)
+            blockDevices, ebsRoot = yield self.blockDeviceHost.prepare(context, instance)
+            spec = InstanceSpec.fromRecord(name, instance)
+            if ebsRoot:
+                # The root volume is the guest's first disk: no local one.
+                spec = attr.evolve(spec, imageId=None)
+            yield self.driver.spawn(spec, networkInfo, blockDevices)
             powerState = yield self._powerState(name)
         except Exception as e:
             yield self._fail(instanceId, states.PENDING, f"spawn failed: {e}")
@@ -361,6 +402,7 @@ class ComputeManager(Manager):
             current = yield self.db.instances.get(instanceId)
             if current.state == states.TERMINATED:
                 yield self._destroyGuest(current)
+                yield self._detachVolumes(context, instanceId)
                 yield self._releaseNetwork(context, instanceId)
         return None
 
@@ -371,6 +413,22 @@ class ComputeManager(Manager):
             yield self.network.deallocateForInstance(context, instance)
         except Exception:
             self.log.failure("releasing the address of i-{id:08x} failed", id=instanceId)
+
+    @inlineCallbacks
+    def _detachVolumes(self, context, instanceId):
+        """
+        The instance's guest is gone, and its disks with it: record its
+        volumes as detached (C{available}).  A failure is logged.
+        """
+        try:
+            detached = yield self.volumes.detachAllFromInstance(context, instanceId)
+        except Exception:
+            self.log.failure("detaching the volumes of i-{id:08x} failed", id=instanceId)
+            return
+        for volume in detached:
+            self.log.info(
+                "{volume} detached from terminated i-{id:08x}", volume=volume.ec2Id, id=instanceId
+            )
 
     @inlineCallbacks
     def _destroyGuest(self, instance):
@@ -489,6 +547,8 @@ class ComputeManager(Manager):
         except Exception as e:
             yield self._fail(instanceId, states.SHUTTING_DOWN, f"terminate failed: {e}")
             raise
+        yield self._detachVolumes(context, instanceId)
+        yield self.blockDeviceHost.release(context, instanceId)
         yield self._releaseNetwork(context, instanceId)
         yield self._settle(
             instanceId,
@@ -626,7 +686,7 @@ class ComputeManager(Manager):
         )
 
     @expose
-    def snapshotInstance(self, context, instanceId, imageId):
+    def snapshotInstance(self, context, instanceId, imageId, noReboot=False):
         """
         Copy an instance's root disk (L{IVirtDriver.snapshot}) to the
         object at the location of the reserved image C{imageId}, then have
@@ -636,13 +696,17 @@ class ComputeManager(Manager):
 
         @param context: the requester's context (the upload is owned by
             its project).
+        @param noReboot: copy the disk of a running guest as it runs
+            (EC2's C{NoReboot}) instead of saving the guest first.
         @return: L{Deferred} firing with C{None} once the image service has
             the data (it becomes C{available} when it has copied it).
         """
-        return self._locked(instanceId, self._snapshotInstance, context, instanceId, imageId)
+        return self._locked(
+            instanceId, self._snapshotInstance, context, instanceId, imageId, bool(noReboot)
+        )
 
     @inlineCallbacks
-    def _snapshotInstance(self, context, instanceId, imageId):
+    def _snapshotInstance(self, context, instanceId, imageId, noReboot=False):
         try:
             instance = yield self.db.instances.get(instanceId)
             if instance.state in (states.SHUTTING_DOWN, states.TERMINATED, states.ERROR):
@@ -656,7 +720,7 @@ class ComputeManager(Manager):
             image = yield self.images.getImage(context, imageId)
             name = self.instanceName(instance)
             result = yield self.imageUploader.upload(
-                context, image.location, lambda path: self.driver.snapshot(name, path)
+                context, image.location, lambda path: self.driver.snapshot(name, path, noReboot)
             )
             yield self.images.completeImage(context, imageId)
         except Exception as e:
@@ -672,6 +736,177 @@ class ComputeManager(Manager):
             imageId=imageId,
         )
         return None
+
+    # -- resize, rebuild, rescue ----------------------------------------
+
+    @inlineCallbacks
+    def _changeGuest(self, instanceId, action, done, operate):
+        """
+        Do what the API asked by moving the instance to C{action.to}: call
+        C{operate(guestName, instance)}, then settle the instance in
+        C{done}, or in C{error} if C{operate} fails.
+
+        @param action: a L{states.Action}.
+        @return: L{Deferred} firing with C{None}; failing with
+            L{IncorrectInstanceState} if the instance is not in the
+            action's state, or with what C{operate} failed with.
+        """
+        busy = action.to
+        instance = yield self.db.instances.get(instanceId)
+        if instance.state != busy:
+            raise IncorrectInstanceState(
+                f"The instance '{instance.ec2Id}' is {instance.state}; it cannot be "
+                f"{action.participle}."
+            )
+        name = self.instanceName(instance)
+        try:
+            yield operate(name, instance)
+            powerState = yield self._powerState(name)
+        except Exception as e:
+            yield self._fail(instanceId, busy, f"{action.name} failed: {e}")
+            raise
+        yield self._settle(instanceId, busy, done, power_state=powerState, state_description=None)
+        return None
+
+    @expose
+    def resizeInstance(self, context, instanceId):
+        """
+        Give a C{resizing} instance's guest the vCPUs and memory of the
+        type its record names now (L{IVirtDriver.resize}); the old guest
+        is kept until the resize is confirmed or reverted.  The instance
+        ends C{resized}.
+
+        @return: L{Deferred} firing with C{None}.
+        """
+        return self._locked(
+            instanceId,
+            self._changeGuest,
+            instanceId,
+            states.RESIZE,
+            states.RESIZED,
+            self._resizeGuest,
+        )
+
+    @inlineCallbacks
+    def _resizeGuest(self, name, instance):
+        itype = yield getInstanceType(self.db, self.config, instance.instance_type)
+        spec = attr.evolve(
+            InstanceSpec.fromRecord(name, instance),
+            vcpus=itype.vcpus,
+            memoryMb=itype.memory_mb,
+            localGb=itype.local_gb,
+        )
+        yield self.driver.resize(spec)
+
+    @expose
+    def confirmResize(self, context, instanceId):
+        """
+        Drop the old guest a confirmed resize kept (the API has moved the
+        instance back to C{running}).
+
+        @return: L{Deferred} firing with C{None}.
+        """
+        return self._locked(instanceId, self._confirmResize, instanceId)
+
+    @inlineCallbacks
+    def _confirmResize(self, instanceId):
+        instance = yield self.db.instances.get(instanceId)
+        try:
+            yield self.driver.confirmResize(self.instanceName(instance))
+        except GuestNotFound:
+            self.log.warn("i-{id:08x}: no guest to confirm the resize of", id=instanceId)
+        return None
+
+    @expose
+    def revertResize(self, context, instanceId):
+        """
+        Give a C{reverting} instance its old guest back
+        (L{IVirtDriver.revertResize}); it ends C{running}.
+
+        @return: L{Deferred} firing with C{None}.
+        """
+        return self._locked(
+            instanceId,
+            self._changeGuest,
+            instanceId,
+            states.REVERT_RESIZE,
+            states.RUNNING,
+            lambda name, instance: self.driver.revertResize(name),
+        )
+
+    @expose
+    def rebuildInstance(self, context, instanceId):
+        """
+        Replace a C{rebuilding} instance's guest with one made afresh from
+        the image its record names now (L{IVirtDriver.rebuild}), with the
+        network description its address already has; it ends C{running}.
+
+        @return: L{Deferred} firing with C{None}.
+        """
+        return self._locked(
+            instanceId,
+            self._changeGuest,
+            instanceId,
+            states.REBUILD,
+            states.RUNNING,
+            lambda name, instance: self._rebuildGuest(context, name, instance),
+        )
+
+    @inlineCallbacks
+    def _rebuildGuest(self, context, name, instance):
+        # The network service answers with the address the instance holds.
+        networkInfo = yield self.network.allocateForInstance(context, instance)
+        yield self._applyFilter(instance, networkInfo)
+        yield self.driver.rebuild(InstanceSpec.fromRecord(name, instance), networkInfo or {})
+
+    @expose
+    def rescueInstance(self, context, instanceId):
+        """
+        Boot a C{rescuing} instance's guest from the rescue image
+        (C{--rescue_image_id}, by default its own image) with its own root
+        disk attached second (L{IVirtDriver.rescue}); it ends C{rescued}.
+
+        @return: L{Deferred} firing with C{None}.
+        """
+        return self._locked(
+            instanceId,
+            self._changeGuest,
+            instanceId,
+            states.RESCUE,
+            states.RESCUED,
+            lambda name, instance: self._rescueGuest(context, name, instance),
+        )
+
+    @inlineCallbacks
+    def _rescueGuest(self, context, name, instance):
+        spec = InstanceSpec.fromRecord(name, instance)
+        imageId = self.config.rescue_image_id
+        if imageId:
+            image = yield self.images.getImage(context, imageId)
+            spec = attr.evolve(
+                spec,
+                imageId=imageId,
+                kernelId=image.kernel_id or spec.kernelId,
+                ramdiskId=image.ramdisk_id or spec.ramdiskId,
+            )
+        yield self.driver.rescue(spec)
+
+    @expose
+    def unrescueInstance(self, context, instanceId):
+        """
+        Boot an C{unrescuing} instance's guest as it was before its rescue
+        (L{IVirtDriver.unrescue}); it ends C{running}.
+
+        @return: L{Deferred} firing with C{None}.
+        """
+        return self._locked(
+            instanceId,
+            self._changeGuest,
+            instanceId,
+            states.UNRESCUE,
+            states.RUNNING,
+            lambda name, instance: self.driver.unrescue(name),
+        )
 
     def _updateGuest(self, name, instance):
         """
@@ -703,6 +938,21 @@ class ComputeManager(Manager):
         return {"output": output, "timestamp": _isoTime(self._now())}
 
     @expose
+    def getVncConsole(self, context, instanceId):
+        """
+        Where the instance's guest serves its VNC console, read from the
+        hypervisor (for libvirt, the live domain XML).
+
+        @return: L{Deferred} firing with a L{dict}: C{host}, C{port} and
+            C{password}; failing with
+            L{nova.virt.errors.ConsoleUnavailable} when the guest has no
+            VNC server, or L{GuestNotFound}.
+        """
+        d = self.db.instances.get(instanceId)
+        d.addCallback(lambda instance: self.driver.getVncConsole(self.instanceName(instance)))
+        return d
+
+    @expose
     def getDiagnostics(self, context, instanceId):
         """
         @return: L{Deferred} firing with the diagnostics of the instance's
@@ -725,16 +975,38 @@ class ComputeManager(Manager):
         return diagnostics
 
     @expose
-    def attachVolume(self, context, instanceId, devicePath, mountpoint):
+    def attachVolume(
+        self, context, instanceId, devicePath=None, mountpoint=None, connection=None,
+        exportInfo=None,
+    ):
         """
-        Attach the block device C{devicePath} of this host to a running
-        instance as C{mountpoint}.
+        Attach a volume to a running instance as C{mountpoint}.
 
-        @return: L{Deferred} firing with C{None}.
+        @param connection: how to reach the volume: the JSON form of a
+            L{nova.virt.interfaces.VolumeConnection} (what the volume API
+            sends).
+        @param devicePath: instead of C{connection}, a path on this host
+            (or an C{iscsi://} URL), read with
+            L{VolumeConnection.fromPath}.
+        @param exportInfo: the name earlier volume APIs gave C{connection}.
+        @return: L{Deferred} firing with C{None}; failing with
+            L{nova.virt.errors.VirtError} for a missing or bad connection.
         """
+        try:
+            if not isinstance(mountpoint, str):
+                raise VirtError(f"attachVolume needs a mount point, not {mountpoint!r}")
+            given = connection if connection is not None else exportInfo
+            if given is not None:
+                volume = VolumeConnection.fromDict(given)
+            elif devicePath is not None:
+                volume = VolumeConnection.fromPath(devicePath)
+            else:
+                raise VirtError("attachVolume needs a connection")
+        except VirtError as e:
+            return fail(e)
         return self._locked(
             instanceId, self._volumeAction, instanceId, "attach a volume to",
-            lambda name: self.driver.attachVolume(name, devicePath, mountpoint),
+            lambda name: self.driver.attachVolume(name, volume, mountpoint),
         )
 
     @expose
@@ -851,12 +1123,15 @@ class ComputeManager(Manager):
             if instance.power_state != power.NOSTATE:
                 yield self.db.instances.update(instance.id, power_state=power.NOSTATE)
         elif state == states.PENDING and instance.launched_at is None:
+            # Its runInstance request is still to come: it waits in this
+            # host's queue (or, unacknowledged when the service stopped, is
+            # delivered again), and the scheduler's sweep of stuck work
+            # sends it again if it was lost.  runInstance spawns only a
+            # pending instance that was never launched, so it runs once.
             if restart:
-                yield self._fail(
-                    instance.id,
-                    state,
-                    "nova-compute restarted before the guest was spawned",
-                    power_state=power.NOSTATE,
+                self.log.info(
+                    "i-{id:08x} is pending, not yet spawned: waiting for its request",
+                    id=instance.id,
                 )
         elif restart or state in _SYNCED:
             yield self._fail(
@@ -874,6 +1149,14 @@ class ComputeManager(Manager):
                 yield self._terminateInstance(adminContext(), instance.id)
             return
         powerState = yield self._powerState(name)
+        if restart and state in _FAILED_AT_RESTART:
+            yield self._fail(
+                instance.id,
+                state,
+                f"nova-compute restarted during the {_FAILED_AT_RESTART[state]}",
+                power_state=powerState,
+            )
+            return
         fields = {}
         if powerState != instance.power_state:
             fields["power_state"] = powerState

@@ -12,8 +12,13 @@ which alone (with administrators) may read it.
 
 L{ObjectStoreUploader} writes into an
 L{nova.objectstore.interfaces.IObjectStore} of the same process: what
-nova-all does.  A nova-compute of its own has no uploader yet (it would
-need one that writes over S3): its snapshots fail, saying so.
+nova-all does.  L{S3Uploader} is what a nova-compute of its own uses
+(with C{--snapshot_upload_user}): it PUTs the file to nova-objectstore
+over S3, signed with an administrator's keys acting in the service's
+project (which then owns the bucket and the object), and grants the
+instance's project full control of the object, so that the image service,
+acting for the requester, may copy it in.  Without an uploader a host's
+snapshots fail, saying so.
 """
 
 import hashlib
@@ -24,6 +29,7 @@ import uuid
 from twisted.internet.defer import inlineCallbacks
 from zope.interface import Interface, implementer
 
+from nova.exception import NovaError
 from nova.objectstore import errors as s3errors
 from nova.objectstore.body import BodySummary
 from nova.objectstore.interfaces import ObjectSettings
@@ -165,5 +171,138 @@ class ObjectStoreUploader:
             yield self.store.putObject(bucket, key, body, ObjectSettings(owner=context.projectId))
         finally:
             yield self.runInThread(body.close)
+            yield self.runInThread(unlinkQuietly, path)
+        return result
+
+
+class ServiceCredentials:
+    """
+    The keys of the administrator a compute host uploads snapshots as
+    (C{--snapshot_upload_user}), from the
+    L{nova.auth.manager.AuthManager}.
+    """
+
+    def __init__(self, authManager, spec):
+        """
+        @param spec: C{USER} or C{USER:PROJECT}: the user, and the project
+            it acts in (its own default when none is given).
+        """
+        self.authManager = authManager
+        self.userName, _, self.project = spec.partition(":")
+
+    @inlineCallbacks
+    def credentials(self):
+        """
+        @return: L{Deferred} firing with C{(accessKey, secretKey)}; the
+            access key is C{access:project} when a project is named.
+        """
+        user = yield self.authManager.getUser(self.userName)
+        access = f"{user.accessKey}:{self.project}" if self.project else user.accessKey
+        return access, user.secretKey
+
+
+def _thd_putObject(endpoint, accessKey, secretKey, bucket, key, path, grantee):
+    """
+    Store the file at C{path} as C{bucket/key} over S3, making the bucket
+    first if it is missing, with full control granted to the project
+    C{grantee} (blocking).
+
+    @return: the size of the file.
+    @raise nova.exception.NovaError: naming what the object store
+        answered.
+    """
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    client = boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id=accessKey,
+        aws_secret_access_key=secretKey,
+        region_name="us-east-1",
+        config=Config(
+            signature_version="s3v4", s3={"addressing_style": "path"}, retries={"max_attempts": 2}
+        ),
+    )
+    try:
+        try:
+            client.head_bucket(Bucket=bucket)
+        except ClientError as e:
+            if e.response.get("Error", {}).get("Code") not in ("404", "NoSuchBucket"):
+                raise
+            try:
+                client.create_bucket(Bucket=bucket)
+            except ClientError as e:
+                code = e.response.get("Error", {}).get("Code")
+                if code not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+                    raise
+        with open(path, "rb") as body:
+            client.put_object(
+                Bucket=bucket, Key=key, Body=body, GrantFullControl=f'id="{grantee}"'
+            )
+        return os.path.getsize(path)
+    except (BotoCoreError, ClientError) as e:
+        raise NovaError(f"the object store refused the snapshot {bucket}/{key}: {e}") from None
+    finally:
+        client.close()
+
+
+@implementer(IImageUploader)
+class S3Uploader:
+    """
+    Writes snapshots to nova-objectstore over S3 (a compute host of its
+    own).
+
+    @ivar endpoint: the object store's URL.
+    @ivar credentials: provides C{credentials()}, firing with C{(accessKey,
+        secretKey)} (L{ServiceCredentials}).
+    @ivar directory: where snapshot files are made before they are sent.
+    """
+
+    def __init__(self, endpoint, credentials, runInThread, directory=None):
+        """
+        @param runInThread: called as C{runInThread(function, *args)},
+            returns a L{Deferred} of its result.
+        """
+        self.endpoint = endpoint
+        self.credentials = credentials
+        self.runInThread = runInThread
+        self.directory = directory or os.path.join(tempfile.gettempdir(), "nova-snapshots")
+
+    @classmethod
+    def fromConfig(cls, config, reactor, authManager):
+        """
+        @return: an L{S3Uploader} to C{--s3_host}:C{--s3_port} signing as
+            C{--snapshot_upload_user}, making its files in
+            C{<instances_path>/_snapshots}.
+        """
+        return cls(
+            f"http://{config.s3_host}:{config.s3_port}",
+            ServiceCredentials(authManager, config.snapshot_upload_user),
+            reactorThreads(reactor),
+            os.path.join(config.instances_path, "_snapshots"),
+        )
+
+    @inlineCallbacks
+    def upload(self, context, location, write):
+        if context.projectId is None:
+            raise NovaError("a snapshot needs the project it is made for")
+        bucket, _, key = location.partition("/")
+        path = yield self.runInThread(_thd_newPath, self.directory)
+        try:
+            result = yield write(path)
+            accessKey, secretKey = yield self.credentials.credentials()
+            yield self.runInThread(
+                _thd_putObject,
+                self.endpoint,
+                accessKey,
+                secretKey,
+                bucket,
+                key,
+                path,
+                context.projectId,
+            )
+        finally:
             yield self.runInThread(unlinkQuietly, path)
         return result

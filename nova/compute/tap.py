@@ -3,8 +3,10 @@
 The nova-compute daemon: a twistd plugin.
 
 A compute host on its own fetches images from nova-objectstore over HTTP,
-signing as each instance's owner (L{nova.image.fetch.ImageFetcher});
-nova-all, which shares the object store's disk, reads them directly.
+signing as each instance's owner (L{nova.image.fetch.ImageFetcher}), and
+with C{--snapshot_upload_user} sends its snapshots there over S3
+(L{nova.compute.snapshots.S3Uploader}); nova-all, which shares the object
+store's disk, reads and writes them directly.
 """
 
 from nova.tap import Daemon, NovaOptions, buildCore
@@ -27,17 +29,24 @@ def makeService(options):
     config = options["config"]
     top = Daemon(reactor)
     db, rpc = buildCore(config, reactor, top)
-    driver = None
-    if config.connection_type == "libvirt":
+    driver = uploader = None
+    authManager = None
+    if config.connection_type == "libvirt" or config.snapshot_upload_user:
         from nova.auth.manager import authManagerFromConfig
-        from nova.image.fetch import AuthManagerCredentials, ImageFetcher
 
         authManager = authManagerFromConfig(config, db, reactor)
         authManager.service.setServiceParent(top)
+    if config.connection_type == "libvirt":
+        from nova.image.fetch import AuthManagerCredentials, ImageFetcher
+
         fetcher = ImageFetcher(config, db, AuthManagerCredentials(authManager), reactor)
         driver = loadDriver(
             IVirtDriver, VIRT_DRIVERS, config.connection_type, config, imageFetcher=fetcher
         )
-    manager = ComputeManager(config, db, rpc, reactor, driver=driver)
+    if config.snapshot_upload_user:
+        from nova.compute.snapshots import S3Uploader
+
+        uploader = S3Uploader.fromConfig(config, reactor, authManager)
+    manager = ComputeManager(config, db, rpc, reactor, driver=driver, imageUploader=uploader)
     top.addNovaService(NovaService("nova-compute", "compute", manager, rpc, db, reactor, config))
     return top

@@ -206,6 +206,24 @@ class InstanceStore:
             [InstanceRecord.fromModel(row) for row in rows],
         )
 
+    def thd_abandonReservation(self, store, reservationId):
+        """
+        Remove a reservation and its instances, which were never sent
+        anywhere (their request failed before any was scheduled): the
+        request made nothing, and a retry with its client token makes
+        them anew.  The caller removes what refers to the instances
+        first (security group memberships), in the same transaction.
+
+        @return: the ids of the instances removed.
+        """
+        rows = list(store.find(Instance, Instance.reservation_id == reservationId))
+        ids = [row.id for row in rows]
+        for row in rows:
+            store.remove(row)
+        store.find(Reservation, Reservation.reservation_id == reservationId).remove()
+        store.flush()
+        return ids
+
     def get(self, instanceId):
         """
         @return: L{Deferred} firing with the L{InstanceRecord}; failing with

@@ -60,6 +60,10 @@ class Instance:
     deleted = Bool()
     created_at = DateTime()
     updated_at = DateTime()
+    old_instance_type = Unicode()
+    display_description = Unicode()
+    config_drive = Bool()
+    personality = Unicode()
 
 
 class InstanceType:

@@ -36,6 +36,12 @@ class NetworkExists(exception.Invalid):
     code = "NetworkExists"
 
 
+class VpnEndpointTaken(exception.Invalid):
+    """Another network's VPN is reached on that address and port."""
+
+    code = "VpnEndpointTaken"
+
+
 class NoMoreNetworks(exception.NovaError):
     """No network is left for a new project."""
 
@@ -546,21 +552,36 @@ class NetworkStore:
             raise TransactionConflict("could not serialize: network claimed concurrently")
         return NetworkRecord.fromModel(row)
 
-    def setVpnPublicAddress(self, networkId, address):
+    def setVpnPublicAddress(self, networkId, address, port=None):
         """
-        Record where the network's cloudpipe VPN is reached.
+        Record where the network's cloudpipe VPN is reached: its public
+        address, and its port when given.
 
-        @return: L{Deferred} firing with the updated L{NetworkRecord}.
+        @return: L{Deferred} firing with the updated L{NetworkRecord};
+            failing with L{NetworkNotFound}, or L{VpnEndpointTaken} when
+            another network's VPN is reached on the same address and port.
         """
         return self.transactor.transact(
-            self.thd_setVpnPublicAddress, networkId, address, self._now()
+            self.thd_setVpnPublicAddress, networkId, address, port, self._now()
         )
 
-    def thd_setVpnPublicAddress(self, store, networkId, address, now):
+    def thd_setVpnPublicAddress(self, store, networkId, address, port, now):
         row = store.get(Network, networkId)
         if row is None:
             raise NetworkNotFound(f"network {networkId} not found")
+        port = row.vpn_public_port if port is None else port
+        other = store.find(
+            Network,
+            Network.id != networkId,
+            Network.vpn_public_address == address,
+            Network.vpn_public_port == port,
+        ).any()
+        if other is not None:
+            raise VpnEndpointTaken(
+                f"the VPN of network {other.cidr} is reached on {address}:{port} already"
+            )
         row.vpn_public_address = address
+        row.vpn_public_port = port
         row.updated_at = now
         store.flush()
         return NetworkRecord.fromModel(row)

@@ -89,6 +89,13 @@ class InstanceRecord:
     deleted = attr.ib()
     created_at = attr.ib()
     updated_at = attr.ib()
+    #: The type before a resize that awaits confirmation (patch 15).
+    old_instance_type = attr.ib(default=None)
+    display_description = attr.ib(default=None)
+    #: Whether it asked for a config drive, and the JSON list of its
+    #: personality files (C{path}, base64 C{contents}) (patch 17).
+    config_drive = attr.ib(default=None)
+    personality = attr.ib(default=None, repr=False)
 
     fromModel = classmethod(_fromModel)
 

@@ -269,16 +269,23 @@ class SecurityGroupStore:
         """
         The project's C{default} group, made now if it has none.
 
+        Nearly always the group exists: a read-only transaction finds it,
+        and only a project without one waits for a writing transaction.
+
         @return: L{Deferred} firing with its L{SecurityGroupRecord}.
         """
-        d = self.transactor.transact(self.thd_ensureDefault, projectId, userId, self._now())
+
+        def make(failure):
+            failure.trap(SecurityGroupNotFound)
+            d = self.transactor.transact(self.thd_ensureDefault, projectId, userId, self._now())
+            return d.addErrback(raced)
 
         def raced(failure):
             # A concurrent transaction made it: the unique index refused ours.
             failure.trap(exception.DatabaseError)
             return self.getByName(projectId, DEFAULT_GROUP).addErrback(lambda _: failure)
 
-        return d.addErrback(raced)
+        return self.getByName(projectId, DEFAULT_GROUP).addErrback(make)
 
     def thd_ensureDefault(self, store, projectId, userId, now):
         row = store.find(
@@ -490,14 +497,36 @@ class SecurityGroupStore:
         Make instances members of groups, in one transaction (memberships
         that exist are left as they are).
 
+        When every membership exists already (the instances were made
+        with them), a read-only transaction finds so and no writing
+        transaction waits.
+
         @return: L{Deferred} firing with the number of memberships made;
             failing with L{SecurityGroupNotFound} (making none).
         """
-        return self.transactor.transact(
-            self.thd_addInstances, list(groupIds), list(instanceIds), self._now()
-        )
+        groupIds, instanceIds = list(groupIds), list(instanceIds)
 
-    def thd_addInstances(self, store, groupIds, instanceIds, now):
+        def write(missing):
+            if not missing:
+                return 0
+            return self.transactor.transact(
+                self.thd_addInstances, groupIds, instanceIds, self._now()
+            )
+
+        d = self.transactor.transact(self.thd_missingMemberships, groupIds, instanceIds)
+        return d.addCallback(write)
+
+    @readOnly
+    def thd_missingMemberships(self, store, groupIds, instanceIds):
+        """
+        @return: how many of the memberships of C{instanceIds} in
+            C{groupIds} do not exist.
+        @raise SecurityGroupNotFound: if a group does not exist.
+        """
+        existing = self._thd_memberships(store, groupIds, instanceIds)
+        return len(set(groupIds)) * len(set(instanceIds)) - len(existing)
+
+    def _thd_memberships(self, store, groupIds, instanceIds):
         for groupId in groupIds:
             _getRow(store, groupId)
         existing = set()
@@ -509,6 +538,10 @@ class SecurityGroupStore:
                     SecurityGroupInstance.instance_id.is_in(part),
                 )
             )
+        return existing
+
+    def thd_addInstances(self, store, groupIds, instanceIds, now):
+        existing = self._thd_memberships(store, groupIds, instanceIds)
         made = 0
         for groupId in groupIds:
             for instanceId in instanceIds:

@@ -38,8 +38,10 @@ L{CloudPipe.launch} prepares and launches it:
 
 The network service recognises the instance (image C{--vpn_image_id} and
 key pair C{<project><vpn_key_suffix>}) and gives it the network's VPN
-address.  The image itself is the operator's: it must run the
-C{autorun.sh} of its user data at boot (as Nova's cloudpipe images did).
+address.  The image must run the C{autorun.sh} of its user data at boot
+(as Nova's cloudpipe images did): C{make cloudpipe-image} builds one
+(C{tools/build-cloudpipe-image.sh}, C{etc/cloudpipe/init}).  It boots with
+the kernel and ramdisk the image is registered with.
 """
 
 import base64
@@ -57,6 +59,7 @@ from twisted.logger import Logger
 
 from nova import exception
 from nova.compute import states
+from nova.db.images import ImageNotFound
 from nova.db.keypairs import KeyPairNotFound
 from nova.db.security_groups import SecurityGroupNotFound, SecurityGroupRuleExists
 
@@ -369,12 +372,20 @@ class CloudPipe:
         keyPair = await self.ensureKeyPair(context)
         group = await self.ensureSecurityGroup(context)
         files = await self.runInThread(vpnFiles, self.config, self.authority, network)
+        # The image's kernel and ramdisk, as RunInstances takes them.
+        try:
+            image = await self.db.images.get(self.config.vpn_image_id)
+            kernelId, ramdiskId = image.kernel_id, image.ramdisk_id
+        except ImageNotFound:
+            kernelId = ramdiskId = None
         reservationId, instances = await maybeDeferred(
             self.compute.runInstances,
             context,
             self.config.vpn_image_id,
             1,
             1,
+            kernelId=kernelId,
+            ramdiskId=ramdiskId,
             instanceType=self.config.vpn_instance_type,
             keyName=keyPair.name,
             keyData=keyPair.public_key,

@@ -826,7 +826,8 @@ class VlanManager(NetworkManager):
         )
         yield self._updateDhcp(network)
         if network.vpn_public_port and network.vpn_private_address:
-            if network.vpn_public_address != self.config.vpn_ip:
+            # --vpn_ip unless `nova-manage vpn change` set another address.
+            if not network.vpn_public_address:
                 network = yield self.db.networks.setVpnPublicAddress(
                     network.id, self.config.vpn_ip
                 )

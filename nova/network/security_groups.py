@@ -452,6 +452,16 @@ class SecurityGroupAPI:
         yield self.db.securityGroups.addInstances(groupIds, instanceIds)
         yield self._membershipChanged(context, groupIds)
 
+    def membersJoined(self, context, groups):
+        """
+        Tell the compute hosts that instances joined C{groups} in a
+        transaction of the caller's (RunInstances writes the memberships
+        with the instances): as L{joinGroups} does after its write.
+
+        @return: L{Deferred} firing with C{None}.
+        """
+        return self._membershipChanged(context, [record.id for record in groups])
+
     @inlineCallbacks
     def setInstanceGroups(self, context, instanceId, groupNames):
         """

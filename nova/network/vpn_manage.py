@@ -154,18 +154,15 @@ class VpnCommands(Commands):
                 number = int(port)
             except ValueError:
                 raise errors.InvalidParameterValue(f"bad address or port: {ip} {port}")
+            if not 0 < number < 65536:
+                raise errors.InvalidParameterValue(f"bad port: {port}")
             network = await self.env.db.networks.getForProject(project_id)
             if network.vlan is None:
                 raise CloudpipeError(f"project {project_id} has no vlan network")
-            if number != network.vpn_public_port:
-                raise CloudpipeError(
-                    f"the VPN port of {network.cidr} is {network.vpn_public_port} "
-                    f"(vpn_start + n); it cannot be changed here"
-                )
-            await self.env.db.networks.setVpnPublicAddress(network.id, address)
+            await self.env.db.networks.setVpnPublicAddress(network.id, address, number)
             self.say(
                 f"cloudpipe of {project_id} reached on {address}:{number}; the network host "
-                f"forwards it once set up again with --vpn_ip={address}"
+                f"forwards it when it next sets the network up"
             )
 
         return ensureDeferred(work())

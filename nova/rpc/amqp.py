@@ -8,8 +8,26 @@ Topology, on one topic exchange named by C{control_exchange}:
     by all servers of C{T}: each message goes to one of them), the queue
     C{T.H} (its own), and an exclusive auto-delete queue bound to the
     fanout exchange C{T_fanout} (every server gets each fanout message).
-    C{T} and C{T.H} are neither exclusive nor auto-delete, so messages wait
-    in them while no server is attached (a restart, a reconnection);
+    C{T} and C{T.H} are durable, neither exclusive nor auto-delete, so
+    messages wait in them while no server is attached (a restart, a
+    reconnection) and survive a restart of the broker;
+  - the topic exchange is durable; the fanout exchanges and their queues
+    are transient: a fanout (a security group refresh, a capability
+    update) may be lost by design, and is sent again by what follows;
+  - a cast is persistent (C{delivery-mode} 2) and counts as sent only
+    once the broker confirmed it (publisher confirms on channel 1): a
+    refused cast (C{basic.nack}) fails with L{nova.exception.RPCError}; a
+    cast whose connection broke before its confirmation is published again
+    on the next connection, within its deadline (the broker may then hold
+    two copies: handlers are idempotent on the state of what they act
+    on).  Calls, replies and reply queues are transient: a caller that
+    waits gives up at its deadline anyway;
+  - an exchange or queue of the same name left transient by an older
+    release (declaring it durable fails with C{406 PRECONDITION_FAILED}):
+    an empty, unused transient queue is deleted and declared again
+    durable; one holding messages or consumed by an older peer, and a
+    transient exchange, are used as they are (nothing in them is lost)
+    until the broker restarts, after which they are declared durable;
   - C{call} publishes with the AMQP properties C{reply-to} (this
     connection's own exclusive, server-named reply queue) and
     C{correlation-id} (the message id), and the answer is routed back by
@@ -46,9 +64,8 @@ the reconnection):
     L{BrokerUnavailable}, a subclass, if it was never sent);
   - L{AMQPRPC.cast} and L{AMQPRPC.fanoutCast} also wait for the connection,
     for at most C{rpc_call_timeout} seconds, then fail with
-    L{BrokerUnavailable} (an L{nova.exception.RPCError}); they fire once the message is written to
-    the connection (without publisher confirms: a message written just
-    before the connection breaks may be lost);
+    L{BrokerUnavailable} (an L{nova.exception.RPCError}); a cast fires once
+    the broker confirmed it, a fanout cast once it is written;
   - L{AMQPRPC.serve} registers the consumer at once and fires once it
     consumes, however long the broker takes to come.
 
@@ -107,6 +124,9 @@ CLOSE_TIMEOUT = 5.0
 """Seconds to wait for the broker's C{close-ok} when stopping."""
 
 CONTENT_TYPE = "application/json"
+
+PERSISTENT = 2
+"""The AMQP C{delivery-mode} of a message the broker writes to disk."""
 
 _REPLY_TAG = "nova-reply"
 _FRAME_BODY = 3
@@ -187,6 +207,17 @@ class _Delegate(TwistedDelegate):
     def basic_deliver(self, ch, msg):
         self.client.deliver(ch, msg)
 
+    def basic_ack(self, ch, msg):
+        self.client.session.confirmed(ch, msg.delivery_tag, msg.multiple, None)
+
+    def basic_nack(self, ch, msg):
+        self.client.session.confirmed(
+            ch,
+            msg.delivery_tag,
+            msg.multiple,
+            exception.RPCError("the message broker refused the message (basic.nack)"),
+        )
+
 
 class _Client(AMQClient):
     """
@@ -260,6 +291,8 @@ class _Client(AMQClient):
         if self.session is not None:
             self.session.lost = True
         AMQClient.connectionLost(self, reason)
+        if self.session is not None:
+            self.session.failUnconfirmed(reason)
         self.rpc._lost(self, reason)
 
     def channel_failed(self, channel, reason):
@@ -312,6 +345,8 @@ class _Session:
         self.fanouts = set()
         self.handlers = {}
         self.quiet = set()
+        self.published = 0
+        self.unconfirmed = {}
         self._nextChannel = 2
         self._freeChannels = []
         self._nextTag = 0
@@ -391,17 +426,65 @@ class _Session:
                 lambda f: f.trap(Closed)
             )
 
-    def publish(self, exchange, routingKey, body, properties):
+    def publish(self, exchange, routingKey, body, properties, confirm=False):
         """
-        @return: L{Deferred} firing once written; failing with L{Closed}
-            if the message could not be written at all.
+        Publish on the main channel, which is in confirm mode: the broker
+        numbers every message published on it and acknowledges each once
+        it has taken responsibility for it (for a persistent message on a
+        durable queue: written to disk).
+
+        @param confirm: if C{True}, wait for the broker's acknowledgement.
+        @return: L{Deferred} firing once written (once acknowledged, with
+            C{confirm}); failing with L{Closed} if the connection broke
+            first (the message may or may not have reached the broker), or
+            with L{nova.exception.RPCError} if the broker refused it.
         """
         properties["content-type"] = CONTENT_TYPE
-        return self.main.basic_publish(
+        self.published += 1
+        sequence = self.published
+        written = self.main.basic_publish(
             exchange=exchange,
             routing_key=routingKey,
             content=Content(body, properties=properties),
         )
+        if not confirm:
+            return written
+        acknowledged = Deferred()
+        self.unconfirmed[sequence] = acknowledged
+
+        def notWritten(failure):
+            if self.unconfirmed.pop(sequence, None) is acknowledged:
+                acknowledged.errback(failure)
+
+        written.addErrback(notWritten)
+        return acknowledged
+
+    def confirmed(self, channel, tag, multiple, error):
+        """
+        The broker acknowledged (C{error} is C{None}) or refused the
+        messages numbered C{tag} (and below it, if C{multiple}).
+        """
+        if channel is not self.main:
+            return
+        if multiple:
+            sequences = sorted(n for n in self.unconfirmed if n <= tag)
+        else:
+            sequences = [tag] if tag in self.unconfirmed else []
+        for sequence in sequences:
+            d = self.unconfirmed.pop(sequence)
+            if error is None:
+                d.callback(None)
+            else:
+                d.errback(error)
+
+    def failUnconfirmed(self, reason):
+        """
+        The connection is gone: whether the broker kept the messages not
+        yet acknowledged is unknown; their senders decide what to do.
+        """
+        unconfirmed, self.unconfirmed = self.unconfirmed, {}
+        for sequence in sorted(unconfirmed):
+            unconfirmed[sequence].errback(Closed(reason))
 
     async def close(self, clock, timeout):
         """
@@ -547,15 +630,26 @@ class _PendingSend:
         if self.kind == "fanout":
             d = self.rpc._sendFanout(session, self.topic, self.body)
         else:
-            d = session.publish(self.rpc.exchange, self.topic, self.body, {})
+            d = session.publish(
+                self.rpc.exchange,
+                self.topic,
+                self.body,
+                {"delivery-mode": PERSISTENT},
+                confirm=True,
+            )
         d.addCallbacks(self._sent, self._notSent)
 
     def _sent(self, _):
         self.finish()
 
     def _notSent(self, failure):
-        failure.trap(Closed)
-        if not self.deferred.called:
+        if not failure.check(Closed):
+            self.finish(error=failure.value)
+        elif self.rpc._stopped:
+            self.finish(error=exception.RPCError("the RPC service stopped"))
+        elif not self.deferred.called:
+            # Sent again on the next connection: the broker may have kept
+            # the first copy, and handlers are idempotent.
             self.rpc._waiting.append(self)
 
     def finish(self, error=None):
@@ -643,7 +737,7 @@ class _Consumer:
         exchange = self.rpc.exchange
         await channel.basic_qos(prefetch_count=self.rpc.prefetch)
         for name in self.queues:
-            await channel.queue_declare(queue=name, durable=False, auto_delete=False)
+            channel = await self._declareQueue(session, channel, name)
             await channel.queue_bind(queue=name, exchange=exchange, routing_key=name)
         fanout = f"{self.topic}_fanout"
         await channel.exchange_declare(
@@ -659,6 +753,45 @@ class _Consumer:
             await channel.basic_consume(queue=name, consumer_tag=tag)
         self._tags = tags
         session.quiet.discard(channel.id)
+
+    async def _declareQueue(self, session, channel, name):
+        """
+        Declare the durable queue C{name} on C{channel}.  A transient queue
+        of that name, left by an older release, is deleted and declared
+        again durable if it is empty and unused; otherwise it is consumed
+        as it is (nothing in it is lost) and replaced once it is empty at
+        a later start, or by the broker's next restart.
+
+        @return: the channel to go on with (a failed declaration closes
+            its channel: then a new one).
+        """
+        try:
+            await channel.queue_declare(queue=name, durable=True, auto_delete=False)
+            return channel
+        except Closed as e:
+            session.forgetChannel(channel)
+            if not _durabilityMismatch(e):
+                raise
+        channel = await session.openChannel(quiet=True)
+        self._channel = channel
+        try:
+            await channel.queue_delete(queue=name, if_unused=True, if_empty=True)
+        except Closed:
+            session.forgetChannel(channel)
+            channel = await session.openChannel(quiet=True)
+            self._channel = channel
+            await channel.basic_qos(prefetch_count=self.rpc.prefetch)
+            await channel.queue_declare(queue=name, passive=True)
+            self.log.warn(
+                "queue {queue} exists as transient and holds messages or has consumers: "
+                "consuming it as it is; it becomes durable once replaced when empty",
+                queue=name,
+            )
+            return channel
+        await channel.basic_qos(prefetch_count=self.rpc.prefetch)
+        await channel.queue_declare(queue=name, durable=True, auto_delete=False)
+        self.log.info("replaced the empty transient queue {queue} by a durable one", queue=name)
+        return channel
 
     def _attached(self, _):
         self._attaching = None
@@ -779,6 +912,22 @@ class _Consumer:
             self.started.errback(
                 exception.RPCError(f"the RPC service stopped before consuming {self.topic}")
             )
+
+
+def _durabilityMismatch(error):
+    """
+    @return: whether C{error} (a txAMQP C{Closed}) is the broker refusing
+        a declaration because an existing exchange or queue of that name
+        differs only in being durable or not (C{406 PRECONDITION_FAILED
+        - inequivalent arg 'durable'}).
+    """
+    while isinstance(error, Closed) and error.args:
+        error = error.args[0]
+    if isinstance(error, Failure):
+        error = error.value
+    if not isinstance(error, Message) or error.method.name != "close":
+        return False
+    return error.reply_code == 406 and "'durable'" in (error.reply_text or "")
 
 
 def _describe(error):
@@ -909,15 +1058,39 @@ class AMQPRPC(Service):
         await client.authenticate(self.config.rabbit_userid, self.config.rabbit_password)
         session.main = await client.channel(1)
         await session.main.channel_open()
-        await session.main.exchange_declare(
-            exchange=self.exchange, type="topic", durable=False, auto_delete=False
-        )
+        await session.main.confirm_select()
+        await self._declareExchange(session)
         declared = await session.main.queue_declare(queue="", exclusive=True, auto_delete=True)
         session.replyQueue = declared.queue
         session.handlers[_REPLY_TAG] = functools.partial(self._replied, session)
         await session.main.basic_consume(
             queue=session.replyQueue, consumer_tag=_REPLY_TAG, no_ack=True
         )
+
+    async def _declareExchange(self, session):
+        """
+        Declare the durable topic exchange.  One left by an older release
+        as transient is used as it is (an exchange holds no messages; the
+        broker drops it at its next restart and the first service to
+        connect afterwards declares it durable).
+        """
+        channel = await session.openChannel(quiet=True)
+        try:
+            await channel.exchange_declare(
+                exchange=self.exchange, type="topic", durable=True, auto_delete=False
+            )
+        except Closed as e:
+            session.forgetChannel(channel)
+            if not _durabilityMismatch(e):
+                raise
+            self.log.warn(
+                "the exchange {exchange} exists as transient; using it as it is until "
+                "the broker restarts",
+                exchange=self.exchange,
+            )
+            channel = await session.openChannel(quiet=True)
+            await channel.exchange_declare(exchange=self.exchange, type="topic", passive=True)
+        await session.closeChannel(channel)
 
     def _ready(self, _, session):
         if session.lost:
@@ -999,20 +1172,14 @@ class AMQPRPC(Service):
         if self._stopped:
             return fail(exception.RPCError("the RPC service is stopped"))
         session = self._session
-        if session is not None:
-            if kind == "cast":
-                d = session.publish(self.exchange, topic, body, {})
-            elif f"{topic}_fanout" in session.fanouts:
-                d = session.publish(f"{topic}_fanout", "", body, {})
-            else:
-                d = None
-            if d is not None:
-                written = []
-                d.addCallbacks(written.append, lambda f: f.trap(Closed))
-                if written:
-                    return succeed(None)
+        if session is not None and kind == "fanout" and f"{topic}_fanout" in session.fanouts:
+            d = session.publish(f"{topic}_fanout", "", body, {})
+            written = []
+            d.addCallbacks(written.append, lambda f: f.trap(Closed))
+            if written:
+                return succeed(None)
         pendingSend = _PendingSend(self, kind, topic, method, body, self.callTimeout)
-        if session is not None and kind == "fanout":
+        if session is not None:
             pendingSend.send(session)
         else:
             self._waiting.append(pendingSend)

@@ -27,5 +27,19 @@ OPTIONS = (
         choices=tuple(SCHEDULER_DRIVERS),
     ),
     Flag("max_cores", "int", 16, "The simple scheduler puts no more than this many instance cores on one host.", minimum=1),
+    Flag(
+        "stuck_work_timeout",
+        "float",
+        900.0,
+        "Seconds an instance, volume, snapshot or image may stay in a "
+        "transitional state (pending, shutting-down, rebooting, creating, "
+        "attaching, decrypting, ...) without a change before the scheduler's "
+        "periodic sweep acts: it sends the work again where that is safe (an "
+        "unscheduled or unstarted launch, a termination), once, and otherwise "
+        "(or if still stuck as long again) puts it in error with the reason.  "
+        "Keep it above the longest launch (image download and boot); 0 turns "
+        "the sweep off.",
+        minimum=0.0,
+    ),
     Flag("max_gigabytes", "int", 10000, "The simple scheduler puts no more than this many gigabytes of volumes on one host.", minimum=1),
 )

@@ -18,6 +18,7 @@ from nova.drivers import loadDriver
 from nova.manager import Manager, expose
 from nova.scheduler.flags import SCHEDULER_DRIVERS
 from nova.scheduler.interfaces import ISchedulerDriver
+from nova.scheduler.sweeper import StuckWorkSweeper
 
 
 class SchedulerManager(Manager):
@@ -26,17 +27,21 @@ class SchedulerManager(Manager):
 
     Picks run one at a time, so that each sees the hosts the previous one
     chose.  Its periodic task deletes instances terminated more than
-    C{--terminated_instance_ttl} seconds ago.
+    C{--terminated_instance_ttl} seconds ago and sweeps stuck work (see
+    L{nova.scheduler.sweeper}).
 
     @ivar driver: the L{ISchedulerDriver}.
+    @ivar sweeper: the L{StuckWorkSweeper}.
     """
 
     log = Logger()
 
-    def __init__(self, config, db, rpc, clock, driver=None):
+    def __init__(self, config, db, rpc, clock, driver=None, sweeper=None):
         """
         @param driver: an L{ISchedulerDriver}; by default the one
             C{--scheduler_driver} names.
+        @param sweeper: a L{StuckWorkSweeper}; by default one over C{db}
+            and C{rpc}.
         """
         Manager.__init__(self, config, db, rpc, clock)
         if driver is None:
@@ -49,6 +54,9 @@ class SchedulerManager(Manager):
                 clock=clock,
             )
         self.driver = driver
+        if sweeper is None:
+            sweeper = StuckWorkSweeper(config, db, rpc, clock)
+        self.sweeper = sweeper
         self._lock = DeferredLock()
 
     @expose
@@ -144,10 +152,16 @@ class SchedulerManager(Manager):
         yield self.rpc.cast(context, f"volume.{host}", "createVolume", {"volumeId": volumeId})
         return host
 
+    @inlineCallbacks
     def periodicTasks(self, context):
         """
         Delete instances terminated longer ago than
-        C{--terminated_instance_ttl}.
+        C{--terminated_instance_ttl}, then sweep stuck work.
+
+        @return: L{Deferred} firing with what the purge returned (the
+            number of instances deleted).
         """
         before = utcnow(self.clock) - timedelta(seconds=self.config.terminated_instance_ttl)
-        return self.db.instances.purgeTerminated(before)
+        purged = yield self.db.instances.purgeTerminated(before)
+        yield self.sweeper.sweep(context)
+        return purged

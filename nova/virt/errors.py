@@ -47,3 +47,11 @@ class DeviceNotFound(VirtError):
     code = "DeviceNotFound"
     ec2Code = "IncorrectState"
     httpStatus = 400
+
+
+class ConsoleUnavailable(VirtError):
+    """The guest has no graphical (VNC) console."""
+
+    code = "ConsoleUnavailable"
+    ec2Code = "UnsupportedOperation"
+    httpStatus = 409

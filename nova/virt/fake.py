@@ -13,7 +13,12 @@ from twisted.internet.defer import fail, succeed
 from zope.interface import implementer
 
 from nova.virt import errors, power
-from nova.virt.interfaces import DISK_COUNTERS, INTERFACE_COUNTERS, IVirtDriver
+from nova.virt.interfaces import (
+    DISK_COUNTERS,
+    INTERFACE_COUNTERS,
+    IVirtDriver,
+    VolumeConnection,
+)
 
 
 @attr.s
@@ -26,9 +31,15 @@ class FakeGuest:
         L{FakeVirtDriver.updateGuest}.
     @ivar state: its power state.
     @ivar networkInfo: the network description given to C{spawn}.
-    @ivar volumes: a L{dict} from mount point to device path.
+    @ivar volumes: a L{dict} from mount point to the attached volume's
+        L{nova.virt.interfaces.VolumeConnection.url} (its path, or
+        C{iscsi://<portal>/<iqn>/<lun>}).
     @ivar console: the lines written to its console so far.
     @ivar boots: how many times it booted.
+    @ivar resizedFrom: the spec it had before a resize that awaits
+        confirmation, or C{None}.
+    @ivar rescuedSpec: while it is rescued, the spec of the rescue system
+        (the guest's own is C{spec}); C{None} otherwise.
     """
 
     spec = attr.ib()
@@ -38,6 +49,8 @@ class FakeGuest:
     console = attr.ib(factory=list)
     boots = attr.ib(default=0)
     cpuTime = attr.ib(default=0)
+    resizedFrom = attr.ib(default=None)
+    rescuedSpec = attr.ib(default=None)
 
 
 @implementer(IVirtDriver)
@@ -55,6 +68,7 @@ class FakeVirtDriver:
     @ivar failures: a L{dict} from method name to the exception its next
         call fails with.
     @ivar host: the host name given to L{initHost}, or C{None}.
+    @ivar snapshotsTaken: C{(name, live)} of each L{snapshot} asked for.
     """
 
     hypervisorType = "fake"
@@ -68,6 +82,7 @@ class FakeVirtDriver:
         self.failNext = None
         self.failures = {}
         self.host = None
+        self.snapshotsTaken = []
 
     @classmethod
     def fromConfig(cls, config):
@@ -115,7 +130,7 @@ class FakeVirtDriver:
     def _boot(self, guest):
         guest.boots += 1
         guest.state = power.RUNNING
-        spec = guest.spec
+        spec = guest.rescuedSpec or guest.spec
         self._say(guest, f"[    0.000000] Linux version 6.1.0-fake (nova@fake) boot {guest.boots}")
         self._say(
             guest,
@@ -139,8 +154,8 @@ class FakeVirtDriver:
             if instance.name in self.guests:
                 raise errors.GuestExists(f"guest {instance.name} exists")
             guest = FakeGuest(spec=instance, networkInfo=networkInfo)
-            for devicePath, mountpoint in blockDevices:
-                guest.volumes[mountpoint] = devicePath
+            for connection, mountpoint in blockDevices:
+                guest.volumes[mountpoint] = VolumeConnection.coerce(connection).url
             self.guests[instance.name] = guest
             self._boot(guest)
 
@@ -211,6 +226,107 @@ class FakeVirtDriver:
 
         return self._run("updateGuest", action, instance)
 
+    def _settledGuest(self, method, name):
+        """
+        @return: the guest C{name}, if it is neither rescued nor awaits
+            the confirmation of a resize.
+        @raise errors.GuestStateError: otherwise.
+        """
+        guest = self._guest(name)
+        if guest.rescuedSpec is not None:
+            raise errors.GuestStateError(f"cannot {method} {name}: it is rescued")
+        if guest.resizedFrom is not None:
+            raise errors.GuestStateError(
+                f"cannot {method} {name}: its resize awaits confirmation"
+            )
+        return guest
+
+    def resize(self, instance):
+        def action(instance):
+            name = instance.name
+            guest = self._settledGuest("resize", name)
+            if guest.state not in power.ACTIVE | power.OFF:
+                raise errors.GuestStateError(
+                    f"cannot resize {name}: it is {power.name(guest.state)}"
+                )
+            wasRunning = guest.state in power.ACTIVE
+            guest.resizedFrom = guest.spec
+            guest.spec = attr.evolve(guest.spec, vcpus=instance.vcpus, memoryMb=instance.memoryMb)
+            if wasRunning:
+                self._say(guest, "reboot: Power down")
+                guest.state = power.SHUTOFF
+                self._boot(guest)
+
+        return self._run("resize", action, instance)
+
+    def _resized(self, method, name):
+        guest = self._guest(name)
+        if guest.resizedFrom is None:
+            raise errors.GuestStateError(f"cannot {method} {name}: no resize awaits confirmation")
+        return guest
+
+    def confirmResize(self, instanceName):
+        def action(name):
+            self._resized("confirm the resize of", name).resizedFrom = None
+
+        return self._run("confirmResize", action, instanceName)
+
+    def revertResize(self, instanceName):
+        def action(name):
+            guest = self._resized("revert the resize of", name)
+            guest.spec, guest.resizedFrom = guest.resizedFrom, None
+            if guest.state in power.ACTIVE:
+                self._say(guest, "reboot: Power down")
+                guest.state = power.SHUTOFF
+                self._boot(guest)
+
+        return self._run("revertResize", action, instanceName)
+
+    def rebuild(self, instance, networkInfo=None):
+        def action(instance, networkInfo):
+            old = self._settledGuest("rebuild", instance.name)
+            guest = FakeGuest(
+                spec=instance,
+                networkInfo=networkInfo,
+                console=old.console,
+                cpuTime=old.cpuTime,
+            )
+            self._say(guest, f"rebuilt from {instance.imageId}")
+            self.guests[instance.name] = guest
+            self._boot(guest)
+
+        return self._run("rebuild", action, instance, networkInfo)
+
+    def rescue(self, instance):
+        def action(instance):
+            name = instance.name
+            guest = self._settledGuest("rescue", name)
+            if guest.state not in power.ACTIVE | power.OFF:
+                raise errors.GuestStateError(
+                    f"cannot rescue {name}: it is {power.name(guest.state)}"
+                )
+            guest.rescuedSpec = attr.evolve(
+                guest.spec,
+                imageId=instance.imageId,
+                kernelId=instance.kernelId,
+                ramdiskId=instance.ramdiskId,
+            )
+            self._say(guest, f"rescue: booting {instance.imageId}, own disk at vdb")
+            self._boot(guest)
+
+        return self._run("rescue", action, instance)
+
+    def unrescue(self, instanceName):
+        def action(name):
+            guest = self._guest(name)
+            if guest.rescuedSpec is None:
+                raise errors.GuestStateError(f"cannot unrescue {name}: it is not rescued")
+            guest.rescuedSpec = None
+            self._say(guest, "rescue: done")
+            self._boot(guest)
+
+        return self._run("unrescue", action, instanceName)
+
     def _change(self, method, name, fromStates, toState, line):
         def action(name):
             guest = self._guest(name)
@@ -250,12 +366,14 @@ class FakeVirtDriver:
         guest = self._guest(name)
         return f"FAKE DISK {name} image={guest.spec.imageId} boots={guest.boots}\n".encode()
 
-    def snapshot(self, instanceName, destinationPath):
+    def snapshot(self, instanceName, destinationPath, live=False):
         """
         Write the guest's fake root disk (L{diskOf}), a raw file.  Unlike
         the rest of the fake this touches the file system, in the calling
-        thread: the file is tiny.
+        thread: the file is tiny.  A fake guest has nothing to stop, so
+        C{live} changes nothing but is recorded (L{snapshotsTaken}).
         """
+        self.snapshotsTaken.append((instanceName, bool(live)))
 
         def action(name, destinationPath):
             data = self.diskOf(name)
@@ -327,15 +445,31 @@ class FakeVirtDriver:
 
         return self._run("getConsoleOutput", action, instanceName)
 
-    def attachVolume(self, instanceName, devicePath, mountpoint):
-        def action(name, devicePath, mountpoint):
+    def getVncConsole(self, instanceName):
+        """
+        Fake guests have no VNC server: fails with
+        L{errors.ConsoleUnavailable} (or L{errors.GuestNotFound}).
+        """
+
+        def action(name):
+            self._guest(name)
+            raise errors.ConsoleUnavailable(
+                f"{name} has no VNC console: the fake driver serves none"
+            )
+
+        return self._run("getVncConsole", action, instanceName)
+
+    def attachVolume(self, instanceName, connection, mountpoint):
+        def action(name, connection, mountpoint):
+            # As strict as the real driver: the connection must be one.
+            url = VolumeConnection.coerce(connection).url
             guest = self._guest(name)
             if mountpoint in guest.volumes:
                 raise errors.DeviceInUse(f"{name} already has a device at {mountpoint}")
-            guest.volumes[mountpoint] = devicePath
+            guest.volumes[mountpoint] = url
             self._say(guest, f"virtio_blk: attached {mountpoint}")
 
-        return self._run("attachVolume", action, instanceName, devicePath, mountpoint)
+        return self._run("attachVolume", action, instanceName, connection, mountpoint)
 
     def detachVolume(self, instanceName, mountpoint):
         def action(name, mountpoint):

@@ -332,18 +332,21 @@ class DiskMaker:
         yield self.runInThread(_thd_sparseFile, path, sizeGb * GIB)
         return "raw"
 
-    def convert(self, source, sourceFormat, destination, destinationFormat="qcow2"):
+    def convert(self, source, sourceFormat, destination, destinationFormat="qcow2", shared=False):
         """
         Copy a disk into one self-contained file (C{qemu-img convert}): the
         data of a qcow2 overlay's backing file is copied in.
 
         @param sourceFormat: C{raw} or C{qcow2}.
         @param destination: the file to write (absent).
+        @param shared: read a disk a running QEMU holds open for writing
+            (C{-U}: no image lock is taken).
         @return: L{Deferred} firing with C{None}; failing with
             L{ImageError}.
         """
+        share = ("-U",) if shared else ()
         d = self._qemuImg(
-            "convert", "-f", sourceFormat, "-O", destinationFormat, source, destination
+            "convert", *share, "-f", sourceFormat, "-O", destinationFormat, source, destination
         )
         return d.addCallback(lambda _: None)
 

@@ -19,8 +19,15 @@ disk, a qcow2 overlay on the cached image with the image's own size, see
 L{nova.virt.images}), C{disk.local} (the empty ephemeral disk of an
 instance type with C{local_gb} above 0, the guest's second disk),
 C{kernel} and C{ramdisk} for images booted from a kernel image,
-C{console.log} (the serial console, appended to across reboots) and
-C{libvirt.xml}.  The
+C{console.log} (the serial console, appended to across reboots),
+C{libvirt.xml}, and C{disk.config}, the config drive
+(L{nova.virt.configdrive}) of a guest given one (C{--force_config_drive},
+an instance that asked for one or has personality files, or a network
+marked for injection), attached read-only as the last disk
+of the root disk's bus.  Guests of kvm and qemu get a VNC server on
+C{--vncserver_listen}, on a port libvirt picks, with a random password
+of their own; L{LibvirtDriver.getVncConsole} reads both from the live
+definition.  The
 domain XML is built with L{xml.etree.ElementTree}: names, paths, bridges
 and addresses are element text and attribute values, never pasted into
 markup, and are checked before use.
@@ -32,11 +39,20 @@ managed save, which the next start restores.  Before a stopped guest
 starts, L{LibvirtDriver.updateGuest} gives its definition the vCPUs,
 memory, kernel and ramdisk the instance has now; its disks stay as they
 are.
+
+A resize is done in place: the guest's definition and a copy of its root
+disk are kept in its directory (C{libvirt.xml.resize}, C{disk.resize})
+until it is confirmed (they go) or reverted (they come back).  A rescue
+keeps the guest's definition (C{libvirt.xml.rescue}) and boots a
+definition whose first disk is the rescue image's (C{disk.rescue}) and
+second the guest's own root disk, until unrescued.  A rebuild removes the
+guest and spawns it again from the new image.
 """
 
 import errno
 import os
 import re
+import secrets
 import shutil
 import stat
 import threading
@@ -59,9 +75,9 @@ except ImportError:  # libvirt-python is an optional dependency
 from nova.config import ConfigError
 from nova.context import RequestContext, adminContext
 from nova.util.process import ReactorProcessRunner
-from nova.virt import errors, power
+from nova.virt import configdrive, errors, power
 from nova.virt.images import BASE_DIRECTORY, DirectoryImageFetcher, DiskMaker, ImageCache
-from nova.virt.interfaces import INTERFACE_COUNTERS, IVirtDriver
+from nova.virt.interfaces import INTERFACE_COUNTERS, IVirtDriver, VolumeConnection
 
 #: C{--libvirt_type} -> the libvirt URI it implies.
 URIS = {
@@ -168,6 +184,7 @@ class Disk:
     @ivar kind: C{file}, C{block} or C{network}.
     @ivar protocol: the network protocol (C{iscsi}) of a network disk.
     @ivar hosts: C{(name, port)} pairs of a network disk.
+    @ivar readOnly: whether the guest may only read it (a config drive).
     """
 
     target = attr.ib()
@@ -177,6 +194,7 @@ class Disk:
     kind = attr.ib(default="file")
     protocol = attr.ib(default=None)
     hosts = attr.ib(default=(), converter=tuple)
+    readOnly = attr.ib(default=False)
 
     def element(self, domainType):
         """
@@ -194,6 +212,8 @@ class Disk:
             for host, port in self.hosts:
                 ElementTree.SubElement(source, "host", name=host, port=str(port))
         ElementTree.SubElement(disk, "target", dev=self.target, bus=self.bus)
+        if self.readOnly:
+            ElementTree.SubElement(disk, "readonly")
         return disk
 
     def toXml(self, domainType):
@@ -283,6 +303,9 @@ class GuestConfig:
     @ivar rootDirectory: the root file system tree of an LXC guest.
     @ivar kernelId: the image C{kernel} was copied from, or C{None}.
     @ivar ramdiskId: the image C{ramdisk} was copied from, or C{None}.
+    @ivar vncListen: the host address the guest's VNC server listens on
+        (on a port libvirt picks), or C{None} for no VNC server.
+    @ivar vncPassword: the password of that VNC server.
     """
 
     name = attr.ib()
@@ -299,6 +322,8 @@ class GuestConfig:
     rootDirectory = attr.ib(default=None)
     kernelId = attr.ib(default=None)
     ramdiskId = attr.ib(default=None)
+    vncListen = attr.ib(default=None)
+    vncPassword = attr.ib(default=None, repr=False)
 
     def element(self):
         """
@@ -360,6 +385,12 @@ class GuestConfig:
             serial = E(devices, "serial", type="file")
             E(serial, "source", path=self.consolePath, append="on")
             E(serial, "target", port="0")
+        if self.vncListen and self.domainType in ("kvm", "qemu"):
+            graphics = E(devices, "graphics", type="vnc", port="-1", autoport="yes")
+            graphics.set("listen", self.vncListen)
+            if self.vncPassword:
+                graphics.set("passwd", self.vncPassword)
+            E(graphics, "listen", type="address", address=self.vncListen)
         return domain
 
     def toXml(self):
@@ -367,6 +398,40 @@ class GuestConfig:
         @return: the domain XML (L{str}).
         """
         return ElementTree.tostring(self.element(), encoding="unicode")
+
+
+def newVncPassword():
+    """
+    @return: a new random VNC password: 8 characters, all that VNC
+        authentication uses.
+    """
+    return secrets.token_urlsafe(6)[:8]
+
+
+def vncConsoleOf(domain):
+    """
+    @param domain: the C{<domain>} element of a running guest's live
+        definition, read with its secrets (C{VIR_DOMAIN_XML_SECURE}).
+    @return: a L{dict}: C{host}, C{port} (L{int}) and C{password} of its
+        VNC server.
+    @raise errors.ConsoleUnavailable: when it has none, or no port yet.
+    """
+    graphics = domain.find("./devices/graphics[@type='vnc']")
+    if graphics is None:
+        raise errors.ConsoleUnavailable(f"{domain.findtext('name')} has no VNC console")
+    try:
+        port = int(graphics.get("port", "-1"))
+    except ValueError:
+        port = -1
+    if port <= 0:
+        raise errors.ConsoleUnavailable(
+            f"{domain.findtext('name')} has no VNC port: it is not running"
+        )
+    listen = graphics.find("listen[@type='address']")
+    host = (listen.get("address") if listen is not None else None) or graphics.get("listen")
+    if not host or host in ("0.0.0.0", "::"):
+        host = "127.0.0.1"
+    return {"host": host, "port": port, "password": graphics.get("passwd")}
 
 
 def bootImagesElement(kernelId, ramdiskId):
@@ -774,6 +839,13 @@ def _thd_pressPowerButton(connection, name):
             raise
 
 
+def _thd_vncConsole(connection, name):
+    domain = _thd_lookup(connection, name)
+    if not domain.isActive():
+        raise errors.ConsoleUnavailable(f"{name} has no VNC console: it is not running")
+    return vncConsoleOf(ElementTree.fromstring(domain.XMLDesc(libvirt.VIR_DOMAIN_XML_SECURE)))
+
+
 def _thd_start(connection, name):
     _thd_lookup(connection, name).create()
 
@@ -1067,6 +1139,102 @@ def _thd_isBlock(path):
         raise
 
 
+#: Files of an instance's directory that a resize awaiting confirmation
+#: keeps: the definition before it, and (beside the root disk, with this
+#: suffix) a copy of the root disk as it was.
+RESIZE_XML, KEPT_SUFFIX = "libvirt.xml.resize", ".resize"
+
+#: Files of a rescued guest: its own definition, and the rescue system's
+#: root disk, kernel and ramdisk.
+RESCUE_XML = "libvirt.xml.rescue"
+RESCUE_DISK, RESCUE_KERNEL, RESCUE_RAMDISK = "disk.rescue", "kernel.rescue", "ramdisk.rescue"
+
+
+def _thd_readOrNone(path):
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    except FileNotFoundError:
+        return None
+
+
+def _thd_pending(directory):
+    """
+    @return: what the guest whose files are in C{directory} awaits:
+        C{"rescued"}, C{"resized"} or C{None}.
+    """
+    if os.path.exists(os.path.join(directory, RESCUE_XML)):
+        return "rescued"
+    if os.path.exists(os.path.join(directory, RESIZE_XML)):
+        return "resized"
+    return None
+
+
+def _thd_keepCopy(path):
+    """
+    Copy a root disk to C{path + KEPT_SUFFIX} (a new file).
+    """
+    kept = path + KEPT_SUFFIX
+    try:
+        shutil.copyfile(path, kept)
+    except OSError as e:
+        _thd_removeFiles([kept])
+        raise errors.VirtError(f"cannot keep a copy of {path}: {e.strerror or e}")
+
+
+def _thd_restoreKept(path):
+    kept = path + KEPT_SUFFIX
+    if os.path.exists(kept):
+        os.replace(kept, path)
+
+
+def _thd_pullPlug(connection, name):
+    """
+    Force a guest off and drop its saved memory, if any: what it runs
+    now is about to be replaced.
+    """
+    domain = _thd_lookup(connection, name)
+    _thd_stop(domain)
+    if domain.hasManagedSaveImage(0):
+        domain.managedSaveRemove(0)
+
+
+def _thd_define(connection, xml):
+    connection.defineXML(xml)
+
+
+def rescueDefinition(domain, rescueDisk, rootTarget, secondTarget):
+    """
+    Make a domain definition boot a rescue system: its disks are replaced
+    by C{rescueDisk} (the first disk) and its own root disk, moved to the
+    second target.
+
+    @param domain: a C{<domain>} element, changed in place.
+    @param rescueDisk: the rescue system's L{Disk}.
+    @param rootTarget: the guest's root disk target (C{vda}).
+    @param secondTarget: where its root disk goes (C{vdb}).
+    """
+    devices = _child(domain, "devices")
+    own = None
+    for disk in devices.findall("disk"):
+        target = disk.find("target")
+        if own is None and target is not None and target.get("dev") == rootTarget:
+            own = disk
+        devices.remove(disk)
+    disks = [rescueDisk.element(domain.get("type"))]
+    if own is not None:
+        own.find("target").set("dev", secondTarget)
+        # The guest names its disks in the order of their bus addresses,
+        # not by their targets: the own disk gives up its address, so that
+        # libvirt places it after the rescue disk.
+        for address in own.findall("address"):
+            own.remove(address)
+        disks.append(own)
+    # Disks go first among the devices, where libvirt writes them.
+    for index, disk in enumerate(disks):
+        devices.insert(index, disk)
+
+
 # -- the driver ----------------------------------------------------------------
 
 
@@ -1097,6 +1265,7 @@ class LibvirtDriver:
         useCowImages=True,
         cmdline="root=/dev/vda console=ttyS0",
         vifModel="",
+        bridgeTemplate="",
         spawnTimeout=60.0,
         rebootTimeout=60.0,
         shutdownTimeout=60.0,
@@ -1106,6 +1275,8 @@ class LibvirtDriver:
         opener=None,
         pollInterval=0.5,
         threads=6,
+        forceConfigDrive=False,
+        vncListen=None,
     ):
         """
         @param instancesPath: the directory of instance files.
@@ -1121,8 +1292,16 @@ class LibvirtDriver:
             L{ThreadWorkers} pool of C{threads} threads of this driver.
         @param opener: opens a libvirt connection from a URI
             (C{libvirt.open} by default).
-        @raise ConfigError: when libvirt-python is missing or the type is
-            unknown.
+        @param bridgeTemplate: the bridge guests' network cards join, with
+            C{{bridge}} standing for the network's bridge; empty for the
+            network's bridge itself.
+        @param forceConfigDrive: whether every guest gets a config drive
+            (L{nova.virt.configdrive}); without it only guests whose
+            network is marked for injection get one.
+        @param vncListen: the address guests' VNC servers listen on, or
+            C{None} (or empty) for no VNC servers.
+        @raise ConfigError: when libvirt-python is missing, the type is
+            unknown or C{bridgeTemplate} makes no bridge name.
         """
         if libvirt is None:
             raise ConfigError(
@@ -1140,11 +1319,16 @@ class LibvirtDriver:
         self.useCowImages = useCowImages
         self.cmdline = cmdline
         self.vifModel = vifModel or ("virtio" if libvirtType == "kvm" else "e1000")
+        if bridgeTemplate and not _BRIDGE.match(bridgeTemplate.replace("{bridge}", "b")):
+            raise ConfigError(f"libvirt_bridge_template {bridgeTemplate!r} makes no bridge name")
+        self.bridgeTemplate = bridgeTemplate
         self.spawnTimeout = spawnTimeout
         self.rebootTimeout = rebootTimeout
         self.shutdownTimeout = shutdownTimeout
         self.volumeFormat = volumeFormat
         self.pollInterval = pollInterval
+        self.forceConfigDrive = forceConfigDrive
+        self.vncListen = vncListen or None
         self.workers = None
         if runInThread is None:
             self.workers = ThreadWorkers(reactor, threads)
@@ -1165,8 +1349,9 @@ class LibvirtDriver:
         """
         Build the driver from C{--libvirt_type}, C{--libvirt_uri},
         C{--instances_path}, C{--use_cow_images}, C{--libvirt_cmdline},
-        C{--libvirt_vif_model}, C{--spawn_timeout}, C{--reboot_timeout},
-        C{--shutdown_timeout} and C{--volume_format}.
+        C{--libvirt_vif_model}, C{--libvirt_bridge_template},
+        C{--spawn_timeout}, C{--reboot_timeout}, C{--shutdown_timeout} and
+        C{--volume_format}.
 
         @param reactor: the reactor; the global one by default.
         @param imageFetcher: the L{nova.virt.images.IImageFetcher}; by
@@ -1193,10 +1378,13 @@ class LibvirtDriver:
             useCowImages=config.use_cow_images,
             cmdline=config.libvirt_cmdline,
             vifModel=config.libvirt_vif_model,
+            bridgeTemplate=config.libvirt_bridge_template,
             spawnTimeout=config.spawn_timeout,
             rebootTimeout=config.reboot_timeout,
             shutdownTimeout=config.shutdown_timeout,
             volumeFormat=getattr(config, "volume_format", "raw"),
+            forceConfigDrive=config.force_config_drive,
+            vncListen=config.vncserver_listen,
         )
 
     def close(self):
@@ -1295,6 +1483,15 @@ class LibvirtDriver:
         target, bus = self._rootTarget()
         return target[:-1] + "b", bus
 
+    def _configDriveTarget(self):
+        """
+        @return: C{(target, bus)} of the config drive: the last disk name
+            on the root disk's bus (C{("vdz", "virtio")}), out of the way
+            of the ephemeral disk and of volumes.
+        """
+        target, bus = self._rootTarget()
+        return target[:-1] + "z", bus
+
     def interfaceFor(self, instance, networkInfo):
         """
         @return: the L{Interface} of the guest's network card, or C{None}
@@ -1304,6 +1501,8 @@ class LibvirtDriver:
         if not networkInfo or not networkInfo.get("bridge"):
             return None
         bridge = networkInfo["bridge"]
+        if isinstance(bridge, str) and self.bridgeTemplate:
+            bridge = self.bridgeTemplate.replace("{bridge}", bridge)
         if not isinstance(bridge, str) or not _BRIDGE.match(bridge):
             raise errors.VirtError(f"{bridge!r} is not a bridge name")
         mac = networkInfo.get("mac") or instance.macAddress
@@ -1351,15 +1550,29 @@ class LibvirtDriver:
             rootDirectory=os.path.join(directory, "rootfs") if self.libvirtType == "lxc" else None,
             kernelId=kernelId if kernel else None,
             ramdiskId=ramdiskId if kernel and ramdisk else None,
+            vncListen=self.vncListen,
+            vncPassword=newVncPassword() if self.vncListen else None,
         )
 
     @inlineCallbacks
-    def _volumeDisk(self, devicePath, mountpoint):
+    def _volumeDisk(self, connection, mountpoint):
+        """
+        @param connection: a L{VolumeConnection} or its JSON form (an
+            C{iscsi} one becomes a C{<disk type='network'
+            protocol='iscsi'>}, a C{file} one a C{<disk type='file'>}, or
+            C{type='block'} for a block device), or a path.
+        @return: L{Deferred} firing with the L{Disk}.
+        """
         targetOf(mountpoint)
+        volumeFormat = self.volumeFormat
+        if not isinstance(connection, str):
+            connection = VolumeConnection.coerce(connection)
+            volumeFormat = connection.format
+            connection = connection.url
         isBlock = False
-        if isinstance(devicePath, str) and os.path.isabs(devicePath):
-            isBlock = yield self.runInThread(_thd_isBlock, devicePath)
-        return volumeDisk(devicePath, mountpoint, isBlock, self.volumeFormat)
+        if isinstance(connection, str) and os.path.isabs(connection):
+            isBlock = yield self.runInThread(_thd_isBlock, connection)
+        return volumeDisk(connection, mountpoint, isBlock, volumeFormat)
 
     @inlineCallbacks
     def _fetchAll(self, context, imageIds):
@@ -1407,6 +1620,17 @@ class LibvirtDriver:
             if instance.ramdiskId:
                 ramdisk = os.path.join(directory, RAMDISK)
                 yield self.disks.copy(bases[instance.ramdiskId], ramdisk)
+        if (
+            self.forceConfigDrive
+            or instance.configDrive
+            or instance.personality
+            or (networkInfo or {}).get("injected")
+        ):
+            drive = os.path.join(directory, configdrive.FILE_NAME)
+            files = configdrive.driveFiles(instance, networkInfo, instance.personality)
+            yield self.runInThread(configdrive.thd_writeImage, files, drive)
+            target, bus = self._configDriveTarget()
+            disks.append(Disk(target=target, bus=bus, source=drive, readOnly=True))
         used = {disk.target for disk in disks}
         for devicePath, mountpoint in blockDevices:
             disk = yield self._volumeDisk(devicePath, mountpoint)
@@ -1628,6 +1852,225 @@ class LibvirtDriver:
         finally:
             yield self.runInThread(_thd_removeFiles, temporaries)
 
+    @inlineCallbacks
+    def _checkSettled(self, name, verb):
+        """
+        @raise errors.GuestStateError: (in the L{Deferred}) if the guest is
+            rescued or awaits the confirmation of a resize.
+        """
+        pending = yield self.runInThread(_thd_pending, self.instanceDirectory(name))
+        if pending == "rescued":
+            raise errors.GuestStateError(f"cannot {verb} {name}: it is rescued")
+        if pending == "resized":
+            raise errors.GuestStateError(f"cannot {verb} {name}: its resize awaits confirmation")
+
+    @inlineCallbacks
+    def _startAgain(self, name, what):
+        yield self.connection.run(_thd_start, name)
+        yield self._waitRunning(name, what)
+
+    def resize(self, instance):
+        """
+        Resize in place: shut the guest down (as L{powerOff} does), keep
+        its definition (C{libvirt.xml.resize}) and a copy of its root disk
+        (C{disk.resize}) in its directory, define it with the new
+        C{<vcpu>} and C{<memory>}, and boot it again if it ran.
+        """
+        return self._locked(instance.name, self._resize, instance)
+
+    @inlineCallbacks
+    def _resize(self, instance):
+        name = instance.name
+        directory = self.instanceDirectory(name)
+        state, xml = yield self.connection.run(_thd_definition, name)
+        yield self._checkSettled(name, "resize")
+        if state not in power.ACTIVE | STOPPED:
+            raise errors.GuestStateError(f"cannot resize {name}: it is {power.name(state)}")
+        domain = ElementTree.fromstring(xml)
+        root = rootDiskOf(domain, self._rootTarget()[0])
+        setResources(domain, instance.vcpus, instance.memoryMb)
+        newXml = ElementTree.tostring(domain, encoding="unicode")
+        running = state in power.ACTIVE
+        if running:
+            yield self._shutDown(name, self.shutdownTimeout, "resize")
+        saved = os.path.join(directory, RESIZE_XML)
+        try:
+            if root is not None:
+                yield self.runInThread(_thd_keepCopy, root[0])
+            yield self.runInThread(_thd_write, saved, xml)
+            yield self.connection.run(_thd_redefine, name, newXml)
+        except BaseException:
+            kept = [saved] + ([root[0] + KEPT_SUFFIX] if root is not None else [])
+            yield self.runInThread(_thd_removeFiles, kept)
+            if running:
+                yield self._startAgain(name, "run again after a failed resize")
+            raise
+        yield self.runInThread(_thd_write, os.path.join(directory, XML), newXml)
+        if running:
+            yield self._startAgain(name, "run after its resize")
+        self.log.info(
+            "Resized {name} to {vcpus} vCPUs, {memory} MiB",
+            name=name,
+            vcpus=instance.vcpus,
+            memory=instance.memoryMb,
+        )
+
+    def confirmResize(self, instanceName):
+        return self._locked(instanceName, self._confirmResize, instanceName)
+
+    @inlineCallbacks
+    def _confirmResize(self, name):
+        directory = self.instanceDirectory(name)
+        state, xml = yield self.connection.run(_thd_definition, name)
+        pending = yield self.runInThread(_thd_pending, directory)
+        if pending != "resized":
+            raise errors.GuestStateError(
+                f"cannot confirm the resize of {name}: no resize awaits confirmation"
+            )
+        root = rootDiskOf(ElementTree.fromstring(xml), self._rootTarget()[0])
+        kept = [os.path.join(directory, RESIZE_XML)]
+        if root is not None:
+            kept.append(root[0] + KEPT_SUFFIX)
+        yield self.runInThread(_thd_removeFiles, kept)
+
+    def revertResize(self, instanceName):
+        """
+        Pull the resized guest's plug, put back the kept root disk and
+        definition, and boot it again if it ran (or was paused or
+        suspended: its saved memory is of the resized guest and goes).
+        """
+        return self._locked(instanceName, self._revertResize, instanceName)
+
+    @inlineCallbacks
+    def _revertResize(self, name):
+        directory = self.instanceDirectory(name)
+        state = yield self.connection.run(_thd_powerState, name)
+        saved = os.path.join(directory, RESIZE_XML)
+        oldXml = yield self.runInThread(_thd_readOrNone, saved)
+        if oldXml is None:
+            raise errors.GuestStateError(
+                f"cannot revert the resize of {name}: no resize awaits confirmation"
+            )
+        yield self.connection.run(_thd_pullPlug, name)
+        root = rootDiskOf(ElementTree.fromstring(oldXml), self._rootTarget()[0])
+        if root is not None:
+            yield self.runInThread(_thd_restoreKept, root[0])
+        yield self.connection.run(_thd_define, oldXml)
+        yield self.runInThread(_thd_write, os.path.join(directory, XML), oldXml)
+        yield self.runInThread(_thd_removeFiles, [saved])
+        if state not in STOPPED:
+            yield self._startAgain(name, "run after the revert of its resize")
+        self.log.info("Reverted the resize of {name}", name=name)
+
+    def rebuild(self, instance, networkInfo=None):
+        """
+        Remove the guest and its files, then spawn it again from the spec.
+        """
+        return self._locked(instance.name, self._rebuild, instance, networkInfo)
+
+    @inlineCallbacks
+    def _rebuild(self, instance, networkInfo):
+        name = instance.name
+        defined = yield self.connection.run(_thd_defined, name)
+        if not defined:
+            raise errors.GuestNotFound(f"no guest named {name}")
+        yield self._checkSettled(name, "rebuild")
+        yield self._removeGuest(name)
+        yield self._spawn(instance, networkInfo, ())
+        self.log.info("Rebuilt {name} from {image}", name=name, image=instance.imageId)
+
+    def rescue(self, instance):
+        """
+        Shut the guest down, keep its definition (C{libvirt.xml.rescue}),
+        make the rescue system's disk (C{disk.rescue}, as spawn makes a
+        root disk) and boot files (C{kernel.rescue}, C{ramdisk.rescue}),
+        and boot a definition whose first disk is the rescue disk and
+        whose second is the guest's root disk; its other disks (ephemeral,
+        volumes) are left out until L{unrescue}.
+        """
+        return self._locked(instance.name, self._rescue, instance)
+
+    @inlineCallbacks
+    def _rescue(self, instance):
+        name = instance.name
+        directory = self.instanceDirectory(name)
+        state, xml = yield self.connection.run(_thd_definition, name)
+        yield self._checkSettled(name, "rescue")
+        if state not in power.ACTIVE | STOPPED:
+            raise errors.GuestStateError(f"cannot rescue {name}: it is {power.name(state)}")
+        if not instance.imageId:
+            raise errors.VirtError(f"cannot rescue {name}: no rescue image given")
+        kernelId, ramdiskId = bootImagesFor(instance)
+        wanted = [i for i in (instance.imageId, kernelId, ramdiskId) if i]
+        bases = dict(zip(wanted, (yield self._fetchAll(self._contextFor(instance), wanted))))
+        running = state in power.ACTIVE
+        if running:
+            yield self._shutDown(name, self.shutdownTimeout, "rescue")
+        saved = os.path.join(directory, RESCUE_XML)
+        files = [os.path.join(directory, f) for f in (RESCUE_DISK, RESCUE_KERNEL, RESCUE_RAMDISK)]
+        rescueDisk, kernel, ramdisk = files
+        try:
+            yield self.runInThread(_thd_removeFiles, files)
+            fmt = yield self.disks.makeRootDisk(
+                bases[instance.imageId], rescueDisk, self.useCowImages
+            )
+            if kernelId:
+                yield self.disks.copy(bases[kernelId], kernel)
+            if ramdiskId:
+                yield self.disks.copy(bases[ramdiskId], ramdisk)
+            domain = ElementTree.fromstring(xml)
+            target, bus = self._rootTarget()
+            rescueDefinition(
+                domain,
+                Disk(target=target, bus=bus, source=rescueDisk, format=fmt),
+                target,
+                self._ephemeralTarget()[0],
+            )
+            setBootFiles(
+                domain,
+                kernel if kernelId else None,
+                ramdisk if ramdiskId else None,
+                self.cmdline,
+                kernelId,
+                ramdiskId,
+            )
+            yield self.runInThread(_thd_write, saved, xml)
+            yield self.connection.run(_thd_redefine, name, ElementTree.tostring(domain, encoding="unicode"))
+            yield self._startAgain(name, "boot its rescue system")
+        except BaseException:
+            try:
+                yield self.connection.run(_thd_pullPlug, name)
+                yield self.connection.run(_thd_define, xml)
+                yield self.runInThread(_thd_removeFiles, files + [saved])
+                if running:
+                    yield self._startAgain(name, "run again after a failed rescue")
+            except (errors.VirtError, OSError):
+                self.log.failure("Restoring {name} after a failed rescue failed", name=name)
+            raise
+        self.log.info("Rescued {name} with {image}", name=name, image=instance.imageId)
+
+    def unrescue(self, instanceName):
+        """
+        Pull the rescue system's plug, define the guest as it was kept,
+        remove the rescue files and boot it.
+        """
+        return self._locked(instanceName, self._unrescue, instanceName)
+
+    @inlineCallbacks
+    def _unrescue(self, name):
+        directory = self.instanceDirectory(name)
+        yield self.connection.run(_thd_powerState, name)
+        saved = os.path.join(directory, RESCUE_XML)
+        xml = yield self.runInThread(_thd_readOrNone, saved)
+        if xml is None:
+            raise errors.GuestStateError(f"cannot unrescue {name}: it is not rescued")
+        yield self.connection.run(_thd_pullPlug, name)
+        yield self.connection.run(_thd_define, xml)
+        files = [os.path.join(directory, f) for f in (RESCUE_DISK, RESCUE_KERNEL, RESCUE_RAMDISK)]
+        yield self.runInThread(_thd_removeFiles, files + [saved])
+        yield self._startAgain(name, "run after its rescue")
+        self.log.info("Unrescued {name}", name=name)
+
     def _transition(self, method, name, allowed, action):
         return self._locked(
             name, self.connection.run, _thd_transition, name, allowed, method, action
@@ -1657,34 +2100,38 @@ class LibvirtDriver:
         )
         yield self._waitRunning(name, "resume")
 
-    def snapshot(self, instanceName, destinationPath):
+    def snapshot(self, instanceName, destinationPath, live=False):
         """
         Flatten the root disk with C{qemu-img convert -O qcow2} into a file
         beside C{destinationPath}, renamed into place when complete.  A
         running or paused guest is first saved to disk (a managed save, as
         L{suspend} does), so that QEMU has flushed and let go of its disks
         and the copy is consistent, and restored afterwards (running or
-        paused, as it was saved), also when the copy failed.
+        paused, as it was saved), also when the copy failed.  With C{live}
+        the guest is left alone and its disk read while QEMU writes it
+        (C{qemu-img convert -U}, sharing the image lock).
         """
-        return self._locked(instanceName, self._snapshot, instanceName, destinationPath)
+        return self._locked(instanceName, self._snapshot, instanceName, destinationPath, live)
 
     @inlineCallbacks
-    def _snapshot(self, name, destinationPath):
+    def _snapshot(self, name, destinationPath, live=False):
         state, xml = yield self.connection.run(_thd_definition, name)
         root = rootDiskOf(ElementTree.fromstring(xml), self._rootTarget()[0])
         if root is None:
             raise errors.VirtError(f"{name} has no root disk to snapshot")
         source, fmt = root
-        live = power.ACTIVE | {power.PAUSED}
-        saved = state in live
+        running = power.ACTIVE | {power.PAUSED}
+        saved = state in running and not live
         if saved:
             flags = libvirt.VIR_DOMAIN_SAVE_PAUSED if state == power.PAUSED else 0
             yield self.connection.run(
-                _thd_transition, name, live, "snapshot", lambda d: d.managedSave(flags)
+                _thd_transition, name, running, "snapshot", lambda d: d.managedSave(flags)
             )
         temporary = f"{destinationPath}.part-{uuidModule.uuid4().hex}"
         try:
-            yield self.disks.convert(source, fmt, temporary, "qcow2")
+            yield self.disks.convert(
+                source, fmt, temporary, "qcow2", shared=state in running and live
+            )
             size = yield self.runInThread(_thd_publish, temporary, destinationPath)
         except BaseException:
             yield self.runInThread(_thd_removeFiles, [temporary])
@@ -1692,7 +2139,7 @@ class LibvirtDriver:
         finally:
             if saved:
                 yield self.connection.run(_thd_start, name)
-                reached, now = yield self._waitFor(name, live, self.spawnTimeout)
+                reached, now = yield self._waitFor(name, running, self.spawnTimeout)
                 if not reached:
                     raise SpawnTimeout(
                         f"{name} did not run again after its snapshot within "
@@ -1725,6 +2172,17 @@ class LibvirtDriver:
             return fail(e)
         return self.connection.run(_thd_diagnostics, instanceName)
 
+    def getVncConsole(self, instanceName):
+        """
+        Read the guest's VNC server from its live definition (with its
+        password: C{VIR_DOMAIN_XML_SECURE}).
+        """
+        try:
+            checkName(instanceName)
+        except errors.VirtError as e:
+            return fail(e)
+        return self.connection.run(_thd_vncConsole, instanceName)
+
     def getConsoleOutput(self, instanceName):
         try:
             path = os.path.join(self.instanceDirectory(instanceName), CONSOLE)
@@ -1734,14 +2192,15 @@ class LibvirtDriver:
         d.addCallback(lambda _: self.runInThread(_thd_tail, path, CONSOLE_LIMIT))
         return d
 
-    def attachVolume(self, instanceName, devicePath, mountpoint):
+    def attachVolume(self, instanceName, connection, mountpoint):
         return self._locked(
-            instanceName, self._attachVolume, instanceName, devicePath, mountpoint
+            instanceName, self._attachVolume, instanceName, connection, mountpoint
         )
 
     @inlineCallbacks
-    def _attachVolume(self, name, devicePath, mountpoint):
-        disk = yield self._volumeDisk(devicePath, mountpoint)
+    def _attachVolume(self, name, connection, mountpoint):
+        disk = yield self._volumeDisk(connection, mountpoint)
+        devicePath = connection if isinstance(connection, str) else disk.source
         xml = disk.toXml(self.libvirtType)
 
         def attach(connection):

@@ -19,10 +19,11 @@ RPC sent:
   - C{volume.<host>}: C{createVolume(volumeId)} (a volume made from a
     snapshot goes straight to the snapshot's host), C{deleteVolume(volumeId)},
     C{createSnapshot(snapshotId)}, C{deleteSnapshot(snapshotId)} (casts);
-  - C{compute.<host>}: C{attachVolume(instanceId, devicePath, mountpoint)}
-    and C{detachVolume(instanceId, mountpoint)} (calls).  For an export
-    other than a file (iSCSI), C{attachVolume} also gets C{exportInfo}, the
-    export L{dict} (see L{nova.volume.interfaces.IVolumeDriver}).
+  - C{compute.<host>}: C{attachVolume(instanceId, mountpoint, connection)}
+    and C{detachVolume(instanceId, mountpoint)} (calls).  The connection
+    is the volume's export, the JSON form of a
+    L{nova.virt.interfaces.VolumeConnection} (a file path, or an iSCSI
+    portal, IQN and LUN), the same for every volume driver.
 """
 
 import re
@@ -37,7 +38,8 @@ from nova.db import volumes as v
 from nova.db.instances import IncorrectInstanceState, InstanceNotFound
 from nova.db.services import utcnow
 from nova.idempotency import checkClientToken, requestHash
-from nova.virt.errors import DeviceNotFound
+from nova.virt.errors import DeviceInUse, DeviceNotFound, VirtError
+from nova.virt.interfaces import VolumeConnection
 from nova.volume.errors import (
     IdempotentParameterMismatch,
     IncorrectSnapshotState,
@@ -59,8 +61,6 @@ MAX_SIZE_GB = 16384
 #: The devices a volume may be attached as.
 DEVICE = re.compile(r"^/dev/(?:sd|hd|vd|xvd)[a-z]{1,2}$")
 
-#: Export types whose C{devicePath} is all a compute host needs.
-_PATH_EXPORTS = frozenset({"file", "fake"})
 
 
 def _limit(quota, resource):
@@ -287,7 +287,17 @@ class VolumeAPI:
                     {"volumeId": volume.id, "size": size, "availabilityZone": availabilityZone},
                 )
         except exception.RPCError as e:
-            yield self.db.volumes.setError(volume.id, f"could not be scheduled: {e}")
+            # Nothing was sent: the request made nothing (a retry with its
+            # client token makes the volume anew).  If the row cannot be
+            # removed either, it goes to error; failing that, the
+            # scheduler's sweep of stuck work puts it there later.
+            try:
+                yield self.db.volumes.delete(volume.id)
+            except exception.NovaError:
+                try:
+                    yield self.db.volumes.setError(volume.id, f"could not be scheduled: {e}")
+                except exception.NovaError:
+                    pass
             raise
         return volume
 
@@ -495,13 +505,12 @@ class VolumeAPI:
                 f"Volume {volume.ec2Id} is in zone {volume.availability_zone}, "
                 f"instance {instance.ec2Id} in {instance.availability_zone}"
             )
-        export = volume.exportInfo
-        if not export or not export.get("devicePath"):
-            raise IncorrectVolumeState(f"The volume '{volume.ec2Id}' has no export.")
+        try:
+            connection = VolumeConnection.fromDict(volume.exportInfo)
+        except VirtError as e:
+            raise IncorrectVolumeState(f"The volume '{volume.ec2Id}' has no usable export ({e}).")
         volume = yield self.db.volumes.beginAttach(volume.id, instance.id, device)
-        args = {"instanceId": instance.id, "devicePath": export["devicePath"], "mountpoint": device}
-        if export.get("type") not in _PATH_EXPORTS:
-            args["exportInfo"] = export
+        args = {"instanceId": instance.id, "mountpoint": device, "connection": connection.toDict()}
         try:
             yield self.rpc.call(context, f"compute.{instance.host}", "attachVolume", args)
         except exception.RPCTimeout as e:
@@ -600,6 +609,80 @@ class VolumeAPI:
             volume.id, {v.DETACHING}, v.AVAILABLE, status_description=None,
             **v.DETACHED_FIELDS,
         )
+        return volume
+
+    @inlineCallbacks
+    def reattachVolume(self, context, volumeId):
+        """
+        Attach an C{in-use} volume to its instance again, as it is
+        recorded (mount point and export): for a compute host that
+        restarted and whose guests lost their volumes (C{nova-manage
+        volume reattach}).  A guest that still has the device is left as
+        it is.
+
+        @return: L{Deferred} firing with the L{nova.db.volumes.VolumeRecord};
+            failing with L{VolumeNotFound}, L{IncorrectVolumeState} (not
+            in use), L{IncorrectInstanceState} (its instance is not
+            running), or what the compute host failed with.
+        """
+        volume = yield self.getVolume(context, volumeId)
+        if volume.status != v.IN_USE or volume.instance_id is None:
+            raise IncorrectVolumeState(
+                f"Volume '{volume.ec2Id}' is {volume.status}, not in-use; there is nothing "
+                "to reattach."
+            )
+        try:
+            instance = yield self.db.instances.get(volume.instance_id)
+        except InstanceNotFound:
+            instance = None
+        if instance is None or instance.state != states.RUNNING or instance.host is None:
+            raise IncorrectInstanceState(
+                f"The instance '{volume.instanceEc2Id}' of volume {volume.ec2Id} is "
+                f"{instance.state if instance is not None else 'gone'}, not running."
+            )
+        try:
+            connection = VolumeConnection.fromDict(volume.exportInfo)
+        except VirtError as e:
+            raise IncorrectVolumeState(f"The volume '{volume.ec2Id}' has no usable export ({e}).")
+        try:
+            yield self.rpc.call(
+                context,
+                f"compute.{instance.host}",
+                "attachVolume",
+                {"instanceId": instance.id, "mountpoint": volume.mountpoint,
+                 "connection": connection.toDict()},
+            )
+        except DeviceInUse:
+            self.log.info(
+                "{volume} is still attached to {instance}", volume=volume.ec2Id,
+                instance=instance.ec2Id,
+            )
+        return volume
+
+    @inlineCallbacks
+    def forceDeleteVolume(self, context, volumeId):
+        """
+        Delete a volume whatever its status (C{nova-manage volume
+        delete}): an attached one is detached first (in the database even
+        if its compute host fails), one stuck in another status is put in
+        C{error} first, then it is deleted as L{deleteVolume} does.
+
+        @return: L{Deferred} firing with the
+            L{nova.db.volumes.VolumeRecord} as it is now (C{deleting}, or
+            gone from the database if it never reached a host); failing
+            with L{VolumeNotFound}, or L{IncorrectVolumeState} while a
+            snapshot of it is being taken.
+        """
+        volume = yield self.getVolume(context, volumeId)
+        if volume.instance_id is not None and volume.status in (v.IN_USE, v.ERROR):
+            volume = yield self.detachVolume(context, volume.id, force=True)
+        elif volume.instance_id is not None or volume.status not in (v.AVAILABLE, v.ERROR):
+            volume = yield self.db.volumes.update(
+                volume.id, status=v.ERROR,
+                status_description=f"deleted by an administrator while {volume.status}"[:255],
+                **v.DETACHED_FIELDS,
+            )
+        volume = yield self.deleteVolume(context, volume.id)
         return volume
 
     @inlineCallbacks

@@ -26,7 +26,8 @@ class FakeVolumeDriver:
 
     @ivar volumes: name -> size in GiB.
     @ivar snapshots: name -> C{(volume name, size)}.
-    @ivar exports: volume name -> export L{dict}.
+    @ivar exports: volume name -> export L{dict} (an iSCSI connection
+        with no target behind it).
     @ivar calls: every call, as C{(method name, arguments...)}.
     @ivar capacityGb: the total capacity L{getStats} reports.
     """
@@ -132,7 +133,12 @@ class FakeVolumeDriver:
         def action(volume):
             if volume.name not in self.volumes:
                 raise VolumeBackendError(f"no volume {volume.name}")
-            export = {"type": "fake", "devicePath": f"/dev/fake/{volume.name}"}
+            export = {
+                "type": "iscsi",
+                "portal": "127.0.0.1:3260",
+                "iqn": f"iqn.2010-10.org.openstack:{volume.name}",
+                "lun": 1,
+            }
             self.exports[volume.name] = export
             return dict(export)
 

@@ -3,7 +3,9 @@
 The file volume driver: each volume is a file under C{--volumes_path},
 raw (a sparse file) or qcow2 (made with C{qemu-img}), that the compute
 driver of the same host (or of a host sharing the directory) attaches as
-a disk.
+a disk; or, with C{--volume_export=iscsi}, a raw file that tgtd exports
+as an iSCSI target (L{nova.volume.lvm.TgtExporter}), which compute hosts
+reach over the network.
 
 Snapshots are copies: a sparse copy that skips holes and runs of zeros,
 so a snapshot costs only the data the volume holds, and a snapshot never
@@ -117,14 +119,24 @@ class FileVolumeDriver:
 
     name = "file"
 
-    def __init__(self, path, reactor, runner=None, volumeFormat="raw", commandTimeout=120.0):
+    def __init__(
+        self, path, reactor, runner=None, volumeFormat="raw", commandTimeout=120.0, exporter=None
+    ):
         """
         @param reactor: the reactor whose thread pool does the file work.
         @param runner: runs C{qemu-img}; by default a
             L{ReactorProcessRunner} over C{reactor}.
+        @param exporter: a L{nova.volume.lvm.TgtExporter} that exports
+            each (raw) volume file as an iSCSI target, or C{None} to
+            export the files as they are.
+        @raise ValueError: for an unknown format, or qcow2 files with an
+            exporter (an iSCSI logical unit is raw).
         """
         if volumeFormat not in FORMATS:
             raise ValueError(f"volume format {volumeFormat!r} is not one of {', '.join(FORMATS)}")
+        if exporter is not None and volumeFormat != "raw":
+            raise ValueError("volumes exported over iSCSI must be raw files (--volume_format=raw)")
+        self.exporter = exporter
         self.path = os.path.abspath(path)
         self.reactor = reactor
         self.volumeFormat = volumeFormat
@@ -137,14 +149,28 @@ class FileVolumeDriver:
     def fromConfig(cls, config, reactor):
         """
         @return: a L{FileVolumeDriver} over C{--volumes_path} and
-            C{--volume_format}.
+            C{--volume_format}, exporting volumes as C{--volume_export}
+            says (over iSCSI with the C{--iscsi_*} flags).
+        @raise nova.config.ConfigError: for flag values it refuses.
         """
-        return cls(
-            config.volumes_path,
-            reactor,
-            volumeFormat=config.volume_format,
-            commandTimeout=config.volume_command_timeout,
-        )
+        from nova.config import ConfigError
+        from nova.volume.lvm import TgtExporter
+
+        runner = ReactorProcessRunner(reactor, timeout=config.volume_command_timeout)
+        try:
+            exporter = None
+            if config.volume_export == "iscsi":
+                exporter = TgtExporter.fromConfig(config, runner)
+            return cls(
+                config.volumes_path,
+                reactor,
+                runner=runner,
+                volumeFormat=config.volume_format,
+                commandTimeout=config.volume_command_timeout,
+                exporter=exporter,
+            )
+        except ValueError as e:
+            raise ConfigError(f"file volume driver: {e}")
 
     # -- helpers ---------------------------------------------------------
 
@@ -217,6 +243,8 @@ class FileVolumeDriver:
     @inlineCallbacks
     def _checkForSetupError(self):
         yield self._inThread(self._thd_checkDirectory)
+        if self.exporter is not None:
+            yield self.exporter.check()
         if self.volumeFormat == "qcow2":
             try:
                 yield self._qemuImg("--version")
@@ -315,11 +343,16 @@ class FileVolumeDriver:
         def thd_export():
             if not os.path.isfile(path):
                 raise VolumeBackendError(f"no volume file {path}")
-            return {"type": "file", "devicePath": path, "format": self.volumeFormat}
+            return {"type": "file", "path": path, "format": self.volumeFormat}
 
-        return self._inThread(thd_export)
+        d = self._inThread(thd_export)
+        if self.exporter is not None:
+            d.addCallback(lambda _: self.exporter.export(volume, path))
+        return d
 
     def removeExport(self, volume):
+        if self.exporter is not None:
+            return self.exporter.remove(volume)
         return succeed(None)
 
     def getStats(self):

@@ -43,6 +43,17 @@ OPTIONS = (
         choices=("raw", "qcow2"),
     ),
     Flag(
+        "volume_export",
+        "str",
+        "file",
+        "How the file volume driver exports volumes: 'file' (compute hosts "
+        "open the file itself, so they must be this host or share "
+        "--volumes_path) or 'iscsi' (each raw file becomes a target of the tgt "
+        "daemon at --iscsi_ip_address:--iscsi_port, which compute hosts reach "
+        "with QEMU's own iSCSI initiator).",
+        choices=("file", "iscsi"),
+    ),
+    Flag(
         "volume_group",
         "str",
         "nova-volumes",

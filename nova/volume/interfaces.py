@@ -72,19 +72,18 @@ class IVolumeDriver(Interface):
     """
     Makes, removes and exports the block volumes of one volume host.
 
-    An export is a L{dict} of JSON values telling a compute host how to
-    reach the volume.  Every export has C{type} and C{devicePath} (the
-    block device or file the compute host hands to its hypervisor):
+    An export is the JSON form of a L{nova.virt.interfaces.VolumeConnection}
+    (see there): what the volume API hands to the compute host of the
+    instance a volume is attached to, and what its virt driver attaches:
 
-      - C{{"type": "file", "devicePath": "/var/lib/nova/volumes/volume-0000000a",
-        "format": "raw"}} for the file driver (the path is on the volume
-        host, so the compute host must be the same host or share the
-        directory);
-      - C{{"type": "iscsi", "targetIqn": "iqn.2010-10.org.openstack:volume-0000000a",
-        "targetPortal": "10.0.0.2:3260", "targetLun": 1, "devicePath":
-        "/dev/disk/by-path/ip-10.0.0.2:3260-iscsi-<iqn>-lun-1"}} for the LVM
-        driver (the device path appears once the compute host has logged
-        in to the target).
+      - C{{"type": "file", "path": "/var/lib/nova/volumes/volume-0000000a",
+        "format": "raw"}} for the file driver that exports files as they
+        are (the path is on the volume host, so the compute host must be
+        the same host or share the directory);
+      - C{{"type": "iscsi", "portal": "10.0.0.2:3260", "iqn":
+        "iqn.2010-10.org.openstack:volume-0000000a", "lun": 1}} for the LVM
+        driver, the file driver with C{--volume_export=iscsi} (both through
+        tgt) and the fake driver (no target behind it).
     """
 
     name = Attribute("The driver's short name (C{file}, C{lvm}, C{fake}).")

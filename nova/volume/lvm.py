@@ -60,6 +60,178 @@ def _checkVolumeGroup(name):
     return name
 
 
+class TgtExporter:
+    """
+    Exports volumes as iSCSI targets of tgtd, through C{tgtadm}: target id
+    = the volume's numeric id, IQN = the prefix + the volume's name, LUN 1
+    backed by a block device or file, open to every initiator address.
+    It serves the LVM driver and the file driver with
+    C{--volume_export=iscsi}.
+
+    @ivar portal: C{address:port} of this host's iSCSI portal.
+    @ivar targetPrefix: the IQN prefix.
+    """
+
+    log = Logger()
+
+    def __init__(
+        self,
+        runner,
+        iscsiAddress="127.0.0.1",
+        iscsiPort=3260,
+        targetPrefix="iqn.2010-10.org.openstack:",
+        rootHelper=(),
+        commandTimeout=120.0,
+    ):
+        """
+        @raise ValueError: for a portal address that is not an IP address,
+            a port out of range, or a target prefix that does not make
+            IQNs.
+        """
+        self.runner = runner
+        address = ipaddress.ip_address(iscsiAddress)
+        if not 0 < int(iscsiPort) < 65536:
+            raise ValueError(f"bad iSCSI port {iscsiPort!r}")
+        host = f"[{address}]" if address.version == 6 else str(address)
+        self.portal = f"{host}:{int(iscsiPort)}"
+        if not IQN.match(targetPrefix + "volume-00000001"):
+            raise ValueError(f"iSCSI target prefix {targetPrefix!r} does not make valid IQNs")
+        self.targetPrefix = targetPrefix
+        self.rootHelper = tuple(rootHelper)
+        self.commandTimeout = commandTimeout
+
+    @classmethod
+    def fromConfig(cls, config, runner):
+        """
+        @return: a L{TgtExporter} over the C{--iscsi_*} flags and
+            C{--volume_root_helper}.
+        @raise ValueError: for a flag value it refuses.
+        """
+        return cls(
+            runner,
+            iscsiAddress=config.iscsi_ip_address,
+            iscsiPort=config.iscsi_port,
+            targetPrefix=config.iscsi_target_prefix,
+            rootHelper=config.volume_root_helper,
+            commandTimeout=config.volume_command_timeout,
+        )
+
+    def iqn(self, name):
+        """
+        @return: the iSCSI qualified name of volume C{name}'s target.
+        """
+        return self.targetPrefix + checkName(name)
+
+    @inlineCallbacks
+    def _run(self, *argv):
+        try:
+            out, err = yield runChecked(
+                self.runner, self.rootHelper + argv, timeout=self.commandTimeout
+            )
+        except ProcessError as e:
+            raise VolumeBackendError(str(e)) from e
+        return out.decode("utf-8", "replace")
+
+    @inlineCallbacks
+    def targets(self):
+        """
+        @return: L{Deferred} firing with a L{dict} from target id to IQN of
+            tgtd's targets.
+        """
+        out = yield self._run("tgtadm", "--lld", "iscsi", "--mode", "target", "--op", "show")
+        targets = {}
+        for line in out.splitlines():
+            match = _TARGET_LINE.match(line)
+            if match:
+                targets[int(match.group(1))] = match.group(2)
+        return targets
+
+    @inlineCallbacks
+    def check(self):
+        """
+        @return: L{Deferred} failing with L{VolumeBackendError} if tgtd
+            does not answer.
+        """
+        try:
+            yield self.targets()
+        except VolumeBackendError as e:
+            raise VolumeBackendError(f"the iSCSI target daemon (tgtd) does not answer: {e}")
+
+    def connection(self, volume):
+        """
+        @return: the export of C{volume}: an iSCSI volume connection
+            (L{nova.virt.interfaces.VolumeConnection}).
+        """
+        return {"type": "iscsi", "portal": self.portal, "iqn": self.iqn(volume.name), "lun": LUN}
+
+    @inlineCallbacks
+    def export(self, volume, backingStore):
+        """
+        Export C{backingStore} (a block device or file) as C{volume}'s
+        target, unless tgtd exports it already.
+
+        @return: L{Deferred} firing with the export; failing with
+            L{VolumeBackendError}, no target left behind.
+        """
+        tid, iqn = str(volume.id), self.iqn(volume.name)
+        targets = yield self.targets()
+        existing = targets.get(volume.id)
+        if existing == iqn:
+            return self.connection(volume)
+        if existing is not None:
+            raise VolumeBackendError(
+                f"iSCSI target {tid} is {existing}, not {iqn}: cannot export {volume.name}"
+            )
+        yield self._run(
+            "tgtadm", "--lld", "iscsi", "--mode", "target", "--op", "new",
+            "--tid", tid, "--targetname", iqn,
+        )
+        try:
+            yield self._run(
+                "tgtadm", "--lld", "iscsi", "--mode", "logicalunit", "--op", "new",
+                "--tid", tid, "--lun", str(LUN), "--backing-store", backingStore,
+            )
+            yield self._run(
+                "tgtadm", "--lld", "iscsi", "--mode", "target", "--op", "bind",
+                "--tid", tid, "--initiator-address", "ALL",
+            )
+        except VolumeBackendError:
+            try:
+                yield self._run(
+                    "tgtadm", "--lld", "iscsi", "--mode", "target", "--op", "delete",
+                    "--force", "--tid", tid,
+                )
+            except VolumeBackendError as e:
+                self.log.warn(
+                    "could not remove the half-made iSCSI target {tid}: {error}", tid=tid, error=e
+                )
+            raise
+        return self.connection(volume)
+
+    @inlineCallbacks
+    def remove(self, volume):
+        """
+        Remove C{volume}'s target; one that does not exist is not an
+        error.
+
+        @return: L{Deferred} firing with C{None}.
+        """
+        tid, iqn = str(volume.id), self.iqn(volume.name)
+        targets = yield self.targets()
+        existing = targets.get(volume.id)
+        if existing is None:
+            return None
+        if existing != iqn:
+            raise VolumeBackendError(
+                f"iSCSI target {tid} is {existing}, not {iqn}: not removing it"
+            )
+        yield self._run(
+            "tgtadm", "--lld", "iscsi", "--mode", "target", "--op", "delete",
+            "--force", "--tid", tid,
+        )
+        return None
+
+
 @implementer(IVolumeDriver)
 class LVMVolumeDriver:
     """
@@ -94,13 +266,10 @@ class LVMVolumeDriver:
         """
         self.runner = runner
         self.volumeGroup = _checkVolumeGroup(volumeGroup)
-        address = ipaddress.ip_address(iscsiAddress)
-        if not 0 < int(iscsiPort) < 65536:
-            raise ValueError(f"bad iSCSI port {iscsiPort!r}")
-        host = f"[{address}]" if address.version == 6 else str(address)
-        self.portal = f"{host}:{int(iscsiPort)}"
-        if not IQN.match(targetPrefix + "volume-00000001"):
-            raise ValueError(f"iSCSI target prefix {targetPrefix!r} does not make valid IQNs")
+        self.tgt = TgtExporter(
+            runner, iscsiAddress, iscsiPort, targetPrefix, rootHelper, commandTimeout
+        )
+        self.portal = self.tgt.portal
         self.targetPrefix = targetPrefix
         self.rootHelper = tuple(rootHelper)
         if clear not in ("zero", "none"):
@@ -145,7 +314,7 @@ class LVMVolumeDriver:
         """
         @return: the iSCSI qualified name of volume C{name}'s target.
         """
-        return self.targetPrefix + checkName(name)
+        return self.tgt.iqn(name)
 
     @inlineCallbacks
     def _run(self, *argv, timeout=None):
@@ -187,19 +356,8 @@ class LVMVolumeDriver:
             volumes[name.strip()] = origin.strip()
         return volumes
 
-    @inlineCallbacks
     def _targets(self):
-        """
-        @return: L{Deferred} firing with a L{dict} from target id to IQN of
-            tgtd's targets.
-        """
-        out = yield self._run("tgtadm", "--lld", "iscsi", "--mode", "target", "--op", "show")
-        targets = {}
-        for line in out.splitlines():
-            match = _TARGET_LINE.match(line)
-            if match:
-                targets[int(match.group(1))] = match.group(2)
-        return targets
+        return self.tgt.targets()
 
     def _zero(self, name, sizeGb):
         return self._run(
@@ -232,10 +390,7 @@ class LVMVolumeDriver:
             yield self._run("vgs", "--noheadings", "-o", "vg_name", self.volumeGroup)
         except VolumeBackendError as e:
             raise VolumeBackendError(f"volume group {self.volumeGroup} is not usable: {e}")
-        try:
-            yield self._targets()
-        except VolumeBackendError as e:
-            raise VolumeBackendError(f"the iSCSI target daemon (tgtd) does not answer: {e}")
+        yield self.tgt.check()
 
     @inlineCallbacks
     def createVolume(self, volume):
@@ -309,66 +464,11 @@ class LVMVolumeDriver:
             raise
         return location
 
-    def _export(self, volume):
-        return {
-            "type": "iscsi",
-            "targetIqn": self.iqn(volume.name),
-            "targetPortal": self.portal,
-            "targetLun": LUN,
-            "devicePath": (
-                f"/dev/disk/by-path/ip-{self.portal}-iscsi-{self.iqn(volume.name)}-lun-{LUN}"
-            ),
-        }
-
-    @inlineCallbacks
     def exportVolume(self, volume):
-        tid, iqn = str(volume.id), self.iqn(volume.name)
-        targets = yield self._targets()
-        existing = targets.get(volume.id)
-        if existing == iqn:
-            return self._export(volume)
-        if existing is not None:
-            raise VolumeBackendError(
-                f"iSCSI target {tid} is {existing}, not {iqn}: cannot export {volume.name}"
-            )
-        yield self._run(
-            "tgtadm", "--lld", "iscsi", "--mode", "target", "--op", "new",
-            "--tid", tid, "--targetname", iqn,
-        )
-        try:
-            yield self._run(
-                "tgtadm", "--lld", "iscsi", "--mode", "logicalunit", "--op", "new",
-                "--tid", tid, "--lun", str(LUN), "--backing-store", self.devicePath(volume.name),
-            )
-            yield self._run(
-                "tgtadm", "--lld", "iscsi", "--mode", "target", "--op", "bind",
-                "--tid", tid, "--initiator-address", "ALL",
-            )
-        except VolumeBackendError:
-            yield self._cleanUp(
-                f"remove the half-made iSCSI target {tid}",
-                "tgtadm", "--lld", "iscsi", "--mode", "target", "--op", "delete",
-                "--force", "--tid", tid,
-            )
-            raise
-        return self._export(volume)
+        return self.tgt.export(volume, self.devicePath(volume.name))
 
-    @inlineCallbacks
     def removeExport(self, volume):
-        tid, iqn = str(volume.id), self.iqn(volume.name)
-        targets = yield self._targets()
-        existing = targets.get(volume.id)
-        if existing is None:
-            return None
-        if existing != iqn:
-            raise VolumeBackendError(
-                f"iSCSI target {tid} is {existing}, not {iqn}: not removing it"
-            )
-        yield self._run(
-            "tgtadm", "--lld", "iscsi", "--mode", "target", "--op", "delete",
-            "--force", "--tid", tid,
-        )
-        return None
+        return self.tgt.remove(volume)
 
     @inlineCallbacks
     def getStats(self):

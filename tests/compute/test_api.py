@@ -194,20 +194,81 @@ class RunInstancesTests(SynchronousTestCase):
     def test_badClientToken(self):
         self.failureResultOf(self.run_(clientToken="x" * 65), InvalidParameterValue)
 
-    def test_schedulerUnreachable(self):
+    def deadBusAPI(self, castsBeforeDeath=0):
+        """
+        @return: a L{ComputeAPI} whose bus takes C{castsBeforeDeath} casts
+            and then fails every one, and the list of casts it took.
+        """
+        taken = []
+
         class DeadBus:
             def cast(self, context, topic, method, args):
-                from twisted.internet.defer import fail
+                from twisted.internet.defer import fail, succeed
 
+                if len(taken) < castsBeforeDeath:
+                    taken.append((topic, method, args))
+                    return succeed(None)
                 return fail(exception.RPCError("broker gone"))
 
         api = ComputeAPI(self.cloud.config, self.cloud.db, DeadBus(), self.cloud.clock, DictQuotas())
+        return api, taken
+
+    def test_schedulerUnreachable(self):
+        """
+        When nothing could be sent, the request fails and made nothing: no
+        instance, no reservation, no security group membership.
+        """
+        api, _ = self.deadBusAPI()
         self.failureResultOf(
-            api.runInstances(ALICE, "ami-00000001", 2, 2), exception.RPCError
+            api.runInstances(ALICE, "ami-00000001", 2, 2, securityGroups=["default"]),
+            exception.RPCError,
         )
+        self.assertEqual(self.successResultOf(self.api.describeInstances(ALICE)), [])
+        self.assertEqual(
+            self.successResultOf(self.cloud.db.instances.list(includeDeleted=True)), []
+        )
+        memberships = self.successResultOf(
+            self.cloud.db.transactor.transact(
+                lambda store: store.execute(
+                    "SELECT COUNT(*) FROM security_group_instance_association"
+                ).get_one()[0]
+            )
+        )
+        self.assertEqual(memberships, 0)
+
+    def test_membershipsWrittenWithTheInstances(self):
+        _, [instance] = self.successResultOf(self.run_(securityGroups=["default"]))
+        groups = self.successResultOf(self.cloud.db.securityGroups.groupsForInstance(instance.id))
+        self.assertEqual([g.name for g in groups], ["default"])
+
+    def test_retryAfterFailureMakesThemAnew(self):
+        """
+        A retry with the client token of a request that failed before
+        sending anything launches the instances, once.
+        """
+        api, _ = self.deadBusAPI()
+        self.failureResultOf(
+            api.runInstances(ALICE, "ami-00000001", 2, 2, clientToken="t1"), exception.RPCError
+        )
+        reservationId, instances = self.successResultOf(self.run_(minCount=2, maxCount=2, clientToken="t1"))
+        again = self.successResultOf(self.run_(minCount=2, maxCount=2, clientToken="t1"))
+        self.assertEqual(again[0], reservationId)
+        self.assertEqual(len(self.successResultOf(self.api.describeInstances(ALICE))), 2)
+
+    def test_schedulerLostMidway(self):
+        """
+        When the bus goes away after some instances were sent, those go on
+        and the others go to error with the reason.
+        """
+        api, taken = self.deadBusAPI(castsBeforeDeath=1)
+        self.failureResultOf(api.runInstances(ALICE, "ami-00000001", 3, 3), exception.RPCError)
+        self.assertEqual(len(taken), 1)
         instances = self.successResultOf(self.api.describeInstances(ALICE))
-        self.assertEqual({i.state for i in instances}, {states.ERROR})
-        self.assertIn("could not reach the scheduler", instances[0].state_description)
+        self.assertEqual(
+            [i.state for i in instances], [states.PENDING, states.ERROR, states.ERROR]
+        )
+        self.assertEqual(taken[0][2]["instanceId"], instances[0].id)
+        self.assertIn("could not reach the scheduler", instances[1].state_description)
 
     def test_requestHashStable(self):
         self.assertEqual(requestHash(a=1, b=["x"]), requestHash(b=["x"], a=1))

@@ -81,7 +81,14 @@ class RunTests(ManagerTestMixin, SynchronousTestCase):
                 "suspendInstance",
                 "resumeInstance",
                 "snapshotInstance",
+                "resizeInstance",
+                "confirmResize",
+                "revertResize",
+                "rebuildInstance",
+                "rescueInstance",
+                "unrescueInstance",
                 "getConsoleOutput",
+                "getVncConsole",
                 "getDiagnostics",
                 "attachVolume",
                 "detachVolume",
@@ -115,6 +122,14 @@ class RunTests(ManagerTestMixin, SynchronousTestCase):
                 memoryMb=512,
                 localGb=0,
                 macAddress="02:16:3e:00:00:01",
+                hostname=instance.hostname,
+                displayName=instance.display_name,
+                launchIndex=0,
+                reservationId=instance.reservation_id,
+                ec2Id=instance.ec2Id,
+                instanceType="m1.tiny",
+                userId=ALICE.userId,
+                projectId=ALICE.projectId,
             ),
         )
         self.assertEqual(guest.networkInfo["address"], "10.0.0.2")
@@ -691,11 +706,15 @@ class ReconcileTests(ManagerTestMixin, SynchronousTestCase):
         self.assertEqual(self.get(other.id).state, states.RUNNING)
 
     def test_pendingNeverSpawned(self):
+        """
+        A pending instance never spawned stays pending through a restart:
+        its request, delivered again, spawns it.
+        """
         instance = self.create()
         self.restart()
-        failed = self.get(instance.id)
-        self.assertEqual(failed.state, states.ERROR)
-        self.assertEqual(failed.state_description, "nova-compute restarted before the guest was spawned")
+        self.assertEqual(self.get(instance.id).state, states.PENDING)
+        self.successResultOf(self.manager.runInstance(ALICE, instance.id))
+        self.assertEqual(self.get(instance.id).state, states.RUNNING)
 
     def test_interruptedRequestsSettled(self):
         rebooting, stopping, shutting = self.running(), self.running(), self.running()

@@ -22,7 +22,11 @@ class StatesTests(SynchronousTestCase):
         self.assertEqual(states.ec2State(states.TERMINATED), (48, "terminated"))
         self.assertEqual(states.ec2State(states.STOPPING), (64, "stopping"))
         self.assertEqual(states.ec2State(states.STOPPED), (80, "stopped"))
-        self.assertEqual(states.ec2State(states.ERROR), (48, "terminated"))
+        self.assertEqual(states.ec2State(states.ERROR), (304, "error"))
+        for state in (states.RESIZING, states.REVERTING, states.REBUILDING, states.RESCUING, states.UNRESCUING):
+            self.assertEqual(states.ec2State(state), (0, "pending"))
+        for state in (states.RESIZED, states.RESCUED):
+            self.assertEqual(states.ec2State(state), (16, "running"))
         self.assertEqual(states.ec2State(states.PAUSING), (16, "running"))
         self.assertEqual(states.ec2State(states.PAUSED), (16, "running"))
         self.assertEqual(states.ec2State(states.UNPAUSING), (16, "running"))
@@ -46,6 +50,12 @@ class StatesTests(SynchronousTestCase):
                 states.ALL - {states.SHUTTING_DOWN, states.TERMINATED},
                 {states.SHUTTING_DOWN, states.TERMINATED},
             ),
+            states.RESIZE: ({states.RUNNING}, set()),
+            states.CONFIRM_RESIZE: ({states.RESIZED}, set()),
+            states.REVERT_RESIZE: ({states.RESIZED}, {states.REVERTING}),
+            states.REBUILD: ({states.RUNNING, states.STOPPED}, set()),
+            states.RESCUE: ({states.RUNNING}, {states.RESCUING, states.RESCUED}),
+            states.UNRESCUE: ({states.RESCUED}, {states.UNRESCUING}),
         }
         for action, (allowed, ignored) in table.items():
             for state in states.ALL:

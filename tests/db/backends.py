@@ -113,4 +113,10 @@ def backendCases(mixin, testBase, namespace, prefix):
     """
     for backend in BACKENDS:
         name = f"{prefix}{backend.capitalize()}Tests"
-        namespace[name] = type(name, (mixin, testBase), {"backend": backend})
+        # Named as if written in the module that asked, so that trial's
+        # workers (-j) find them by name.
+        namespace[name] = type(
+            name,
+            (mixin, testBase),
+            {"backend": backend, "__module__": namespace["__name__"], "__qualname__": name},
+        )

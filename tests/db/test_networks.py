@@ -27,6 +27,7 @@ from nova.db.networks import (
     NoMoreAddresses,
     NoMoreFloatingIps,
     NoMoreNetworks,
+    VpnEndpointTaken,
 )
 from nova.db.services import utcnow
 from nova.db.store import Transactor, openDatabase
@@ -83,6 +84,28 @@ class NetworkStoreMixin(BackendTestsMixin):
         got = yield self.store.get(networks[0].id)
         self.assertEqual(got, networks[0])
         yield self.assertFailure(self.store.get(999), NetworkNotFound)
+
+    @defer.inlineCallbacks
+    def test_vpnPublicAddress(self):
+        """
+        A network's VPN endpoint changes (the address alone, or with the
+        port); two networks' VPNs are never reached on the same address and
+        port.
+        """
+        first, second = yield self.store.createNetworks(self.vlanPlans())
+        self.assertEqual((first.vpn_public_port, second.vpn_public_port), (1000, 1001))
+        changed = yield self.store.setVpnPublicAddress(first.id, "198.51.100.7")
+        self.assertEqual((changed.vpn_public_address, changed.vpn_public_port), ("198.51.100.7", 1000))
+        changed = yield self.store.setVpnPublicAddress(second.id, "198.51.100.7")
+        self.assertEqual((changed.vpn_public_address, changed.vpn_public_port), ("198.51.100.7", 1001))
+        yield self.assertFailure(
+            self.store.setVpnPublicAddress(second.id, "198.51.100.7", 1000), VpnEndpointTaken
+        )
+        changed = yield self.store.setVpnPublicAddress(second.id, "198.51.100.8", 1000)
+        self.assertEqual((changed.vpn_public_address, changed.vpn_public_port), ("198.51.100.8", 1000))
+        got = yield self.store.get(second.id)
+        self.assertEqual(got, changed)
+        yield self.assertFailure(self.store.setVpnPublicAddress(999, "198.51.100.9"), NetworkNotFound)
 
     @defer.inlineCallbacks
     def test_createRefusesOverlapAndVlans(self):

@@ -2,12 +2,13 @@
 Nova daemons as separate processes over RabbitMQ and PostgreSQL: two
 nova-compute hosts and a nova-scheduler heartbeat into one database, a
 killed host shows as down after service_down_time, and the survivors keep
-serving calls after RabbitMQ restarts.
+serving calls after RabbitMQ restarts (a private RabbitMQ node of the
+test's own, L{tests.faults.servers.PrivateRabbit}: the shared one is never
+stopped).
 """
 
-import shutil
-import subprocess
-import uuid
+import os
+import tempfile
 
 from twisted.internet import defer, reactor
 from twisted.internet.task import deferLater
@@ -17,29 +18,31 @@ from nova import exception
 from nova.config import configFromFlags
 from nova.context import adminContext
 from tests.db.backends import freshURI
+from tests.faults.servers import PrivateRabbit, missingTools
 from tests.integration.processes import Daemon, poll, runManage
-from tests.util import RABBIT, requireCondition, requireServer
+from tests.util import requireCondition, workerPort
 
-
-def rabbitmqctl(*argv):
-    subprocess.run(["rabbitmqctl", *argv], check=True, capture_output=True, timeout=120)
+#: The private RabbitMQ node's ports.
+RABBIT_PORT = workerPort(18540)
+RABBIT_DIST_PORT = workerPort(18541)
 
 
 class MultiHostTests(TestCase):
     timeout = 300
 
     def setUp(self):
-        requireServer("RabbitMQ", *RABBIT)
-        requireCondition(shutil.which("rabbitmqctl"), "rabbitmqctl is not installed")
-        self.vhost = "nova-test-" + uuid.uuid4().hex[:8]
-        rabbitmqctl("add_vhost", self.vhost)
-        self.addCleanup(rabbitmqctl, "delete_vhost", self.vhost)
-        rabbitmqctl("set_permissions", "-p", self.vhost, "guest", ".*", ".*", ".*")
+        missing = missingTools()
+        requireCondition(missing is None, missing)
+        directory = tempfile.mkdtemp(dir=os.getcwd())
+        os.chmod(directory, 0o755)  # the node runs as the rabbitmq user
+        self.rabbit = PrivateRabbit(os.path.join(directory, "rabbit"), RABBIT_PORT, RABBIT_DIST_PORT)
+        self.addCleanup(self.rabbit.stop)
+        self.rabbit.start()
         self.sql = freshURI(self, "postgres")
         self.flags = [
             f"--sql_connection={self.sql}",
             "--rpc_backend=amqp",
-            f"--rabbit_virtual_host={self.vhost}",
+            f"--rabbit_port={RABBIT_PORT}",
             "--rabbit_retry_interval=0.5",
             "--rabbit_max_retry_interval=2",
             "--report_interval=1",
@@ -60,7 +63,7 @@ class MultiHostTests(TestCase):
 
         config = configFromFlags(
             rpc_backend="amqp",
-            rabbit_virtual_host=self.vhost,
+            rabbit_port=RABBIT_PORT,
             rabbit_retry_interval=0.5,
             rabbit_max_retry_interval=2.0,
         )
@@ -113,15 +116,14 @@ class MultiHostTests(TestCase):
         self.assertEqual(states[("c1", "nova-compute")], ":-)")
         self.assertEqual(states[("ctl", "nova-scheduler")], ":-)")
 
-        rabbitmqctl("stop_app")
+        self.rabbit.stopApp()
         try:
             yield self.assertFailure(
                 rpc.call(adminContext(), "compute.c1", "ping", {}, timeout=1),
                 exception.RPCTimeout,
             )
         finally:
-            rabbitmqctl("start_app")
-        rabbitmqctl("await_startup")
+            self.rabbit.startApp()
         answer = yield self.pingUntilAnswered(rpc, "compute.c1")
         self.assertEqual(answer["host"], "c1")
         answer = yield self.pingUntilAnswered(rpc, "scheduler.ctl")

@@ -57,6 +57,28 @@ def waitUntil(check, timeout=60.0, step=0.25, what="condition"):
         time.sleep(step)
 
 
+def privateRabbitVhost(testCase, prefix):
+    """
+    Make a RabbitMQ virtual host of the test's own (the guest user may use
+    it), deleted at the test's cleanup; skip without RabbitMQ.
+
+    @return: its name, C{prefix} and a random tail.
+    """
+    requireServer("RabbitMQ", *RABBIT)
+    requireCondition(shutil.which("rabbitmqctl"), "rabbitmqctl is not installed")
+    vhost = prefix + uuid.uuid4().hex[:8]
+    subprocess.run(["rabbitmqctl", "add_vhost", vhost], check=True, capture_output=True)
+    testCase.addCleanup(
+        subprocess.run, ["rabbitmqctl", "delete_vhost", vhost], capture_output=True
+    )
+    subprocess.run(
+        ["rabbitmqctl", "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"],
+        check=True,
+        capture_output=True,
+    )
+    return vhost
+
+
 class CloudFlowMixin:
     """
     The user's flow, against a cloud whose endpoints and flags the test
@@ -349,18 +371,7 @@ class SeparateDaemonsTests(CloudFlowMixin, TestCase):
     """
 
     def setUp(self):
-        requireServer("RabbitMQ", *RABBIT)
-        requireCondition(shutil.which("rabbitmqctl"), "rabbitmqctl is not installed")
-        self.vhost = "nova-e2e-" + uuid.uuid4().hex[:8]
-        subprocess.run(["rabbitmqctl", "add_vhost", self.vhost], check=True, capture_output=True)
-        self.addCleanup(
-            subprocess.run, ["rabbitmqctl", "delete_vhost", self.vhost], capture_output=True
-        )
-        subprocess.run(
-            ["rabbitmqctl", "set_permissions", "-p", self.vhost, "guest", ".*", ".*", ".*"],
-            check=True,
-            capture_output=True,
-        )
+        self.vhost = privateRabbitVhost(self, "nova-e2e-")
 
     @defer.inlineCallbacks
     def test_flow(self):

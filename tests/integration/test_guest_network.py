@@ -49,7 +49,7 @@ from twisted.trial.unittest import TestCase
 
 from tests.integration.processes import Daemon, runManage
 from tests.integration.test_ec2_e2e import waitUntil
-from tests.integration.test_libvirt_ec2 import registerTestGuest
+from tests.integration.libvirtcloud import availableMachineImage, registerTestGuest
 from tests.integration.test_libvirt_guest import (
     domainNames,
     guestDirectory,
@@ -267,16 +267,7 @@ class GuestNetworkTests(TestCase):
             region_name="nova",
             config=BotoConfig(retries={"max_attempts": 1}, proxies={}),
         )
-        [machine] = [
-            image
-            for image in ec2.describe_images(Owners=["self"])["Images"]
-            if image["ImageType"] == "machine"
-        ]
-        waitUntil(
-            lambda: ec2.describe_images(ImageIds=[machine["ImageId"]])["Images"][0]["State"]
-            == "available",
-            what="the machine image",
-        )
+        machine = availableMachineImage(ec2)
         public = ec2.allocate_address()["PublicIp"]
         self.assertEqual(public, FLOATING)
         reservation = ec2.run_instances(

@@ -9,76 +9,28 @@ and removes afterwards; their domains have names unique to the run.
 """
 
 import os
-import subprocess
 import time
 import uuid
 
-import boto3
-from botocore.config import Config as BotoConfig
 from twisted.internet import defer
 from twisted.internet.threads import deferToThread
 from twisted.trial.unittest import TestCase
 
-from tests.integration.processes import Daemon, runManage
-from tests.integration.test_ec2_e2e import freePort, waitUntil
-from tests.integration.test_libvirt_guest import (
-    domainNames,
-    guestDirectory,
-    requireLibvirtd,
-    undefineDomains,
+# registerTestGuest and run are imported from here too.
+from tests.integration.libvirtcloud import (
+    LibvirtCloudMixin,
+    availableMachineImage,
+    registerTestGuest,
+    run,
 )
-from tests.util import requireCondition
+from tests.integration.test_ec2_e2e import waitUntil
 
 
-def registerTestGuest(manage, guest, user, project):
-    """
-    Bundle, upload and register the test guest's kernel, ramdisk and
-    machine image with C{manage} (a test's nova-manage runner).
-    """
-    manage(
-        "image",
-        "register",
-        os.path.join(guest, "vmlinuz"),
-        os.path.join(guest, "initrd.img"),
-        os.path.join(guest, "root.img"),
-        user,
-        project,
-    )
-
-
-def run(*argv):
-    subprocess.run(argv, check=True, capture_output=True, timeout=60)
-
-
-class LibvirtEC2Tests(TestCase):
+class LibvirtEC2Tests(LibvirtCloudMixin, TestCase):
     timeout = 600
 
     def setUp(self):
-        requireLibvirtd()
-        requireCondition(os.geteuid() == 0, "needs root to make a bridge")
-        self.guest = guestDirectory()
-        self.run = uuid.uuid4().hex[:6]
-        self.bridge = f"nvb{self.run}"
-        run("ip", "link", "add", "name", self.bridge, "type", "bridge")
-        self.addCleanup(subprocess.run, ["ip", "link", "del", self.bridge], capture_output=True)
-        run("ip", "link", "set", self.bridge, "up")
-        self.addCleanup(self.undefineLeftovers)
-        # QEMU runs as another user: the state directory must be traversable.
-        self.state = os.path.abspath(self.mktemp())
-        os.makedirs(self.state)
-        for path in (os.path.dirname(self.state), self.state):
-            os.chmod(path, 0o755)
-
-    def undefineLeftovers(self):
-        return deferToThread(undefineDomains, f"nt{self.run}-")
-
-    def domains(self):
-        return domainNames(f"nt{self.run}-")
-
-    def manage(self, *argv):
-        code, out, err = runManage(*self.flags, *argv, timeout=300)
-        self.assertEqual(code, 0, f"nova-manage {' '.join(argv)}: {err}")
-        return out
+        self.setUpLibvirtCloud()
 
     def prepare(self):
         self.manage("db", "sync")
@@ -90,18 +42,7 @@ class LibvirtEC2Tests(TestCase):
 
     def flow(self):
         ec2 = self.client()
-        machines = [
-            image
-            for image in ec2.describe_images(Owners=["self"])["Images"]
-            if image["ImageType"] == "machine"
-        ]
-        self.assertEqual(len(machines), 1, machines)
-        machine = machines[0]
-        waitUntil(
-            lambda: ec2.describe_images(ImageIds=[machine["ImageId"]])["Images"][0]["State"]
-            == "available",
-            what="the machine image",
-        )
+        machine = availableMachineImage(ec2)
         self.assertTrue(machine.get("KernelId", "").startswith("aki-"), machine)
         self.assertTrue(machine.get("RamdiskId", "").startswith("ari-"), machine)
 
@@ -180,15 +121,96 @@ class LibvirtEC2Tests(TestCase):
         self.assertIn(code, (0, -15))
         self.assertNotIn("Traceback", daemon.log())
 
-    def client(self):
-        return boto3.client(
-            "ec2",
-            endpoint_url=f"http://127.0.0.1:{self.ec2Port}/services/Cloud",
-            aws_access_key_id=self.access,
-            aws_secret_access_key=self.secret,
-            region_name="nova",
-            config=BotoConfig(retries={"max_attempts": 1}),
+    @defer.inlineCallbacks
+    def test_rescueUnrescue(self):
+        daemon = yield self.startNovaAll()
+        yield deferToThread(self.rescueFlow)
+        code = yield daemon.stop()
+        self.assertIn(code, (0, -15))
+        self.assertNotIn("Traceback", daemon.log())
+
+    def novaAction(self, action, **params):
+        """
+        Call one of Nova's own EC2 actions (not in botocore's model),
+        signed with botocore's SigV4 signer as boto3 signs.
+
+        @return: C{(status, body)}.
+        """
+        import urllib.error
+        import urllib.parse
+        import urllib.request
+
+        from botocore.auth import SigV4Auth
+        from botocore.awsrequest import AWSRequest
+        from botocore.credentials import Credentials
+
+        url = f"http://127.0.0.1:{self.ec2Port}/services/Cloud"
+        body = urllib.parse.urlencode({"Action": action, "Version": "2016-11-15", **params})
+        request = AWSRequest(
+            method="POST",
+            url=url,
+            data=body,
+            headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"},
         )
+        SigV4Auth(Credentials(self.access, self.secret), "ec2", "nova").add_auth(request)
+        prepared = request.prepare()
+        try:
+            with urllib.request.urlopen(
+                urllib.request.Request(
+                    url, data=body.encode(), headers=dict(prepared.headers), method="POST"
+                ),
+                timeout=30,
+            ) as response:
+                return response.status, response.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode()
+
+    def rescueFlow(self):
+        """
+        RescueInstance boots a fresh copy of the instance's image (its
+        boot counter starts again) with the instance's own disk second;
+        UnrescueInstance boots the instance's own disk again, whose
+        counter goes on.  DescribeInstances names the hypervisor in use.
+        """
+        ec2 = self.client()
+        machine = availableMachineImage(ec2)
+        self.assertEqual(machine["Hypervisor"], "qemu")
+        [instance] = ec2.run_instances(
+            ImageId=machine["ImageId"], MinCount=1, MaxCount=1, InstanceType="m1.tiny"
+        )["Instances"]
+        instanceId = instance["InstanceId"]
+
+        def console():
+            return ec2.get_console_output(InstanceId=instanceId).get("Output", "")
+
+        def described():
+            [reservation] = ec2.describe_instances(InstanceIds=[instanceId])["Reservations"]
+            return reservation["Instances"][0]
+
+        def ready(count):
+            return lambda: console().count("NOVA READY") >= count
+
+        waitUntil(ready(1), timeout=180, step=1, what="the guest to be ready")
+        self.assertEqual(described()["Hypervisor"], "qemu")
+        status, body = self.novaAction("RescueInstance", InstanceId=instanceId)
+        self.assertEqual(status, 200, body)
+        self.assertIn("<return>true</return>", body)
+        waitUntil(ready(2), timeout=180, step=1, what="the rescue system to be ready")
+        rescued = console().rsplit("NOVA BOOT", 1)[1]
+        self.assertTrue(rescued.startswith(" 1 "), rescued[:80])
+        self.assertIn("NOVA DISKS vda vdb", rescued)
+        waitUntil(lambda: described()["State"]["Name"] == "running", what="running, rescued")
+        status, body = self.novaAction("RescueInstance", InstanceId="i-7fffffff")
+        self.assertEqual(status, 400, body)
+        self.assertIn("InvalidInstanceID.NotFound", body)
+        status, body = self.novaAction("UnrescueInstance", InstanceId=instanceId)
+        self.assertEqual(status, 200, body)
+        waitUntil(ready(3), timeout=180, step=1, what="the guest to be ready again")
+        again = console().rsplit("NOVA BOOT", 1)[1]
+        self.assertTrue(again.startswith(" 2 "), again[:80])
+        self.assertNotIn("vdb", again)
+        ec2.terminate_instances(InstanceIds=[instanceId])
+        waitUntil(lambda: self.domains() == [], timeout=120, what="no domains left")
 
     def imageFlow(self):
         """
@@ -197,16 +219,7 @@ class LibvirtEC2Tests(TestCase):
         disk, whose boot counter says so.
         """
         ec2 = self.client()
-        [machine] = [
-            image
-            for image in ec2.describe_images(Owners=["self"])["Images"]
-            if image["ImageType"] == "machine"
-        ]
-        waitUntil(
-            lambda: ec2.describe_images(ImageIds=[machine["ImageId"]])["Images"][0]["State"]
-            == "available",
-            what="the machine image",
-        )
+        machine = availableMachineImage(ec2)
         [first] = ec2.run_instances(
             ImageId=machine["ImageId"], MinCount=1, MaxCount=1, InstanceType="m1.tiny"
         )["Instances"]
@@ -250,28 +263,3 @@ class LibvirtEC2Tests(TestCase):
         )
         ec2.terminate_instances(InstanceIds=[first["InstanceId"], second["InstanceId"]])
         waitUntil(lambda: self.domains() == [], timeout=120, what="no domains left")
-
-    @defer.inlineCallbacks
-    def startNovaAll(self):
-        with open(os.path.join(self.guest, "cmdline")) as f:
-            cmdline = f.read().strip()
-        self.ec2Port, self.s3Port = freePort(), freePort()
-        self.flags = [
-            f"--state_path={self.state}",
-            "--host=libvirthost",
-            f"--ec2_port={self.ec2Port}",
-            f"--s3_port={self.s3Port}",
-            "--ec2_listen=127.0.0.1",
-            "--s3_listen=127.0.0.1",
-            "--osapi_port=0",
-            "--osapi_listen=127.0.0.1",
-            "--connection_type=libvirt",
-            "--libvirt_type=qemu",
-            f"--libvirt_cmdline={cmdline}",
-            f"--flat_network_bridge={self.bridge}",
-            f"--instance_name_template=nt{self.run}-%08x",
-        ]
-        yield deferToThread(self.prepare)
-        daemon = Daemon(self, "nova-all", *self.flags).start()
-        yield daemon.waitForLog(r"nova-compute on libvirthost consumes compute", timeout=60)
-        return daemon

@@ -550,6 +550,7 @@ class LibvirtQemuContractTests(GuestMixin, VirtDriverContract, VirtDriverVolumeC
 
     rebootTimeout = 3.0
     shutdownTimeout = 3.0
+    network = None
     devicePath = None
     otherKernelId = "aki-7e570004"
     otherRamdiskId = "ari-7e570005"

@@ -20,7 +20,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.internet.utils import getProcessOutputAndValue
 from twisted.trial.unittest import SynchronousTestCase, TestCase
-from txamqp.client import TwistedDelegate
+from txamqp.client import Closed, TwistedDelegate
 from txamqp.content import Content
 from txamqp.protocol import AMQClient
 from zope.interface.verify import verifyObject
@@ -443,7 +443,7 @@ class DeliveryTests(AMQPTestMixin, TestCase):
         rpc = self.makeRPC()
         topic, other = self.topicName(), self.topicName()
         client, channel = yield defer.Deferred.fromCoroutine(bareClient())
-        yield channel.queue_declare(queue=topic, durable=True)
+        yield channel.queue_declare(queue=topic, durable=True, arguments={"x-max-length": 5})
         yield defer.Deferred.fromCoroutine(closeBare(client))
         yield self.serveOn(rpc, other, "h1")
         session = rpc._session
@@ -465,7 +465,7 @@ class DeliveryTests(AMQPTestMixin, TestCase):
         topic = self.topicName()
         client, channel = yield defer.Deferred.fromCoroutine(bareClient())
         self.addCleanup(lambda: defer.Deferred.fromCoroutine(closeBare(client)))
-        yield channel.exchange_declare(exchange=self.exchange, type="topic")
+        yield channel.exchange_declare(exchange=self.exchange, type="topic", durable=True)
         yield channel.queue_declare(queue=topic)
         yield channel.queue_bind(queue=topic, exchange=self.exchange, routing_key=topic)
         yield channel.basic_consume(queue=topic, consumer_tag="bare", no_ack=True)
@@ -528,6 +528,122 @@ class DeliveryTests(AMQPTestMixin, TestCase):
         _, consumer = yield self.serveOn(rpc, self.topicName(), "h1")
         verifyObject(IRPCConsumer, consumer)
         self.assertTrue(consumer.consuming)
+
+
+async def isDurableQueue(name):
+    """
+    @return: whether the queue C{name} exists and is durable (a durable,
+        non-passive declaration of a transient queue is refused).
+    """
+    client, channel = await bareClient()
+    try:
+        await channel.queue_declare(queue=name, durable=True)
+    except Closed:
+        return False
+    finally:
+        await closeBare(client)
+    return True
+
+
+class DurabilityTests(AMQPTestMixin, TestCase):
+    """
+    Durable exchange and queues, persistent casts, publisher confirms, and
+    the transient exchange and queues of older releases.
+    """
+
+    @defer.inlineCallbacks
+    def test_castWaitsDurablyForItsServer(self):
+        """
+        A cast to a topic whose server is away is acknowledged by the
+        broker, waits persistent in the durable queue, and is delivered
+        once a server consumes again.
+        """
+        rpc = self.makeRPC()
+        topic = self.topicName()
+        _, consumer = yield self.serveOn(rpc, topic, "h1")
+        yield consumer.stop()
+        yield rpc.cast(CONTEXT, topic, "remember", {"value": "kept"})
+        self.assertTrue((yield defer.Deferred.fromCoroutine(isDurableQueue(topic))))
+        client, channel = yield defer.Deferred.fromCoroutine(bareClient())
+        self.addCleanup(lambda: defer.Deferred.fromCoroutine(closeBare(client)))
+        yield channel.exchange_declare(exchange=self.exchange, type="topic", durable=True)
+        msg = yield channel.basic_get(queue=topic, no_ack=False)
+        self.assertEqual(msg.method.name, "get-ok")
+        self.assertEqual(msg.content.properties["delivery-mode"], amqp.PERSISTENT)
+        yield channel.basic_reject(delivery_tag=msg.delivery_tag, requeue=True)
+        manager, _ = yield self.serveOn(rpc, topic, "h1")
+        self.assertEqual((yield manager.arrived), "kept")
+
+    @defer.inlineCallbacks
+    def test_refusedCastFails(self):
+        """
+        A cast counts as sent only once the broker confirmed it: one the
+        broker refuses (a full queue that rejects publishes) fails with
+        L{exception.RPCError}.
+        """
+        rpc = self.makeRPC()
+        topic = self.topicName()
+        yield waitFor(lambda: rpc.connected)
+        client, channel = yield defer.Deferred.fromCoroutine(bareClient())
+        self.addCleanup(lambda: defer.Deferred.fromCoroutine(closeBare(client)))
+        yield channel.queue_declare(
+            queue=topic,
+            durable=True,
+            arguments={"x-max-length": 1, "x-overflow": "reject-publish"},
+        )
+        yield channel.queue_bind(queue=topic, exchange=self.exchange, routing_key=topic)
+        yield rpc.cast(CONTEXT, topic, "remember", {"value": 1})
+        error = yield self.assertFailure(
+            rpc.cast(CONTEXT, topic, "remember", {"value": 2}), exception.RPCError
+        )
+        self.assertIn("refused", str(error))
+        # The connection carries on.
+        self.assertTrue(rpc.connected)
+
+    @defer.inlineCallbacks
+    def test_emptyTransientQueueBecomesDurable(self):
+        client, channel = yield defer.Deferred.fromCoroutine(bareClient())
+        topic = self.topicName()
+        yield channel.queue_declare(queue=topic, durable=False)
+        yield defer.Deferred.fromCoroutine(closeBare(client))
+        rpc = self.makeRPC()
+        manager, _ = yield self.serveOn(rpc, topic, "h1")
+        self.assertTrue((yield defer.Deferred.fromCoroutine(isDurableQueue(topic))))
+        yield rpc.cast(CONTEXT, topic, "remember", {"value": "durable"})
+        self.assertEqual((yield manager.arrived), "durable")
+
+    @defer.inlineCallbacks
+    def test_busyTransientQueueIsConsumedAsItIs(self):
+        """
+        A transient queue that holds a message is not deleted: it is
+        consumed as it is, and the message is handled.
+        """
+        topic = self.topicName()
+        client, channel = yield defer.Deferred.fromCoroutine(bareClient())
+        yield channel.queue_declare(queue=topic, durable=False)
+        body = envelope.encodeRequest(CONTEXT, "remember", {"value": "old"}, "m-old")
+        yield channel.basic_publish(exchange="", routing_key=topic, content=Content(body))
+        yield defer.Deferred.fromCoroutine(closeBare(client))
+        rpc = self.makeRPC()
+        manager, consumer = yield self.serveOn(rpc, topic, "h1")
+        self.assertEqual((yield manager.arrived), "old")
+        self.assertTrue(consumer.consuming)
+        self.assertFalse((yield defer.Deferred.fromCoroutine(isDurableQueue(topic))))
+
+    @defer.inlineCallbacks
+    def test_transientExchangeIsUsed(self):
+        """
+        A transient exchange of an older release is used as it is.
+        """
+        client, channel = yield defer.Deferred.fromCoroutine(bareClient())
+        yield channel.exchange_declare(exchange=self.exchange, type="topic", durable=False)
+        yield defer.Deferred.fromCoroutine(closeBare(client))
+        server, caller = self.makeRPC(), self.makeRPC()
+        topic = self.topicName()
+        yield self.serveOn(server, topic, "h1")
+        result = yield caller.call(CONTEXT, topic, "echo", {"value": 7})
+        self.assertEqual(result["value"], 7)
+        yield caller.cast(CONTEXT, topic, "echo", {"value": 8})
 
 
 class BackoffTests(SynchronousTestCase):

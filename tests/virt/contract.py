@@ -13,12 +13,19 @@ shared hypervisor (libvirt's C{test:///default}) is left as found.
 import itertools
 import os
 import struct
+import uuid
 
 from twisted.internet.defer import inlineCallbacks
 from zope.interface.verify import verifyObject
 
 from nova.virt import errors, power
-from nova.virt.interfaces import DISK_COUNTERS, INTERFACE_COUNTERS, InstanceSpec, IVirtDriver
+from nova.virt.interfaces import (
+    DISK_COUNTERS,
+    INTERFACE_COUNTERS,
+    InstanceSpec,
+    IVirtDriver,
+    VolumeConnection,
+)
 
 _names = itertools.count(0x7E000000)
 
@@ -39,6 +46,8 @@ class _Base:
     """
 
     hostName = "contract-host"
+    #: The network information guests are spawned and rebuilt with.
+    network = NETWORK
     otherKernelId = "aki-0000000a"
     otherRamdiskId = "ari-0000000b"
 
@@ -80,7 +89,7 @@ class _Base:
         @return: L{Deferred} firing with its name.
         """
         spec = self.spec(**fields)
-        yield driver.spawn(spec, NETWORK)
+        yield driver.spawn(spec, self.network)
         self.addCleanup(self._destroyQuietly, driver, spec.name)
         return spec.name
 
@@ -238,7 +247,8 @@ class VirtDriverContract(_Base):
     def test_destroyPausedAndSuspended(self):
         driver = yield self.driver()
         paused = yield self.spawned(driver)
-        other = "00000000-0000-4000-8000-000000000002"
+        # Unique: domains of the same UUID cannot live on one host.
+        other = str(uuid.uuid4())
         suspended = yield self.spawned(driver, uuid=other)
         yield driver.pause(paused)
         yield driver.suspend(suspended)
@@ -328,6 +338,158 @@ class VirtDriverContract(_Base):
     def test_updateUnknownGuest(self):
         driver = yield self.driver()
         yield self.assertFailure(driver.updateGuest(self.spec()), errors.GuestNotFound)
+
+    @inlineCallbacks
+    def assertResources(self, driver, name, state, vcpus, memoryMb):
+        info = yield driver.getInfo(name)
+        self.assertEqual(
+            (info["state"], info["vcpus"], info["memory_mb"]), (state, vcpus, memoryMb)
+        )
+
+    @inlineCallbacks
+    def test_resizeAndConfirm(self):
+        """
+        A running guest resized runs with the new vCPUs and memory; until
+        the resize is confirmed no other resize, rebuild or rescue is
+        accepted, and once it is, it cannot be confirmed or reverted again.
+        """
+        driver = yield self.driver()
+        name = yield self.spawned(driver, vcpus=1, memoryMb=256)
+        yield driver.resize(self.spec(name=name, vcpus=2, memoryMb=320))
+        yield self.assertResources(driver, name, power.RUNNING, 2, 320)
+        yield self.assertFailure(
+            driver.resize(self.spec(name=name, vcpus=1, memoryMb=256)), errors.GuestStateError
+        )
+        yield self.assertFailure(driver.rescue(self.spec(name=name)), errors.GuestStateError)
+        yield self.assertFailure(driver.rebuild(self.spec(name=name)), errors.GuestStateError)
+        yield driver.confirmResize(name)
+        yield self.assertResources(driver, name, power.RUNNING, 2, 320)
+        yield self.assertFailure(driver.confirmResize(name), errors.GuestStateError)
+        yield self.assertFailure(driver.revertResize(name), errors.GuestStateError)
+        yield driver.reboot(name)
+        yield self.assertResources(driver, name, power.RUNNING, 2, 320)
+
+    @inlineCallbacks
+    def test_resizeAndRevert(self):
+        """
+        A reverted resize gives the guest back what it had, running; the
+        guest can be resized again afterwards.
+        """
+        driver = yield self.driver()
+        name = yield self.spawned(driver, vcpus=1, memoryMb=256)
+        yield driver.resize(self.spec(name=name, vcpus=2, memoryMb=320))
+        yield driver.revertResize(name)
+        yield self.assertResources(driver, name, power.RUNNING, 1, 256)
+        yield self.assertFailure(driver.revertResize(name), errors.GuestStateError)
+        yield driver.resize(self.spec(name=name, vcpus=1, memoryMb=320))
+        yield self.assertResources(driver, name, power.RUNNING, 1, 320)
+        yield driver.confirmResize(name)
+
+    @inlineCallbacks
+    def test_resizeWhenOff(self):
+        """
+        A guest that is off is resized and reverted without being booted.
+        """
+        driver = yield self.driver()
+        name = yield self.spawned(driver, vcpus=1, memoryMb=256)
+        yield driver.powerOff(name)
+        yield driver.resize(self.spec(name=name, vcpus=2, memoryMb=320))
+        yield self.assertResources(driver, name, power.SHUTOFF, 2, 320)
+        yield driver.revertResize(name)
+        yield self.assertResources(driver, name, power.SHUTOFF, 1, 256)
+
+    @inlineCallbacks
+    def test_resizeRefusedWhenSuspended(self):
+        driver = yield self.driver()
+        name = yield self.spawned(driver, vcpus=1, memoryMb=256)
+        yield driver.suspend(name)
+        yield self.assertFailure(
+            driver.resize(self.spec(name=name, vcpus=2, memoryMb=320)), errors.GuestStateError
+        )
+        yield self.assertResources(driver, name, power.SUSPENDED, 1, 256)
+        yield self.assertFailure(driver.confirmResize(name), errors.GuestStateError)
+
+    @inlineCallbacks
+    def test_rebuild(self):
+        """
+        A rebuilt guest runs again under its name, with the spec's
+        resources, whether it ran or was off.
+        """
+        driver = yield self.driver()
+        name = yield self.spawned(driver, vcpus=1, memoryMb=256)
+        yield driver.rebuild(self.spec(name=name, vcpus=1, memoryMb=320), self.network)
+        yield self.assertResources(driver, name, power.RUNNING, 1, 320)
+        yield driver.powerOff(name)
+        yield driver.rebuild(self.spec(name=name, vcpus=1, memoryMb=256), self.network)
+        yield self.assertResources(driver, name, power.RUNNING, 1, 256)
+        self.assertEqual([n for n in (yield driver.listInstances()) if n == name], [name])
+
+    @inlineCallbacks
+    def test_rescueAndUnrescue(self):
+        """
+        A rescued guest runs (the rescue system) under its name; it cannot
+        be rescued, resized or rebuilt until it is unrescued, after which
+        it runs as before.
+        """
+        driver = yield self.driver()
+        name = yield self.spawned(driver, vcpus=1, memoryMb=256)
+        yield self.assertFailure(driver.unrescue(name), errors.GuestStateError)
+        yield driver.rescue(self.spec(name=name))
+        yield self.assertResources(driver, name, power.RUNNING, 1, 256)
+        self.assertIn(name, (yield driver.listInstances()))
+        yield self.assertFailure(driver.rescue(self.spec(name=name)), errors.GuestStateError)
+        yield self.assertFailure(
+            driver.resize(self.spec(name=name, vcpus=2, memoryMb=320)), errors.GuestStateError
+        )
+        yield self.assertFailure(driver.rebuild(self.spec(name=name)), errors.GuestStateError)
+        yield driver.unrescue(name)
+        yield self.assertResources(driver, name, power.RUNNING, 1, 256)
+        yield self.assertFailure(driver.unrescue(name), errors.GuestStateError)
+
+    @inlineCallbacks
+    def test_rescueWhenOff(self):
+        driver = yield self.driver()
+        name = yield self.spawned(driver)
+        yield driver.powerOff(name)
+        yield driver.rescue(self.spec(name=name))
+        self.assertEqual((yield self.state(driver, name)), power.RUNNING)
+        yield driver.unrescue(name)
+        self.assertEqual((yield self.state(driver, name)), power.RUNNING)
+
+    @inlineCallbacks
+    def test_destroyRescuedAndResized(self):
+        """
+        Destroying a rescued guest, or one whose resize awaits
+        confirmation, leaves nothing: the name can be spawned again.
+        """
+        driver = yield self.driver()
+        rescued = yield self.spawned(driver)
+        # Unique: domains of the same UUID cannot live on one host.
+        other = str(uuid.uuid4())
+        resized = yield self.spawned(driver, uuid=other)
+        yield driver.rescue(self.spec(name=rescued))
+        yield driver.resize(self.spec(name=resized, uuid=other, memoryMb=320))
+        for name, guestUuid in ((rescued, self.spec().uuid), (resized, other)):
+            yield driver.destroy(name)
+            spec = self.spec(name=name, uuid=guestUuid)
+            yield driver.spawn(spec)
+            yield self.assertResources(driver, name, power.RUNNING, spec.vcpus, spec.memoryMb)
+            yield self.assertFailure(driver.unrescue(name), errors.GuestStateError)
+            yield self.assertFailure(driver.confirmResize(name), errors.GuestStateError)
+
+    @inlineCallbacks
+    def test_unknownGuestResizeRebuildRescue(self):
+        driver = yield self.driver()
+        spec = self.spec()
+        for call in (
+            lambda: driver.resize(spec),
+            lambda: driver.confirmResize(spec.name),
+            lambda: driver.revertResize(spec.name),
+            lambda: driver.rebuild(spec),
+            lambda: driver.rescue(spec),
+            lambda: driver.unrescue(spec.name),
+        ):
+            yield self.assertFailure(call(), errors.GuestNotFound)
 
     def assertDiagnostics(self, diagnostics, state, memoryMb, vcpus):
         """
@@ -503,3 +665,34 @@ class VirtDriverVolumeContract(_Base):
             driver.attachVolume(self.spec().name, self.devicePath, "/dev/vdb"),
             errors.GuestNotFound,
         )
+
+    @inlineCallbacks
+    def test_attachConnection(self):
+        """
+        A volume connection (the shape every volume driver exports, as a
+        record or its JSON form) attaches as the path does.  (No detach:
+        a guest lets go of a disk only once its kernel runs.)
+        """
+        driver = yield self.driver()
+        name = yield self.spawned(driver)
+        connection = VolumeConnection("file", path=self.devicePath)
+        yield driver.attachVolume(name, connection.toDict(), "/dev/vdb")
+        yield self.assertFailure(
+            driver.attachVolume(name, connection, "/dev/vdb"), errors.DeviceInUse
+        )
+
+    @inlineCallbacks
+    def test_attachBadConnection(self):
+        """
+        What is no connection is refused, and nothing is attached.
+        """
+        driver = yield self.driver()
+        name = yield self.spawned(driver)
+        for bad in (
+            {"type": "nfs", "path": self.devicePath},
+            {"type": "iscsi", "portal": "127.0.0.1:3260", "iqn": "iqn<x>", "lun": 1},
+            {"type": "iscsi", "portal": "host; rm:3260", "iqn": "iqn.2010-10.org.x:y", "lun": 1},
+            {"type": "file", "path": "relative"},
+        ):
+            yield self.assertFailure(driver.attachVolume(name, bad, "/dev/vdb"), errors.VirtError)
+        yield self.assertFailure(driver.detachVolume(name, "/dev/vdb"), errors.DeviceNotFound)

@@ -185,6 +185,48 @@ class FakeVirtDriverTests(SynchronousTestCase):
         self.assertEqual(self.driver.guests[SPEC.name].spec, SPEC)
 
 
+class FakeResizeRescueTests(SynchronousTestCase):
+    """
+    What the fake's resizes, rebuilds and rescues leave for the tests of
+    the compute manager to read.
+    """
+
+    def setUp(self):
+        self.driver = FakeVirtDriver()
+        self.successResultOf(self.driver.spawn(SPEC, NETWORK))
+        self.guest = self.driver.guests[SPEC.name]
+
+    def test_resizeBootsWithTheNewMemory(self):
+        self.successResultOf(self.driver.resize(attr.evolve(SPEC, memoryMb=2048, vcpus=2)))
+        self.assertEqual(self.guest.boots, 2)
+        self.assertEqual(self.guest.resizedFrom, SPEC)
+        output = self.successResultOf(self.driver.getConsoleOutput(SPEC.name))
+        self.assertIn("Memory: 2097152K available, 2 CPU(s)", output)
+
+    def test_failedResizeChangesNothing(self):
+        self.driver.failOn("resize", errors.VirtError("no memory"))
+        self.failureResultOf(self.driver.resize(attr.evolve(SPEC, memoryMb=2048)), errors.VirtError)
+        self.assertEqual((self.guest.spec, self.guest.resizedFrom, self.guest.boots), (SPEC, None, 1))
+
+    def test_rebuildFromAnotherImage(self):
+        self.successResultOf(self.driver.rebuild(attr.evolve(SPEC, imageId="ami-00000009"), NETWORK))
+        guest = self.driver.guests[SPEC.name]
+        self.assertEqual((guest.spec.imageId, guest.boots), ("ami-00000009", 1))
+        self.assertIn(b"image=ami-00000009", self.driver.diskOf(SPEC.name))
+        output = self.successResultOf(self.driver.getConsoleOutput(SPEC.name))
+        self.assertIn("rebuilt from ami-00000009", output)
+
+    def test_rescueBootsTheRescueImage(self):
+        self.successResultOf(self.driver.rescue(attr.evolve(SPEC, imageId="ami-0000000c")))
+        self.assertEqual(self.guest.rescuedSpec.imageId, "ami-0000000c")
+        self.assertEqual(self.guest.spec, SPEC)
+        output = self.successResultOf(self.driver.getConsoleOutput(SPEC.name))
+        self.assertIn("rescue: booting ami-0000000c, own disk at vdb", output)
+        self.successResultOf(self.driver.unrescue(SPEC.name))
+        self.assertIsNone(self.guest.rescuedSpec)
+        self.assertEqual(self.guest.boots, 3)
+
+
 class PowerTests(SynchronousTestCase):
     def test_numbers(self):
         self.assertEqual(

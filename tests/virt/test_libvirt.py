@@ -332,6 +332,19 @@ class GuestConfigTests(_Helpers, SynchronousTestCase):
         root = self.xml(driver=self.makeDriver(libvirtType="kvm", vifModel="e1000"))
         self.assertEqual(root.find("devices/interface/model").get("type"), "e1000")
 
+    def test_bridgeTemplate(self):
+        """
+        C{bridgeTemplate} names the bridge the card joins from the
+        network's bridge; a template that makes no bridge name is refused.
+        """
+        root = self.xml(driver=self.makeDriver(bridgeTemplate="{bridge}a"))
+        self.assertEqual(root.find("devices/interface/source").get("bridge"), "br100a")
+        self.assertRaises(ConfigError, self.makeDriver, bridgeTemplate="x/{bridge}")
+        driver = self.makeDriver(bridgeTemplate="{bridge}-guests")
+        self.assertRaises(
+            errors.VirtError, self.xml, driver=driver, networkInfo=dict(NETWORK, bridge="br1000000")
+        )
+
     def test_uuidAlwaysSet(self):
         first = self.xml(instance=spec(uuid=None)).findtext("uuid")
         second = self.xml(instance=spec(uuid=None)).findtext("uuid")
@@ -834,6 +847,8 @@ class LifecycleTests(_Helpers, SynchronousTestCase):
             kernelId = None
             ramdiskId = None
             macAddress = None
+            configDrive = False
+            personality = ()
 
         self.spawn(self.driver, OwnedSpec(uniqueName(), "alice", "proj"))
         (context,) = self.fetcher.contexts
@@ -1513,6 +1528,17 @@ def convertWrites(argv, stdin):
     return b"", b"", 0
 
 
+def createWrites(argv, stdin):
+    """
+    Stand in for C{qemu-img create ... <disk> [size]}: write a small qcow2
+    header to the disk, so that the disk exists as a file.
+    """
+    path = argv[-2] if argv[-1][-1:] in "GMK" and argv[-1][:-1].isdigit() else argv[-1]
+    with open(path, "wb") as f:
+        f.write(QCOW2)
+    return b"", b"", 0
+
+
 class LibvirtContractTests(VirtDriverContract, TestCase):
     """
     The virt driver contract against C{test:///default}, with the driver's
@@ -1526,6 +1552,7 @@ class LibvirtContractTests(VirtDriverContract, TestCase):
         path = os.path.abspath(self.mktemp())
         runner = FakeProcessRunner()
         runner.handle(("qemu-img", "convert"), convertWrites)
+        runner.handle(("qemu-img", "create"), createWrites)
         driver = lv.LibvirtDriver(
             path,
             reactor,

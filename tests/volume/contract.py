@@ -10,6 +10,7 @@ driver that works in threads runs the same tests as the fake.
 from twisted.internet.defer import inlineCallbacks
 from zope.interface.verify import verifyObject
 
+from nova.virt.interfaces import VolumeConnection
 from nova.volume.errors import VolumeBackendError
 from nova.volume.interfaces import IVolumeDriver, SnapshotSpec, VolumeSpec
 
@@ -46,8 +47,9 @@ class VolumeDriverContract:
         location = yield driver.createVolume(VOL1)
         self.assertIsInstance(location, str)
         export = yield driver.exportVolume(VOL1)
-        self.assertIsInstance(export["type"], str)
-        self.assertIsInstance(export["devicePath"], str)
+        # One shape for every driver: a volume connection.
+        connection = VolumeConnection.fromDict(export)
+        self.assertEqual(connection.toDict(), export)
         self.assertEqual((yield driver.exportVolume(VOL1)), export)
         yield driver.removeExport(VOL1)
         yield driver.removeExport(VOL1)
@@ -72,7 +74,7 @@ class VolumeDriverContract:
         yield self.assertFailure(driver.createSnapshot(SNAP1, VOL1), VolumeBackendError)
         yield driver.createVolumeFromSnapshot(VOL2, SNAP1)
         export = yield driver.exportVolume(VOL2)
-        self.assertIn("devicePath", export)
+        self.assertEqual(VolumeConnection.fromDict(export).toDict(), export)
         yield driver.removeExport(VOL2)
         yield driver.deleteVolume(VOL2)
         yield driver.deleteSnapshot(SNAP1)

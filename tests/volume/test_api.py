@@ -170,6 +170,26 @@ class ClientTokenTests(SynchronousTestCase):
     def projectVolumes(self, context=ALICE):
         return self.cloud.run(self.cloud.db.volumes.list(projectId=context.projectId))
 
+    def test_failedCastMakesNothing(self):
+        """
+        A volume whose request could not be sent is removed: the request
+        made nothing, and a retry with its token makes it.
+        """
+        cast = self.cloud.rpc.cast
+
+        def deadCast(context, topic, method, args):
+            from twisted.internet.defer import fail
+
+            return fail(exception.RPCError("broker gone"))
+
+        self.cloud.rpc.cast = deadCast
+        self.cloud.runFailure(self.api.createVolume(ALICE, 5, clientToken="t"), exception.RPCError)
+        self.assertEqual(self.projectVolumes(), [])
+        self.cloud.rpc.cast = cast
+        volume = self.cloud.run(self.api.createVolume(ALICE, 5, clientToken="t"))
+        self.assertEqual([v.id for v in self.projectVolumes()], [volume.id])
+        self.assertEqual(len(self.creates()), 1)
+
     def test_sameTokenSameVolume(self):
         first = self.cloud.run(
             self.api.createVolume(ALICE, 5, availabilityZone="nova", clientToken="tok")
@@ -377,7 +397,9 @@ class AttachTests(SynchronousTestCase):
         self.assertEqual(
             self.compute.requests,
             [("attachVolume",
-              {"instanceId": self.instance.id, "devicePath": f"/dev/fake/{name}", "mountpoint": "/dev/vdb"})],
+              {"instanceId": self.instance.id, "mountpoint": "/dev/vdb",
+               "connection": {"type": "iscsi", "portal": "127.0.0.1:3260",
+                              "iqn": f"iqn.2010-10.org.openstack:{name}", "lun": 1}})],
         )
         self.assertEqual(
             (attached.status, attached.ec2Status, attached.attach_status, attached.instance_id,
@@ -516,10 +538,11 @@ class AttachTests(SynchronousTestCase):
         self.assertEqual(self.cloud.volume(other.id).status, "available")
         self.assertEqual([r[0] for r in self.compute.requests], ["attachVolume", "attachVolume"])
 
-    def test_iscsiExportGoesToCompute(self):
+    def test_earlierExportGoesToComputeInTodaysShape(self):
         """
-        For an export that is more than a path, the compute host gets the
-        whole export too.
+        An export recorded by an earlier release (C{targetIqn},
+        C{devicePath}...) reaches the compute host as a connection of
+        today's shape.
         """
         export = {
             "type": "iscsi", "targetIqn": "iqn.2010-10.org.openstack:volume-00000001",
@@ -527,7 +550,23 @@ class AttachTests(SynchronousTestCase):
         }
         self.cloud.run(self.cloud.db.volumes.update(self.volume.id, export_info=v.encodeExportInfo(export)))
         self.cloud.run(self.attach())
-        self.assertEqual(self.compute.requests[0][1]["exportInfo"], export)
+        self.assertEqual(
+            self.compute.requests[0][1]["connection"],
+            {"type": "iscsi", "portal": "10.0.0.2:3260",
+             "iqn": "iqn.2010-10.org.openstack:volume-00000001", "lun": 1},
+        )
+
+    def test_unusableExportRefused(self):
+        """
+        A volume whose export is no connection is refused before any
+        compute host is asked, and stays available.
+        """
+        export = {"type": "nfs", "share": "x"}
+        self.cloud.run(self.cloud.db.volumes.update(self.volume.id, export_info=v.encodeExportInfo(export)))
+        failure = self.cloud.runFailure(self.attach(), IncorrectVolumeState)
+        self.assertIn("no usable export", str(failure.value))
+        self.assertEqual(self.compute.requests, [])
+        self.assertEqual(self.cloud.volume(self.volume.id).status, "available")
 
 
 class SnapshotTests(SynchronousTestCase):

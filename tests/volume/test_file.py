@@ -62,7 +62,7 @@ class RawFileDriverTests(TestCase):
         self.assertEqual(st.st_mode & 0o777, 0o600)
         self.assertEqual(self.listing(), ["volume-0000000a"])
         export = yield self.driver.exportVolume(VOL)
-        self.assertEqual(export, {"type": "file", "devicePath": location, "format": "raw"})
+        self.assertEqual(export, {"type": "file", "path": location, "format": "raw"})
 
     @inlineCallbacks
     def test_deleteLeavesNothing(self):
@@ -275,3 +275,69 @@ class SparseCopyTests(SynchronousTestCase):
             f.write(b"x" * 1000)
         sparseCopy(source, target, size=10)
         self.assertEqual(os.stat(target).st_size, 1000)
+
+
+class IscsiExportTests(TestCase):
+    """
+    With a L{TgtExporter} (C{--volume_export=iscsi}), each raw volume file
+    is exported as an iSCSI target backed by the file.
+    """
+
+    def setUp(self):
+        from nova.volume.lvm import TgtExporter
+
+        self.path = os.path.abspath(self.mktemp())
+        self.runner = FakeProcessRunner()
+        exporter = TgtExporter(self.runner, iscsiAddress="10.0.0.2", iscsiPort=3260)
+        self.driver = FileVolumeDriver(self.path, reactor, exporter=exporter)
+
+    @inlineCallbacks
+    def test_exportAndRemove(self):
+        yield self.driver.checkForSetupError()
+        location = yield self.driver.createVolume(VOL)
+        export = yield self.driver.exportVolume(VOL)
+        iqn = "iqn.2010-10.org.openstack:volume-0000000a"
+        self.assertEqual(export, {"type": "iscsi", "portal": "10.0.0.2:3260", "iqn": iqn, "lun": 1})
+        self.assertIn(
+            ("tgtadm", "--lld", "iscsi", "--mode", "logicalunit", "--op", "new", "--tid", "10",
+             "--lun", "1", "--backing-store", location),
+            self.runner.commands,
+        )
+        self.runner.respond(
+            ("tgtadm", "--lld", "iscsi", "--mode", "target", "--op", "show"),
+            out=f"Target 10: {iqn}\n",
+        )
+        yield self.driver.removeExport(VOL)
+        self.assertEqual(
+            self.runner.commands[-1],
+            ("tgtadm", "--lld", "iscsi", "--mode", "target", "--op", "delete", "--force",
+             "--tid", "10"),
+        )
+
+    @inlineCallbacks
+    def test_missingFileNotExported(self):
+        yield self.assertFailure(self.driver.exportVolume(VOL), VolumeBackendError)
+        self.assertEqual(self.runner.commands, [])
+
+    def test_qcow2Refused(self):
+        from nova.volume.lvm import TgtExporter
+
+        self.assertRaises(
+            ValueError, FileVolumeDriver, self.path, reactor, volumeFormat="qcow2",
+            exporter=TgtExporter(self.runner),
+        )
+
+    def test_fromConfig(self):
+        from nova.config import ConfigError, configFromFlags
+
+        config = configFromFlags(
+            volumes_path=self.path, volume_export="iscsi", iscsi_ip_address="10.0.0.3"
+        )
+        driver = FileVolumeDriver.fromConfig(config, reactor)
+        self.assertEqual(driver.exporter.portal, "10.0.0.3:3260")
+        self.assertIsNone(
+            FileVolumeDriver.fromConfig(config.replace(volume_export="file"), reactor).exporter
+        )
+        self.assertRaises(
+            ConfigError, FileVolumeDriver.fromConfig, config.replace(volume_format="qcow2"), reactor
+        )

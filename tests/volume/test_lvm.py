@@ -173,10 +173,9 @@ class LVMDriverTests(SynchronousTestCase):
             export,
             {
                 "type": "iscsi",
-                "targetIqn": IQN,
-                "targetPortal": "10.0.0.2:3260",
-                "targetLun": 1,
-                "devicePath": f"/dev/disk/by-path/ip-10.0.0.2:3260-iscsi-{IQN}-lun-1",
+                "iqn": IQN,
+                "portal": "10.0.0.2:3260",
+                "lun": 1,
             },
         )
 
@@ -186,7 +185,7 @@ class LVMDriverTests(SynchronousTestCase):
         """
         self.runner.respond(SHOW, out=TGT_SHOW_OUTPUT)
         export = self.successResultOf(self.driver.exportVolume(VOL))
-        self.assertEqual(export["targetIqn"], IQN)
+        self.assertEqual(export["iqn"], IQN)
         self.assertEqual(self.runner.commands, [SHOW])
 
     def test_exportClash(self):

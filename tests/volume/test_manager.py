@@ -55,7 +55,9 @@ class VolumeManagerTests(SynchronousTestCase):
             ("available", "vh1", "nova", "fake://volume-%08x" % volume.id, None),
         )
         self.assertEqual(
-            record.exportInfo, {"type": "fake", "devicePath": "/dev/fake/volume-%08x" % volume.id}
+            record.exportInfo,
+            {"type": "iscsi", "portal": "127.0.0.1:3260",
+             "iqn": "iqn.2010-10.org.openstack:volume-%08x" % volume.id, "lun": 1},
         )
         self.assertEqual(self.driver.volumes, {"volume-%08x" % volume.id: 3})
 
@@ -245,7 +247,7 @@ class LVMVolumeManagerTests(SynchronousTestCase):
         name = "volume-%08x" % volume.id
         self.assertEqual(record.status, "available")
         self.assertEqual(record.provider_location, f"/dev/nova-volumes/{name}")
-        self.assertEqual(json.loads(record.export_info)["targetIqn"], f"iqn.2010-10.org.openstack:{name}")
+        self.assertEqual(json.loads(record.export_info)["iqn"], f"iqn.2010-10.org.openstack:{name}")
         self.assertEqual(
             [c[:5] for c in self.runner.commands],
             [
@@ -320,7 +322,7 @@ class FileVolumeManagerTests(TestCase):
         record = yield self.db.volumes.get(volume.id)
         path = os.path.join(self.path, "volume-%08x" % volume.id)
         self.assertEqual(record.status, "available")
-        self.assertEqual(record.exportInfo, {"type": "file", "devicePath": path, "format": "raw"})
+        self.assertEqual(record.exportInfo, {"type": "file", "path": path, "format": "raw"})
         self.assertEqual(os.stat(path).st_size, 1 << 30)
         with open(path, "r+b") as f:
             f.write(b"data")
@@ -328,7 +330,7 @@ class FileVolumeManagerTests(TestCase):
         yield self.manager.createSnapshot(CTX, snap.id)
         copy = yield self.db.volumes.create("wonderland", "alice", 2, snapshotId=snap.id, host="vh1")
         yield self.manager.createVolume(CTX, copy.id)
-        copyPath = (yield self.db.volumes.get(copy.id)).exportInfo["devicePath"]
+        copyPath = (yield self.db.volumes.get(copy.id)).exportInfo["path"]
         with open(copyPath, "rb") as f:
             self.assertEqual(f.read(4), b"data")
         self.assertEqual(os.stat(copyPath).st_size, 2 << 30)

@@ -38,7 +38,8 @@ def freePort():
 class PrivateTgtRunner:
     """
     Runs commands for real, sending C{tgtadm} to a private tgtd and
-    pointing C{--backing-store} at a file.
+    pointing C{--backing-store} at a file (unless C{backingStore} is
+    C{None}: then the driver's own backing store is kept).
 
     @ivar commands: the commands as the driver gave them.
     """
@@ -54,7 +55,7 @@ class PrivateTgtRunner:
         argv = list(argv)
         if argv[0] == "tgtadm":
             argv[1:1] = ["--control-port", str(self.controlPort)]
-            if "--backing-store" in argv:
+            if "--backing-store" in argv and self.backingStore is not None:
                 argv[argv.index("--backing-store") + 1] = self.backingStore
         return self.inner.run(argv, stdin=stdin, timeout=timeout)
 
@@ -129,7 +130,7 @@ class TgtExportTests(TestCase):
     def test_exportAndRemove(self):
         export = yield self.driver.exportVolume(VOL)
         self.assertEqual(
-            (export["targetIqn"], export["targetPortal"], export["targetLun"]),
+            (export["iqn"], export["portal"], export["lun"]),
             (IQN, f"127.0.0.1:{self.portal}", 1),
         )
         shown = yield self.show()
@@ -165,3 +166,80 @@ class TgtExportTests(TestCase):
         self.runner.backingStore = os.path.abspath(self.mktemp())   # does not exist
         yield self.assertFailure(self.driver.exportVolume(VOL), VolumeBackendError)
         self.assertNotIn("Target 10", (yield self.show()))
+
+
+class PrivateTgtd:
+    """
+    A tgtd of a test's own: its own control port and portal (on
+    127.0.0.1), stopped (its targets deleted first) when the test ends.
+
+    @ivar controlPort: the control port C{tgtadm --control-port} takes.
+    @ivar portalPort: the TCP port of its iSCSI portal.
+    """
+
+    def __init__(self, testCase, controlPort, portalPort):
+        self.testCase = testCase
+        self.controlPort = controlPort
+        self.portalPort = portalPort
+        self.real = ReactorProcessRunner(reactor, timeout=20)
+
+    def tgtadm(self, *args):
+        return self.real.run(["tgtadm", "--control-port", str(self.controlPort), *args])
+
+    def runner(self):
+        """
+        @return: an L{IProcessRunner} sending C{tgtadm} to this daemon.
+        """
+        return PrivateTgtRunner(self.real, self.controlPort, None)
+
+    @inlineCallbacks
+    def start(self):
+        """
+        Start the daemon (skipping the test when tgt is missing or the
+        portal's port is taken), and wait until it answers.
+        """
+        for tool in ("tgtd", "tgtadm"):
+            requireCondition(shutil.which(tool) is not None, f"{tool} is not installed (Debian package tgt)")
+        requireCondition(os.geteuid() == 0, "tgtd needs root")
+        with socket.socket() as s:
+            # (Connections of an earlier daemon may linger in TIME_WAIT.)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                s.bind(("127.0.0.1", self.portalPort))
+            except OSError:
+                requireCondition(False, f"port {self.portalPort} is taken")
+        self.daemon = _Daemon()
+        self.process = reactor.spawnProcess(
+            self.daemon,
+            shutil.which("tgtd"),
+            ["tgtd", "-f", "-C", str(self.controlPort), "--iscsi",
+             f"portal=127.0.0.1:{self.portalPort}"],
+            env={"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")},
+        )
+        self.testCase.addCleanup(self.stop)
+        for _ in range(100):
+            out, err, code = yield self.tgtadm("--lld", "iscsi", "--mode", "target", "--op", "show")
+            if code == 0:
+                return
+            yield deferLater(reactor, 0.05, lambda: None)
+        self.testCase.fail(f"tgtd did not start: {b''.join(self.daemon.output)!r}")
+
+    @inlineCallbacks
+    def stop(self):
+        out, err, code = yield self.tgtadm("--lld", "iscsi", "--mode", "target", "--op", "show")
+        for line in out.decode("utf-8", "replace").splitlines():
+            if line.startswith("Target ") and ":" in line:
+                tid = line.split(":", 1)[0].split()[1]
+                yield self.tgtadm(
+                    "--lld", "iscsi", "--mode", "target", "--op", "delete", "--force", "--tid", tid
+                )
+        yield self.tgtadm("--op", "delete", "--mode", "system")
+        timer = reactor.callLater(10, self.process.signalProcess, "KILL")
+        yield self.daemon.ended
+        if timer.active():
+            timer.cancel()
+        for suffix in ("", ".lock"):
+            try:
+                os.remove(f"/var/run/tgtd/socket.{self.controlPort}{suffix}")
+            except OSError:
+                pass

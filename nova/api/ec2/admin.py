@@ -1,7 +1,8 @@
 # -*- test-case-name: tests.api.ec2.test_admin -*-
 """
 Nova's admin API at C{/services/Admin}: users, projects, roles, hosts,
-instance types and users' credentials, for superusers only.
+instance types, users' credentials and projects' cloudpipe VPNs, for
+superusers only.
 
 It speaks the EC2 Query protocol as Nova's C{AdminController} did, so the
 admin client Nova shipped (boto 2's C{EC2Connection} with
@@ -93,6 +94,7 @@ _SHAPES = {
     "GenerateX509ForUserRequest": _structure(
         ("Name", "String"), ("Project", "String"), required=["Name"]
     ),
+    "StartVpnRequest": _structure(("Project", "String"), required=["Project"]),
     # Outputs
     "UserInfo": _structure(
         ("username", "String"),
@@ -135,6 +137,18 @@ _SHAPES = {
     ),
     "InstanceTypeList": _listOf("InstanceTypeInfo"),
     "DescribeInstanceTypesResult": _structure(("instanceTypeSet", "InstanceTypeList")),
+    "StartVpnResult": _structure(("instance_id", "String")),
+    "VpnInfo": _structure(
+        ("project_id", "String"),
+        ("public_ip", "String"),
+        ("public_port", "Integer"),
+        ("instance_id", "String"),
+        ("created_at", "String"),
+        ("internal_ip", "String"),
+        ("state", "String"),
+    ),
+    "VpnList": _listOf("VpnInfo"),
+    "DescribeVpnsResult": _structure(("items", "VpnList")),
 }
 
 _OPERATIONS = [
@@ -156,6 +170,8 @@ _OPERATIONS = [
     _operation("DescribeHost", "NameRequest", "HostInfo"),
     _operation("DescribeInstanceTypes", None, "DescribeInstanceTypesResult"),
     _operation("GenerateX509ForUser", "GenerateX509ForUserRequest", "UserInfo"),
+    _operation("StartVpn", "StartVpnRequest", "StartVpnResult"),
+    _operation("DescribeVpns", None, "DescribeVpnsResult"),
 ]
 
 ADMIN_MODEL_DEFINITION = {
@@ -422,10 +438,12 @@ async def generateX509ForUser(call):
     the user), as Cactus answered them: the user's keys and, in C{file},
     base64, the zip C{nova-manage project zipfile} writes (C{novarc}, a
     new key and certificate signed for the project, the CA's and the
-    cloud's certificates).
+    cloud's certificates, and C{nova-vpn.conf} when the project's network
+    has a cloudpipe VPN address).
     """
     from nova.auth.ca import CertificateAuthority
     from nova.auth.manage import credentialsZip
+    from nova.network.vpn import projectEndpoint
 
     params = call.params
     backends = call.backends
@@ -440,11 +458,51 @@ async def generateX509ForUser(call):
         # refusal of the caller.
         raise InvalidParameterValue(str(e)) from None
     authority = CertificateAuthority.fromConfig(backends.config, backends.clock)
+    endpoint = await projectEndpoint(backends, credentials.project.name)
     data = await backends.runInThread(
         credentialsZip, backends.config, authority, credentials.user,
-        credentials.project.name,
+        credentials.project.name, endpoint,
     )
     return dict(_userInfo(user), file=base64.b64encode(data).decode("ascii"))
+
+
+async def startVpn(call):
+    """
+    Launch a project's cloudpipe (with its manager's C{-vpn} key pair)
+    unless one runs already, as Cactus did; answer its instance id.
+    """
+    from nova.network.vpn import VpnAPI
+
+    vpns = VpnAPI.fromBackends(call.backends)
+    instance = await vpns.startVpn(call.context, call.params["Project"])
+    return {"instance_id": instance.ec2Id}
+
+
+async def describeVpns(call):
+    """
+    The cloudpipe of every project with a vlan network, as Cactus listed
+    them: project, public address and port, the instance, when it was
+    made, its address in the project network and its state (C{pending}
+    without an instance).
+    """
+    from nova.network.vpn import VpnAPI
+
+    vpns = VpnAPI.fromBackends(call.backends)
+    items = []
+    for vpn in await vpns.describeVpns(call.context):
+        item = {"project_id": vpn["projectId"], "state": vpn["state"]}
+        for key, field in (
+            ("public_ip", "publicIp"),
+            ("public_port", "publicPort"),
+            ("instance_id", "instanceId"),
+            ("internal_ip", "internalIp"),
+        ):
+            if vpn[field] is not None:
+                item[key] = vpn[field]
+        if vpn["createdAt"] is not None:
+            item["created_at"] = vpn["createdAt"].strftime("%Y-%m-%dT%H:%M:%SZ")
+        items.append(item)
+    return {"items": items}
 
 
 ADMIN_ACTIONS = {
@@ -466,4 +524,6 @@ ADMIN_ACTIONS = {
     "DescribeHost": describeHost,
     "DescribeInstanceTypes": describeInstanceTypes,
     "GenerateX509ForUser": generateX509ForUser,
+    "StartVpn": startVpn,
+    "DescribeVpns": describeVpns,
 }

@@ -67,14 +67,22 @@ def _asList(values):
     return [_text(values)]
 
 
+# A value with one of these is compiled into a pattern; any other value
+# is compared as it is (a set lookup, whatever the number of values).
+_SPECIAL = re.compile(r"[*?\\]")
+
+
 class _Filter:
     def __init__(self, name, values, getter):
         self.name = name
-        self.patterns = [_pattern(v) for v in values]
+        self.exact = frozenset(v for v in values if not _SPECIAL.search(v))
+        self.patterns = [_pattern(v) for v in values if _SPECIAL.search(v)]
         self.getter = getter
 
     def matches(self, item):
         have = _asList(self.getter(item))
+        if not self.exact.isdisjoint(have):
+            return True
         return any(p.match(v) for p in self.patterns for v in have)
 
 

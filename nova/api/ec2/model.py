@@ -56,6 +56,16 @@ NOVA_EC2_EXTENSIONS = {
         "DescribeInstancesV6": _novaOperation(
             "DescribeInstancesV6", "DescribeInstancesRequest", "DescribeInstancesV6Result"
         ),
+        # Cactus: boot an instance's rescue image with its disk attached
+        # second, and back.
+        "RescueInstance": _novaOperation("RescueInstance", "RescueInstanceRequest"),
+        "UnrescueInstance": _novaOperation("UnrescueInstance", "UnrescueInstanceRequest"),
+        # Cactus: change an instance's display name and description.
+        "UpdateInstance": _novaOperation("UpdateInstance", "UpdateInstanceRequest"),
+        # Cactus: the websocket URL (noVNC) of an instance's VNC console.
+        "GetVncConsole": _novaOperation(
+            "GetVncConsole", "GetVncConsoleRequest", "GetVncConsoleResult"
+        ),
     },
     "shapes": {
         "UpdateVolumeRequest": {
@@ -63,6 +73,51 @@ NOVA_EC2_EXTENSIONS = {
             "required": ["VolumeId"],
             "members": {
                 "VolumeId": _member("VolumeId"),
+                "DisplayName": _member("String"),
+                "DisplayDescription": _member("String"),
+                "DryRun": _member("Boolean", "dryRun"),
+            },
+        },
+        "RescueInstanceRequest": {
+            "type": "structure",
+            "required": ["InstanceId"],
+            "members": {
+                "InstanceId": _member("InstanceId"),
+                "DryRun": _member("Boolean", "dryRun"),
+            },
+        },
+        "UnrescueInstanceRequest": {
+            "type": "structure",
+            "required": ["InstanceId"],
+            "members": {
+                "InstanceId": _member("InstanceId"),
+                "DryRun": _member("Boolean", "dryRun"),
+            },
+        },
+        "GetVncConsoleRequest": {
+            "type": "structure",
+            "required": ["InstanceId"],
+            "members": {
+                "InstanceId": _member("InstanceId"),
+                "DryRun": _member("Boolean", "dryRun"),
+            },
+        },
+        "GetVncConsoleResult": {
+            "type": "structure",
+            "members": {
+                "InstanceId": _member("String", "instanceId"),
+                "Type": _member("String", "type"),
+                "Url": _member("String", "url"),
+                "Token": _member("String", "token"),
+                "Password": _member("String", "password"),
+                "Expires": _member("String", "expires"),
+            },
+        },
+        "UpdateInstanceRequest": {
+            "type": "structure",
+            "required": ["InstanceId"],
+            "members": {
+                "InstanceId": _member("InstanceId"),
                 "DisplayName": _member("String"),
                 "DisplayDescription": _member("String"),
                 "DryRun": _member("Boolean", "dryRun"),
@@ -119,6 +174,13 @@ LEGACY_EC2_PARAMETERS = {
         "display_description": "DisplayDescription",
     },
     "UpdateImage": {"display_name": "DisplayName", "description": "Description"},
+    "RescueInstance": {"instance_id": "InstanceId"},
+    "UnrescueInstance": {"instance_id": "InstanceId"},
+    "UpdateInstance": {
+        "instance_id": "InstanceId",
+        "display_name": "DisplayName",
+        "display_description": "DisplayDescription",
+    },
 }
 
 

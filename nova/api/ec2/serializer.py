@@ -20,6 +20,7 @@ dropped or written silently.  Members whose value is L{None} are left out.
 """
 
 import base64
+import functools
 import re
 from collections.abc import Mapping
 from datetime import datetime, timezone
@@ -34,6 +35,9 @@ EC2_NAMESPACE = "http://ec2.amazonaws.com/doc/{version}/"
 # writing, so no value can make the document unreadable.
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
+# Text that needs neither escaping nor replacing (nearly all of it).
+_PLAIN = re.compile("[^&<>\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]*")
+
 
 class SerializationError(Exception):
     """
@@ -46,6 +50,8 @@ def xmlText(value):
     @return: C{value} escaped for XML text, with characters XML cannot
         carry replaced by U+FFFD.
     """
+    if _PLAIN.fullmatch(value):
+        return value
     return escape(_NOT_XML.sub("\ufffd", value))
 
 
@@ -64,8 +70,24 @@ def formatTimestamp(value):
     return value.strftime("%Y-%m-%dT%H:%M:%S.") + "%03dZ" % (value.microsecond // 1000,)
 
 
-def _scalarText(shape, value, path):
-    kind = shape.type_name
+class _Misfit(Exception):
+    """
+    A value does not fit its shape; the elements it lies under are added
+    on the way out, and L{serializeResponse} raises L{SerializationError}
+    with the whole path.  (Paths are built only for a misfit: writing a
+    large answer builds none.)
+    """
+
+    def __init__(self, message):
+        Exception.__init__(self, message)
+        self.message = message
+        self.segments = []
+
+    def path(self, root):
+        return root + "".join(reversed(self.segments))
+
+
+def _scalarText(kind, value):
     if kind == "string":
         if isinstance(value, str):
             return xmlText(value)
@@ -87,57 +109,89 @@ def _scalarText(shape, value, path):
         if isinstance(value, (bytes, bytearray)):
             return base64.b64encode(bytes(value)).decode("ascii")
     else:
-        raise SerializationError(f"{path}: cannot write a {kind} shape")
-    raise SerializationError(
-        f"{path}: expected a {kind}, got {type(value).__name__} {value!r:.80}"
-    )
+        raise _Misfit(f"cannot write a {kind} shape")
+    raise _Misfit(f"expected a {kind}, got {type(value).__name__} {value!r:.80}")
 
 
-def _writeStructure(out, shape, value, path):
-    if not isinstance(value, Mapping):
-        raise SerializationError(
-            f"{path}: expected a dict for {shape.name}, got {type(value).__name__}"
-        )
+@functools.lru_cache(maxsize=None)
+def _structurePlan(shape):
+    """
+    What writing a structure shape needs, read from the (immutable) model
+    once per shape.
+
+    @return: C{(members, plan)}: the member names, and for each member
+        C{(memberName, elementName, memberShape, kind)}.
+    """
     members = shape.members
-    unknown = [key for key in value if key not in members]
-    if unknown:
-        raise SerializationError(
-            f"{path}: {shape.name} has no member {', '.join(map(repr, unknown))} "
-            f"(members: {', '.join(members)})"
-        )
-    for memberName, memberShape in members.items():
-        memberValue = value.get(memberName)
+    plan = tuple(
+        (memberName, xmlName(memberShape, memberName), memberShape, memberShape.type_name)
+        for memberName, memberShape in members.items()
+    )
+    return members, plan
+
+
+@functools.lru_cache(maxsize=None)
+def _listPlan(shape):
+    """
+    @return: C{(memberName, memberShape, kind)} of a list shape's members.
+    """
+    memberShape = shape.member
+    return memberShape.serialization.get("name", "member"), memberShape, memberShape.type_name
+
+
+def _writeStructure(out, shape, value):
+    if not isinstance(value, Mapping):
+        raise _Misfit(f"expected a dict for {shape.name}, got {type(value).__name__}")
+    members, plan = _structurePlan(shape)
+    for key in value:
+        if key not in members:
+            unknown = [key for key in value if key not in members]
+            raise _Misfit(
+                f"{shape.name} has no member {', '.join(map(repr, unknown))} "
+                f"(members: {', '.join(members)})"
+            )
+    get = value.get
+    for memberName, elementName, memberShape, kind in plan:
+        memberValue = get(memberName)
         if memberValue is None:
             continue
-        _writeElement(
-            out, xmlName(memberShape, memberName), memberShape, memberValue,
-            f"{path}.{memberName}",
-        )
+        if kind == "string" and type(memberValue) is str:
+            # The most frequent case, written here rather than through
+            # _writeElement and _scalarText.
+            if not _PLAIN.fullmatch(memberValue):
+                memberValue = xmlText(memberValue)
+            out.append(f"<{elementName}>{memberValue}</{elementName}>")
+            continue
+        try:
+            _writeElement(out, elementName, memberShape, kind, memberValue)
+        except _Misfit as misfit:
+            misfit.segments.append(f".{memberName}")
+            raise
 
 
-def _writeElement(out, name, shape, value, path):
-    kind = shape.type_name
+def _writeElement(out, name, shape, kind, value):
     if kind == "structure":
         out.append(f"<{name}>")
-        _writeStructure(out, shape, value, path)
+        _writeStructure(out, shape, value)
         out.append(f"</{name}>")
     elif kind == "list":
         if isinstance(value, (str, bytes, Mapping)) or not hasattr(value, "__iter__"):
-            raise SerializationError(
-                f"{path}: expected a list, got {type(value).__name__}"
-            )
-        memberShape = shape.member
-        memberName = memberShape.serialization.get("name", "member")
+            raise _Misfit(f"expected a list, got {type(value).__name__}")
+        memberName, memberShape, memberKind = _listPlan(shape)
         out.append(f"<{name}>")
         for index, item in enumerate(value):
-            if item is None:
-                raise SerializationError(f"{path}[{index}]: None in a list")
-            _writeElement(out, memberName, memberShape, item, f"{path}[{index}]")
+            try:
+                if item is None:
+                    raise _Misfit("None in a list")
+                _writeElement(out, memberName, memberShape, memberKind, item)
+            except _Misfit as misfit:
+                misfit.segments.append(f"[{index}]")
+                raise
         out.append(f"</{name}>")
     elif kind == "map":
-        raise SerializationError(f"{path}: the EC2 protocol has no map output")
+        raise _Misfit("the EC2 protocol has no map output")
     else:
-        out.append(f"<{name}>{_scalarText(shape, value, path)}</{name}>")
+        out.append(f"<{name}>{_scalarText(kind, value)}</{name}>")
 
 
 def serializeResponse(action, shape, result, requestId, version):
@@ -168,7 +222,10 @@ def serializeResponse(action, shape, result, requestId, version):
             )
         out.append("<return>true</return>")
     else:
-        _writeStructure(out, shape, {} if result is None else result, action)
+        try:
+            _writeStructure(out, shape, {} if result is None else result)
+        except _Misfit as misfit:
+            raise SerializationError(f"{misfit.path(action)}: {misfit.message}") from None
     out.append(f"</{action}Response>")
     return "".join(out).encode("utf-8")
 

@@ -1,8 +1,10 @@
 # -*- test-case-name: tests.api.openstack.test_compute -*-
 """
-The OpenStack compute API v2.1 (also served as v2 and v1.1): servers,
-flavors, images (compute's image proxy), key pairs, limits and
-availability zones, over the same service APIs as the EC2 API.
+The OpenStack compute API v2.1 (also served as v2 and v1.1): servers
+(with their actions and metadata), flavors, images (compute's image
+proxy, with their metadata), key pairs, limits and availability zones,
+and the extensions of L{nova.api.openstack.extensions}, over the same
+service APIs as the EC2 API.  Lists page with C{limit} and C{marker}.
 
 Servers are instances, named by their C{uuid}; their state maps to
 OpenStack's status (L{STATUSES}); flavors are instance types, named by
@@ -21,23 +23,60 @@ answer of the v2.1 endpoint names the version it speaks.
 
 import base64
 import binascii
-import hashlib
 import re
 import secrets
 
 from twisted.internet.defer import maybeDeferred
 
 from nova.api.openstack import faults
+from nova.api.openstack.common import (
+    absoluteLimit,
+    bodyPart,
+    checkLaunch,
+    checkNewServerName,
+    checkServerRename,
+    flavorById,
+    hostIdOf,
+    liveFlavors,
+    machineImages,
+    singleAction,
+    terminateServer,
+)
+from nova.api.openstack.extensions import ExtensionRoutes
 from nova.api.openstack.resource import Response, Router, header, route
+from nova.api.openstack.servermeta import (
+    IMAGE,
+    INSTANCE,
+    checkMetadata,
+    checkPersonality,
+    checkQuota,
+    deleteMetadataKey,
+    instanceOwner,
+    metadataOf,
+    setMetadata,
+    setOwnedMetadata,
+)
 from nova.auth import policy
 from nova.compute import states
-from nova.db.images import AVAILABLE, FAILED, MACHINE, InvalidImageId, ImageNotFound
+from nova.db.images import AVAILABLE, FAILED, InvalidImageId, ImageNotFound
 from nova.db.instances import SHUTTING_DOWN, TERMINATED
 from nova.db.keypairs import KeyPairNotFound
 from nova.db.security_groups import SecurityGroupNotFound
 
 MIN_VERSION = "2.1"
 MAX_VERSION = "2.1"
+
+#: The server actions that freeze or save a guest and bring it back: the
+#: compute API's method, and the EC2 action whose policy applies.
+GUEST_ACTIONS = {
+    "pause": ("pauseInstance", "StopInstances"),
+    "unpause": ("unpauseInstance", "StartInstances"),
+    "suspend": ("suspendInstance", "StopInstances"),
+    "resume": ("resumeInstance", "StartInstances"),
+}
+
+#: The console types C{os-getVNCConsole} and C{remote-consoles} serve.
+CONSOLE_TYPES = ("novnc",)
 
 #: The network name a server's addresses are listed under.
 NETWORK_LABEL = "private"
@@ -58,6 +97,13 @@ STATUSES = {
     states.SUSPENDING: ("ACTIVE", "active", "suspending"),
     states.SUSPENDED: ("SUSPENDED", "suspended", None),
     states.RESUMING: ("SUSPENDED", "suspended", "resuming"),
+    states.RESIZING: ("RESIZE", "active", "resize_migrating"),
+    states.RESIZED: ("VERIFY_RESIZE", "resized", None),
+    states.REVERTING: ("REVERT_RESIZE", "resized", "resize_reverting"),
+    states.REBUILDING: ("REBUILD", "active", "rebuilding"),
+    states.RESCUING: ("RESCUE", "active", "rescuing"),
+    states.RESCUED: ("RESCUE", "rescued", None),
+    states.UNRESCUING: ("RESCUE", "rescued", "unrescuing"),
 }
 
 #: What the admin password of a new server looks like (it is not set in
@@ -156,7 +202,7 @@ def generatePassword(length=_PASSWORD_LENGTH):
     return "".join(secrets.choice(alphabet) for _ in range(length))
 
 
-class ComputeRouter(Router):
+class ComputeRouter(ExtensionRoutes, Router):
     """
     One mount of the compute API.
 
@@ -207,6 +253,45 @@ class ComputeRouter(Router):
             {"rel": "bookmark", "href": f"{base}/{path}"},
         ]
 
+    # -- paging ----------------------------------------------------------
+
+    def _paged(self, call, items, key):
+        """
+        @return: the page of C{items} the query asks for: those after the
+            one whose C{key} is C{marker}, at most C{limit} (itself at
+            most C{--osapi_max_limit}) of them.
+        @raise faults.BadRequest: for an unknown marker or a bad limit.
+        """
+        marker = call.queryValue("marker")
+        if marker is not None:
+            keys = [key(item) for item in items]
+            if marker not in keys:
+                raise faults.BadRequest(f"marker [{marker}] not found")
+            items = items[keys.index(marker) + 1 :]
+        limit = call.queryValue("limit")
+        maxLimit = self.config.osapi_max_limit
+        if limit is None:
+            return items[:maxLimit]
+        try:
+            count = int(limit)
+        except ValueError:
+            count = -1
+        if count < 0:
+            raise faults.BadRequest("limit must be an integer 0 or greater.")
+        return items[: min(count, maxLimit)]
+
+    def _pageLinks(self, call, collection, page, key):
+        """
+        @return: C{{"<collection>_links": [next link]}} when the page is
+            full (there may be more), else C{{}}.
+        """
+        limit = call.queryValue("limit")
+        if not page or limit is None or not limit.isdigit() or len(page) < int(limit):
+            return {}
+        path = call.request.path.decode("utf-8", "replace")
+        href = f"{call.baseURL()}{path}?limit={int(limit)}&marker={key(page[-1])}"
+        return {f"{collection}_links": [{"rel": "next", "href": href}]}
+
     # -- version ---------------------------------------------------------
 
     @route("GET", "", public=True)
@@ -216,8 +301,7 @@ class ComputeRouter(Router):
     # -- flavors ---------------------------------------------------------
 
     async def _flavors(self, call):
-        types = await self.backends.compute.describeInstanceTypes(call.context)
-        return [t for t in types if not t.deleted]
+        return await liveFlavors(self.backends, call.context)
 
     def _flavorView(self, call, itype, detail=True):
         flavorId = str(itype.flavorid)
@@ -240,21 +324,27 @@ class ComputeRouter(Router):
     @route("GET", "flavors")
     async def listFlavors(self, call):
         checkAllowed(call.context, "DescribeInstanceTypes")
-        flavors = await self._flavors(call)
-        return Response({"flavors": [self._flavorView(call, f, False) for f in flavors]})
+        flavors = self._paged(call, await self._flavors(call), lambda f: str(f.flavorid))
+        return Response(
+            {
+                "flavors": [self._flavorView(call, f, False) for f in flavors],
+                **self._pageLinks(call, "flavors", flavors, lambda f: str(f.flavorid)),
+            }
+        )
 
     @route("GET", "flavors/detail")
     async def listFlavorsDetail(self, call):
         checkAllowed(call.context, "DescribeInstanceTypes")
-        flavors = await self._flavors(call)
-        return Response({"flavors": [self._flavorView(call, f) for f in flavors]})
+        flavors = self._paged(call, await self._flavors(call), lambda f: str(f.flavorid))
+        return Response(
+            {
+                "flavors": [self._flavorView(call, f) for f in flavors],
+                **self._pageLinks(call, "flavors", flavors, lambda f: str(f.flavorid)),
+            }
+        )
 
     async def _flavor(self, call, flavorRef):
-        flavorId = _lastSegment(flavorRef)
-        for itype in await self._flavors(call):
-            if str(itype.flavorid) == flavorId:
-                return itype
-        return None
+        return flavorById(await self._flavors(call), _lastSegment(flavorRef))
 
     @route("GET", "flavors/{id}")
     async def showFlavor(self, call):
@@ -266,7 +356,7 @@ class ComputeRouter(Router):
 
     # -- images (compute's proxy) ---------------------------------------
 
-    def _imageView(self, call, image, detail=True):
+    def _imageView(self, call, image, detail=True, metadata=None):
         view = {
             "id": image.ec2_id,
             "name": image.name or image.ec2_id,
@@ -287,6 +377,7 @@ class ComputeRouter(Router):
                         "kernel_id": image.kernel_id,
                         "ramdisk_id": image.ramdisk_id,
                         "image_type": image.image_type,
+                        **(metadata or {}).get(image.ec2_id, {}),
                     },
                     "OS-EXT-IMG-SIZE:size": image.size,
                 }
@@ -294,20 +385,30 @@ class ComputeRouter(Router):
         return view
 
     async def _images(self, call):
-        images = await self.backends.images.describeImages(call.context)
-        return [image for image in images if image.image_type == MACHINE]
+        return await machineImages(self.backends, call.context)
 
     @route("GET", "images")
     async def listImages(self, call):
         checkAllowed(call.context, "DescribeImages")
-        images = await self._images(call)
-        return Response({"images": [self._imageView(call, i, False) for i in images]})
+        images = self._paged(call, await self._images(call), lambda i: i.ec2_id)
+        return Response(
+            {
+                "images": [self._imageView(call, i, False) for i in images],
+                **self._pageLinks(call, "images", images, lambda i: i.ec2_id),
+            }
+        )
 
     @route("GET", "images/detail")
     async def listImagesDetail(self, call):
         checkAllowed(call.context, "DescribeImages")
-        images = await self._images(call)
-        return Response({"images": [self._imageView(call, i) for i in images]})
+        images = self._paged(call, await self._images(call), lambda i: i.ec2_id)
+        metadata = await metadataOf(self.backends, call.context, [i.ec2_id for i in images])
+        return Response(
+            {
+                "images": [self._imageView(call, i, metadata=metadata) for i in images],
+                **self._pageLinks(call, "images", images, lambda i: i.ec2_id),
+            }
+        )
 
     @route("GET", "images/{id}")
     async def showImage(self, call):
@@ -316,7 +417,8 @@ class ComputeRouter(Router):
             image = await self.backends.images.getImage(call.context, call.args["id"])
         except (ImageNotFound, InvalidImageId):
             raise faults.ItemNotFound("Image not found.") from None
-        return Response({"image": self._imageView(call, image)})
+        metadata = await metadataOf(self.backends, call.context, [image.ec2_id])
+        return Response({"image": self._imageView(call, image, metadata=metadata)})
 
     # -- servers ---------------------------------------------------------
 
@@ -338,16 +440,18 @@ class ComputeRouter(Router):
                 return instance
         raise notFound
 
-    async def _serverExtras(self, call):
+    async def _serverExtras(self, call, instances):
         """
         @return: C{(floating addresses by instance id, flavor ids by type
-            name)}: what server views need besides the records, read once.
+            name, metadata by EC2 id)}: what the views of C{instances}
+            need besides the records, read once.
         """
         floating = {}
         if self.backends.configured("network"):
             floating = await self.backends.network.floatingIpsByInstance(call.context)
         flavors = {t.name: str(t.flavorid) for t in await self._flavors(call)}
-        return floating, flavors
+        metadata = await metadataOf(self.backends, call.context, [i.ec2Id for i in instances])
+        return floating, flavors, metadata
 
     def _serverView(self, call, instance, extras, detail=True):
         view = {
@@ -357,7 +461,7 @@ class ComputeRouter(Router):
         }
         if not detail:
             return view
-        floating, flavors = extras
+        floating, flavors, metadata = extras
         status, vmState, taskState = STATUSES.get(instance.state, ("UNKNOWN", None, None))
         addresses = []
         if instance.fixed_ip:
@@ -379,18 +483,14 @@ class ComputeRouter(Router):
                 }
             )
         flavorId = flavors.get(instance.instance_type, instance.instance_type)
-        hostId = ""
-        if instance.host:
-            hostId = hashlib.sha224(
-                (instance.project_id + instance.host).encode("utf-8")
-            ).hexdigest()
+        hostId = hostIdOf(instance)
         zone = instance.availability_zone or self.config.node_availability_zone
         view.update(
             {
                 "status": status,
                 "tenant_id": instance.project_id,
                 "user_id": instance.user_id,
-                "metadata": {},
+                "metadata": metadata.get(instance.ec2Id, {}),
                 "hostId": hostId,
                 "image": {
                     "id": instance.image_id,
@@ -411,7 +511,7 @@ class ComputeRouter(Router):
                 "accessIPv6": "",
                 "progress": 100 if status == "ACTIVE" else 0,
                 "key_name": instance.key_name,
-                "config_drive": "",
+                "config_drive": "True" if instance.config_drive else "",
                 "security_groups": [{"name": name} for name in instance.securityGroups],
                 "OS-DCF:diskConfig": "MANUAL",
                 "OS-EXT-AZ:availability_zone": zone,
@@ -455,32 +555,41 @@ class ComputeRouter(Router):
     @route("GET", "servers")
     async def listServers(self, call):
         checkAllowed(call.context, "DescribeInstances")
-        instances = self._filtered(call, await self._instances(call))
+        instances = self._paged(
+            call, self._filtered(call, await self._instances(call)), lambda i: i.uuid
+        )
         return Response(
-            {"servers": [self._serverView(call, i, None, detail=False) for i in instances]}
+            {
+                "servers": [self._serverView(call, i, None, detail=False) for i in instances],
+                **self._pageLinks(call, "servers", instances, lambda i: i.uuid),
+            }
         )
 
     @route("GET", "servers/detail")
     async def listServersDetail(self, call):
         checkAllowed(call.context, "DescribeInstances")
-        instances = self._filtered(call, await self._instances(call))
-        extras = await self._serverExtras(call)
-        return Response({"servers": [self._serverView(call, i, extras) for i in instances]})
+        instances = self._paged(
+            call, self._filtered(call, await self._instances(call)), lambda i: i.uuid
+        )
+        extras = await self._serverExtras(call, instances)
+        return Response(
+            {
+                "servers": [self._serverView(call, i, extras) for i in instances],
+                **self._pageLinks(call, "servers", instances, lambda i: i.uuid),
+            }
+        )
 
     @route("GET", "servers/{id}")
     async def showServer(self, call):
         checkAllowed(call.context, "DescribeInstances")
         instance = await self._instance(call, call.args["id"])
-        extras = await self._serverExtras(call)
+        extras = await self._serverExtras(call, [instance])
         return Response({"server": self._serverView(call, instance, extras)})
 
     @route("PUT", "servers/{id}")
     async def updateServer(self, call):
         checkAllowed(call.context, "UpdateInstance")
-        body = call.body
-        if not isinstance(body, dict) or not isinstance(body.get("server"), dict):
-            raise faults.BadRequest("Expecting to find server in the request body.")
-        changes = body["server"]
+        changes = bodyPart(call.body, "server")
         unknown = set(changes) - {"name"}
         if unknown:
             raise faults.BadRequest(
@@ -489,33 +598,23 @@ class ComputeRouter(Router):
         instance = await self._instance(call, call.args["id"])
         if "name" in changes:
             name = changes["name"]
-            if not isinstance(name, str) or not name.strip() or len(name) > 255:
-                raise faults.BadRequest("Invalid server name.")
+            checkServerRename(name)
             instance = await self.backends.compute.renameInstance(
                 call.context, instance.id, name
             )
-        extras = await self._serverExtras(call)
+        extras = await self._serverExtras(call, [instance])
         return Response({"server": self._serverView(call, instance, extras)})
 
     @route("DELETE", "servers/{id}")
     async def deleteServer(self, call):
         checkAllowed(call.context, "TerminateInstances")
         instance = await self._instance(call, call.args["id"])
-        changes = await self.backends.compute.terminateInstances(call.context, [instance.id])
-        if self.backends.configured("securityGroups"):
-            for change in changes:
-                if change.previousState != change.currentState:
-                    await self.backends.securityGroups.removeInstance(
-                        call.context, change.instanceId
-                    )
+        await terminateServer(self.backends, call.context, instance.id)
         return Response(None, 204)
 
     @route("POST", "servers/{id}/action")
     async def serverAction(self, call):
-        body = call.body
-        if not isinstance(body, dict) or len(body) != 1:
-            raise faults.BadRequest("There is not exactly one action in the request body.")
-        [(action, argument)] = body.items()
+        action, argument = singleAction(call.body)
         compute = self.backends.compute
         if action == "reboot":
             if not isinstance(argument, dict) or argument.get("type", "").upper() not in (
@@ -534,22 +633,239 @@ class ComputeRouter(Router):
             checkAllowed(call.context, "StopInstances")
             instance = await self._instance(call, call.args["id"])
             await compute.stopInstances(call.context, [instance.id])
+        elif action == "resize":
+            checkAllowed(call.context, "ModifyInstanceAttribute")
+            instance = await self._instance(call, call.args["id"])
+            flavorRef = argument.get("flavorRef") if isinstance(argument, dict) else None
+            itype = await self._flavor(call, flavorRef)
+            if itype is None:
+                raise faults.BadRequest(f"Flavor {flavorRef!r} could not be found.")
+            await compute.resizeInstance(call.context, instance.id, itype.name)
+        elif action in ("confirmResize", "revertResize"):
+            checkAllowed(call.context, "ModifyInstanceAttribute")
+            instance = await self._instance(call, call.args["id"])
+            await getattr(compute, action)(call.context, instance.id)
+            return Response(None, 204 if action == "confirmResize" else 202)
+        elif action == "rebuild":
+            checkAllowed(call.context, "UpdateInstance")
+            instance = await self._instance(call, call.args["id"])
+            imageId = _lastSegment(argument.get("imageRef") if isinstance(argument, dict) else None)
+            if imageId is None:
+                raise faults.BadRequest("A rebuild needs an imageRef.")
+            metadata = None
+            if isinstance(argument, dict) and "metadata" in argument:
+                metadata = checkMetadata(argument["metadata"])
+                await checkQuota(self.backends, instance.project_id, len(metadata))
+            try:
+                await compute.rebuildInstance(call.context, instance.id, imageId)
+            except (ImageNotFound, InvalidImageId):
+                raise faults.BadRequest(f"Can not find requested image {imageId}.") from None
+            if metadata is not None:
+                await setOwnedMetadata(
+                    self.backends, call.context, instanceOwner(instance), metadata, replace=True
+                )
+            instance = await self._instance(call, call.args["id"])
+            extras = await self._serverExtras(call, [instance])
+            view = self._serverView(call, instance, extras)
+            view["adminPass"] = generatePassword()
+            return Response({"server": view}, 202)
+        elif action == "createImage":
+            checkAllowed(call.context, "CreateImage")
+            instance = await self._instance(call, call.args["id"])
+            name = argument.get("name") if isinstance(argument, dict) else None
+            if not isinstance(name, str) or not name.strip():
+                raise faults.BadRequest("createImage needs a name.")
+            metadata = checkMetadata(argument.get("metadata"))
+            await checkQuota(self.backends, instance.project_id, len(metadata))
+            imageId = await compute.createImage(call.context, instance.id, name)
+            if metadata:
+                await setMetadata(self.backends, call.context, IMAGE, imageId, metadata)
+            location = f"{call.baseURL()}/{self.mount}/images/{imageId}"
+            return Response(None, 202, {"Location": location})
+        elif action == "changePassword":
+            instance = await self._instance(call, call.args["id"])
+            raise faults.NotImplementedFault(
+                "Changing the admin password needs a guest agent, which this cloud lacks."
+            )
+        elif action in ("addFloatingIp", "removeFloatingIp"):
+            instance = await self._instance(call, call.args["id"])
+            await getattr(self, action)(call, instance, argument)
+        elif action in GUEST_ACTIONS:
+            # Pausing keeps the guest in memory, suspending saves it to
+            # disk: either way it goes on where it stopped.
+            method, allowedAs = GUEST_ACTIONS[action]
+            checkAllowed(call.context, allowedAs)
+            instance = await self._instance(call, call.args["id"])
+            await getattr(compute, method)(call.context, instance.id)
+        elif action == "os-getVNCConsole":
+            consoleType = argument.get("type") if isinstance(argument, dict) else None
+            url = await self._vncConsoleURL(call, consoleType)
+            return Response({"console": {"type": consoleType, "url": url}})
         else:
             raise faults.BadRequest(f"The action {action!r} is not supported.")
         return Response(None, 202)
 
+    # -- consoles ----------------------------------------------------------
+
+    async def _vncConsoleURL(self, call, consoleType):
+        """
+        Open the VNC console of the server C{call.args["id"]}
+        (L{nova.compute.api.ComputeAPI.getVncConsole}).
+
+        @param consoleType: what the request asked for; only C{novnc} is
+            served (a bad request otherwise).
+        @return: the websocket URL of nova-api's proxy, with its token.
+        """
+        if consoleType not in CONSOLE_TYPES:
+            raise faults.BadRequest(
+                f"Invalid console type {consoleType!r}: this cloud serves "
+                f"{', '.join(CONSOLE_TYPES)}."
+            )
+        checkAllowed(call.context, "GetVncConsole")
+        instance = await self._instance(call, call.args["id"])
+        console = await self.backends.compute.getVncConsole(call.context, instance.id)
+        return console["url"]
+
+    @route("POST", "servers/{id}/remote-consoles")
+    async def createRemoteConsole(self, call):
+        """
+        The newer form of C{os-getVNCConsole}: C{{"remote_console":
+        {"protocol": "vnc", "type": "novnc"}}}, answered in kind (with
+        C{url}) whatever microversion was asked for.
+        """
+        wanted = call.body.get("remote_console") if isinstance(call.body, dict) else None
+        if not isinstance(wanted, dict):
+            raise faults.BadRequest("Expecting to find remote_console in the request body.")
+        protocol = wanted.get("protocol")
+        if protocol != "vnc":
+            raise faults.BadRequest(
+                f"Invalid console protocol {protocol!r}: this cloud serves vnc."
+            )
+        url = await self._vncConsoleURL(call, wanted.get("type"))
+        view = {"protocol": "vnc", "type": wanted["type"], "url": url}
+        return Response({"remote_console": view})
+
+    # -- server and image metadata ----------------------------------------
+
+    async def _metadataTarget(self, call, kind):
+        """
+        @return: the EC2 id of the server or image C{call.args["id"]}
+            names, after checking the context may see it.
+        """
+        if kind == INSTANCE:
+            return (await self._instance(call, call.args["id"])).ec2Id
+        try:
+            image = await self.backends.images.getImage(call.context, call.args["id"])
+        except (ImageNotFound, InvalidImageId):
+            raise faults.ItemNotFound("Image not found.") from None
+        return image.ec2_id
+
+    async def _listMetadata(self, call, kind):
+        resourceId = await self._metadataTarget(call, kind)
+        found = await metadataOf(self.backends, call.context, [resourceId])
+        return Response({"metadata": found[resourceId]})
+
+    async def _setMetadata(self, call, kind, replace):
+        body = call.body
+        if not isinstance(body, dict) or "metadata" not in body:
+            raise faults.BadRequest("Expecting to find metadata in the request body.")
+        metadata = checkMetadata(body["metadata"])
+        resourceId = await self._metadataTarget(call, kind)
+        result = await setMetadata(
+            self.backends, call.context, kind, resourceId, metadata, replace
+        )
+        return Response({"metadata": result})
+
+    async def _showMetadataKey(self, call, kind):
+        resourceId = await self._metadataTarget(call, kind)
+        found = (await metadataOf(self.backends, call.context, [resourceId]))[resourceId]
+        key = call.args["key"]
+        if key not in found:
+            raise faults.ItemNotFound(f"Metadata item {key} was not found.")
+        return Response({"meta": {key: found[key]}})
+
+    async def _setMetadataKey(self, call, kind):
+        key = call.args["key"]
+        meta = checkMetadata(bodyPart(call.body, "meta"))
+        if list(meta) != [key]:
+            raise faults.BadRequest("The body's meta must hold exactly the key of the URL.")
+        resourceId = await self._metadataTarget(call, kind)
+        await setMetadata(self.backends, call.context, kind, resourceId, meta)
+        return Response({"meta": meta})
+
+    async def _deleteMetadataKey(self, call, kind):
+        resourceId = await self._metadataTarget(call, kind)
+        await deleteMetadataKey(self.backends, call.context, kind, resourceId, call.args["key"])
+        return Response(None, 204)
+
+    @route("GET", "servers/{id}/metadata")
+    async def listServerMetadata(self, call):
+        checkAllowed(call.context, "DescribeInstances")
+        return await self._listMetadata(call, INSTANCE)
+
+    @route("POST", "servers/{id}/metadata")
+    async def updateServerMetadata(self, call):
+        checkAllowed(call.context, "CreateTags")
+        return await self._setMetadata(call, INSTANCE, replace=False)
+
+    @route("PUT", "servers/{id}/metadata")
+    async def replaceServerMetadata(self, call):
+        checkAllowed(call.context, "CreateTags")
+        return await self._setMetadata(call, INSTANCE, replace=True)
+
+    @route("GET", "servers/{id}/metadata/{key}")
+    async def showServerMetadataKey(self, call):
+        checkAllowed(call.context, "DescribeInstances")
+        return await self._showMetadataKey(call, INSTANCE)
+
+    @route("PUT", "servers/{id}/metadata/{key}")
+    async def setServerMetadataKey(self, call):
+        checkAllowed(call.context, "CreateTags")
+        return await self._setMetadataKey(call, INSTANCE)
+
+    @route("DELETE", "servers/{id}/metadata/{key}")
+    async def deleteServerMetadataKey(self, call):
+        checkAllowed(call.context, "DeleteTags")
+        return await self._deleteMetadataKey(call, INSTANCE)
+
+    @route("GET", "images/{id}/metadata")
+    async def listImageMetadata(self, call):
+        checkAllowed(call.context, "DescribeImages")
+        return await self._listMetadata(call, IMAGE)
+
+    @route("POST", "images/{id}/metadata")
+    async def updateImageMetadata(self, call):
+        checkAllowed(call.context, "CreateTags")
+        return await self._setMetadata(call, IMAGE, replace=False)
+
+    @route("PUT", "images/{id}/metadata")
+    async def replaceImageMetadata(self, call):
+        checkAllowed(call.context, "CreateTags")
+        return await self._setMetadata(call, IMAGE, replace=True)
+
+    @route("GET", "images/{id}/metadata/{key}")
+    async def showImageMetadataKey(self, call):
+        checkAllowed(call.context, "DescribeImages")
+        return await self._showMetadataKey(call, IMAGE)
+
+    @route("PUT", "images/{id}/metadata/{key}")
+    async def setImageMetadataKey(self, call):
+        checkAllowed(call.context, "CreateTags")
+        return await self._setMetadataKey(call, IMAGE)
+
+    @route("DELETE", "images/{id}/metadata/{key}")
+    async def deleteImageMetadataKey(self, call):
+        checkAllowed(call.context, "DeleteTags")
+        return await self._deleteMetadataKey(call, IMAGE)
+
     @route("POST", "servers")
     async def createServer(self, call):
         checkAllowed(call.context, "RunInstances")
-        body = call.body
-        if not isinstance(body, dict) or not isinstance(body.get("server"), dict):
-            raise faults.BadRequest("Expecting to find server in the request body.")
-        server = body["server"]
+        server = bodyPart(call.body, "server")
         context = call.context
         backends = self.backends
         name = server.get("name")
-        if not isinstance(name, str) or not name.strip() or len(name) > 255:
-            raise faults.BadRequest("A server needs a name of 1 to 255 characters.")
+        checkNewServerName(name)
         imageId = _lastSegment(server.get("imageRef"))
         if imageId is None:
             raise faults.BadRequest("imageRef is required (booting from volumes is not supported).")
@@ -557,10 +873,20 @@ class ComputeRouter(Router):
         if itype is None:
             raise faults.BadRequest(f"Flavor {server.get('flavorRef')!r} could not be found.")
         minCount, maxCount = _counts(server)
-        try:
-            launch = await backends.images.checkLaunch(context, imageId)
-        except (ImageNotFound, InvalidImageId):
-            raise faults.BadRequest(f"Can not find requested image {imageId}.") from None
+        metadata = checkMetadata(server.get("metadata"))
+        await checkQuota(backends, context.projectId, len(metadata))
+        configDrive = server.get("config_drive", False)
+        if configDrive in ("true", "True"):
+            configDrive = True
+        elif configDrive in (None, "", "false", "False"):
+            configDrive = False
+        if not isinstance(configDrive, bool):
+            raise faults.BadRequest("config_drive must be true or false.")
+        personality = []
+        if server.get("personality") is not None:
+            quota = await maybeDeferred(backends.compute.quotas.getQuota, context.projectId)
+            personality = checkPersonality(server["personality"], quota)
+        launch = await checkLaunch(backends, context, imageId)
         keyName = server.get("key_name")
         keyData = None
         if keyName is not None:
@@ -601,6 +927,8 @@ class ComputeRouter(Router):
             kernelId=launch.kernelId,
             ramdiskId=launch.ramdiskId,
             availabilityZone=zone,
+            configDrive=configDrive,
+            personality=personality,
         )
         named = []
         for index, instance in enumerate(instances):
@@ -608,6 +936,8 @@ class ComputeRouter(Router):
             named.append(
                 await backends.compute.renameInstance(context, instance.id, displayName)
             )
+            if metadata:
+                await setOwnedMetadata(backends, context, instanceOwner(named[-1]), metadata)
         first = named[0]
         view = {
             "id": first.uuid,
@@ -685,10 +1015,7 @@ class ComputeRouter(Router):
 
     @route("POST", "os-keypairs")
     async def createKeyPair(self, call):
-        body = call.body
-        if not isinstance(body, dict) or not isinstance(body.get("keypair"), dict):
-            raise faults.BadRequest("Expecting to find keypair in the request body.")
-        keypair = body["keypair"]
+        keypair = bodyPart(call.body, "keypair")
         name = keypair.get("name")
         if not isinstance(name, str) or not name.strip():
             raise faults.BadRequest("A keypair needs a name.")
@@ -743,8 +1070,7 @@ class ComputeRouter(Router):
             ]
 
         def limit(resource):
-            value = quota.get(resource)
-            return -1 if value is None else value
+            return absoluteLimit(quota, resource)
 
         absolute = {
             "maxTotalInstances": limit("instances"),

@@ -102,6 +102,7 @@ _CONFLICT_CODES = frozenset(
         "UserExists",
         "ProjectExists",
         "IdempotentParameterMismatch",
+        "ConsoleUnavailable",
     }
 )
 

@@ -221,7 +221,7 @@ class Router(Resource):
         def written(response):
             headers = dict(extra)
             headers.update(response.headers)
-            _write(request, response.status, response.body, headers, lost)
+            self.write(request, response.status, response.body, headers, lost)
 
         def failed(failure):
             fault = faults.faultFor(failure.value)
@@ -238,7 +238,7 @@ class Router(Resource):
                 )
             headers = dict(extra)
             headers.update(fault.headers)
-            _write(request, fault.status, fault.body(), headers, lost)
+            self.write(request, fault.status, self.faultBody(fault), headers, lost)
 
         d = ensureDeferred(self._handle(request, requestId, extra))
         d.addCallbacks(written, failed)
@@ -246,7 +246,9 @@ class Router(Resource):
         return NOT_DONE_YET
 
     async def _handle(self, request, requestId, extra):
-        path = "/".join(segment.decode("utf-8", "replace") for segment in request.postpath)
+        path = self.routedPath(
+            request, "/".join(segment.decode("utf-8", "replace") for segment in request.postpath)
+        )
         method = request.method.decode("ascii", "replace").upper()
         matched, args, allowed = self._match(path, method)
         if matched is None:
@@ -264,6 +266,7 @@ class Router(Resource):
             call.token, call.context = await self.authenticate(request, requestId)
         extra.update(self.prepare(call))
         call.body = self._body(request, method)
+        await self.admit(call, method, path)
         response = await matched.handler(call)
         if response is None:
             response = Response(None, 204)
@@ -280,10 +283,42 @@ class Router(Resource):
         data = request.content.read()
         if not data.strip():
             return None
+        return self.decode(request, data)
+
+    def decode(self, request, data):
+        """
+        @return: the request body C{data} (non-empty L{bytes}) decoded.
+        @raise faults.BadRequest: if it is malformed.
+        """
         try:
             return json.loads(data.decode("utf-8"))
         except (UnicodeDecodeError, ValueError):
             raise faults.BadRequest("Malformed request body: not JSON.") from None
+
+    def routedPath(self, request, path):
+        """
+        @return: the part of C{path} (after the mount point) the routes
+            match; this API takes it as it is.
+        """
+        return path
+
+    async def admit(self, call, method, path):
+        """
+        Called before the handler; may raise a L{faults.Fault} (the v1.0
+        API's rate limits do).
+        """
+
+    def faultBody(self, fault):
+        """
+        @return: the document answering C{fault}.
+        """
+        return fault.body()
+
+    def write(self, request, status, body, headers, lost):
+        """
+        Answer C{request} with C{body} (a JSON-able value or L{None}).
+        """
+        _write(request, status, body, headers, lost)
 
     async def authenticate(self, request, requestId):
         """

@@ -2,9 +2,10 @@
 """
 The OpenStack API's web site, served on C{--osapi_listen}:C{--osapi_port}:
 
-  - C{/}: the versions list (compute v2.0 and v2.1, identity v3);
+  - C{/}: the versions list (compute v1.0, v2.0 and v2.1, identity v3);
   - C{/v3}, C{/v2.0}: the identity endpoint
     (L{nova.api.openstack.identity});
+  - C{/v1.0}: the OpenStack API v1.0 (L{nova.api.openstack.v10});
   - C{/v2.1}, C{/v2}, C{/v1.1}: the compute API
     (L{nova.api.openstack.compute}), one code, three mount points;
   - C{/image}: the read-only image API v2 subset
@@ -18,6 +19,7 @@ from nova.api.openstack.compute import ComputeRouter, versionEntry
 from nova.api.openstack.identity import IdentityRouter, v3VersionEntry
 from nova.api.openstack.image import ImageRouter
 from nova.api.openstack.resource import Response, Router, route
+from nova.api.openstack.v10 import V10Router, v10VersionEntry
 
 COMPUTE_MOUNTS = ("v2.1", "v2", "v1.1")
 
@@ -28,7 +30,8 @@ IDENTITY_MOUNTS = (b"v3", b"v2.0")
 
 class VersionsRoot(Router):
     """
-    C{/} itself: the versions of the compute and identity APIs.
+    C{/} itself: the versions of the compute and identity APIs (v1.0,
+    v2.0 also served as v1.1, v2.1, identity v3).
     """
 
     @route("GET", "", public=True)
@@ -37,6 +40,7 @@ class VersionsRoot(Router):
         return Response(
             {
                 "versions": [
+                    v10VersionEntry(base),
                     versionEntry(base, legacy=True, mount="v2"),
                     versionEntry(base),
                     v3VersionEntry(base),
@@ -50,9 +54,16 @@ class OpenStackRoot(Resource):
     The site's root: dispatches on the first path segment.
     """
 
-    def __init__(self, config, backends, tokens):
+    def __init__(self, config, backends, tokens, clock=None):
+        """
+        @param clock: what the v1.0 rate limits count time by (the
+            reactor, by default).
+        """
         Resource.__init__(self)
+        if clock is None:
+            from twisted.internet import reactor as clock
         self.versions = VersionsRoot(config, backends, tokens)
+        self.putChild(b"v1.0", V10Router(config, backends, tokens, clock))
         self.identity = IdentityRouter(config, backends, tokens)
         for mount in COMPUTE_MOUNTS:
             self.putChild(mount.encode("ascii"), ComputeRouter(config, backends, tokens, mount))
@@ -71,7 +82,7 @@ class OpenStackRoot(Resource):
         return self.versions.render(request)
 
 
-def openstackSite(config, backends, tokens):
+def openstackSite(config, backends, tokens, clock=None):
     """
     @param backends: the service APIs (L{nova.api.ec2.resource.Backends},
         shared with the EC2 API).
@@ -81,7 +92,7 @@ def openstackSite(config, backends, tokens):
     """
     from nova.api.ec2.resource import boundedRequestFactory
 
-    root = OpenStackRoot(config, backends, tokens)
+    root = OpenStackRoot(config, backends, tokens, clock)
     site = Site(root, requestFactory=boundedRequestFactory(config.ec2_max_request_bytes))
     site.noisy = False
     return site

@@ -82,6 +82,27 @@ class CreateImageTests(CloudServerMixin, TestCase):
         launched = await self.runAndWait(self.client, ImageId=imageId)
         self.assertEqual(launched["Instances"][0]["ImageId"], imageId)
 
+    async def test_noRebootReachesTheDriver(self):
+        """
+        C{NoReboot} asks the host's driver for a live copy; without it
+        (EC2's default) the guest is stopped cleanly for the copy.
+        """
+        instanceId = await self.running()
+        record = await self.instanceRecord(instanceId)
+        driver = self.drivers[record.host]
+        name = self.computeManagers[record.host].instanceName(record)
+        for noReboot in (True, False):
+            result = await self.inThread(
+                self.client.create_image,
+                InstanceId=instanceId,
+                Name=f"copy {noReboot}",
+                NoReboot=noReboot,
+            )
+            await self.waitForImage(result["ImageId"])
+        result = await self.inThread(self.client.create_image, InstanceId=instanceId, Name="plain")
+        await self.waitForImage(result["ImageId"])
+        self.assertEqual(driver.snapshotsTaken, [(name, True), (name, False), (name, False)])
+
     async def test_snapshotFails(self):
         """
         An image whose snapshot fails is failed, with the reason.

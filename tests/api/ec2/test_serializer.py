@@ -121,6 +121,42 @@ class SerializerTests(SynchronousTestCase):
             {"Reservations": [{"Instances": [{"EbsOptimized": "false"}]}]},
         )
 
+    def test_errorPath(self):
+        """
+        A value that does not fit is named by its whole path from the
+        action, list indexes included.
+        """
+        instance = {"InstanceId": "i-00000001", "State": {"Code": "16"}}
+        error = self.assertRaises(
+            SerializationError, parse, "DescribeInstances",
+            {"Reservations": [{"Instances": []}, {"Instances": [{}, instance]}]},
+        )
+        self.assertTrue(
+            str(error).startswith(
+                "DescribeInstances.Reservations[1].Instances[1].State.Code: expected a integer"
+            ),
+            str(error),
+        )
+        error = self.assertRaises(
+            SerializationError, parse, "DescribeKeyPairs", {"KeyPairs": [{}, None]}
+        )
+        self.assertEqual(str(error), "DescribeKeyPairs.KeyPairs[1]: None in a list")
+
+    def test_plainAndEscapedText(self):
+        """
+        Text is written as it is unless it holds markup characters or
+        characters XML cannot carry.
+        """
+        body, parsed = parse(
+            "DescribeKeyPairs",
+            {"KeyPairs": [{"KeyName": "plain-name.1"}, {"KeyName": "a&b\x01<c>"}]},
+        )
+        self.assertIn(b"<keyName>plain-name.1</keyName>", body)
+        self.assertIn(b"<keyName>a&amp;b\xef\xbf\xbd&lt;c&gt;</keyName>", body)
+        self.assertEqual(
+            [k["KeyName"] for k in parsed["KeyPairs"]], ["plain-name.1", "a&b\ufffd<c>"]
+        )
+
     def test_noneLeftOut(self):
         body, parsed = parse("CreateKeyPair", {"KeyName": "k", "KeyMaterial": None})
         self.assertNotIn(b"keyMaterial", body)

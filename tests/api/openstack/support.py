@@ -29,10 +29,14 @@ class OpenStackCloudMixin(CloudServerMixin):
     L{CloudServerMixin}, plus C{osPort} and C{authURL} (C{.../v3}).
     """
 
-    async def startOpenStack(self, **flags):
+    async def startOpenStack(self, clock=None, **flags):
+        """
+        @param clock: what the v1.0 rate limits count time by (the
+            reactor by default).
+        """
         flags.setdefault("osapi_host", "127.0.0.1")
         await self.startCloud(**flags)
-        root = OpenStackRoot(self.config, self.backends, self.db.tokens)
+        root = OpenStackRoot(self.config, self.backends, self.db.tokens, clock)
         self.osSite = TrackingSite(
             root, requestFactory=boundedRequestFactory(self.config.ec2_max_request_bytes)
         )

@@ -240,6 +240,10 @@ class ServerTests(ComputeTestsMixin, TestCase):
 
         for action, expected in (
             ({"reboot": {"type": "HARD"}}, "ACTIVE"),
+            ({"pause": None}, "PAUSED"),
+            ({"unpause": None}, "ACTIVE"),
+            ({"suspend": None}, "SUSPENDED"),
+            ({"resume": None}, "ACTIVE"),
             ({"os-stop": None}, "SHUTOFF"),
             ({"os-start": None}, "ACTIVE"),
         ):
@@ -337,6 +341,36 @@ class KeyPairAndLimitTests(ComputeTestsMixin, TestCase):
         self.assertEqual(shown["key_name"], "k1")
         record = (await self.computeAPI.describeInstances(contextFor(ALICE)))[0]
         self.assertTrue(record.key_data.startswith("ssh-rsa "))
+
+    async def test_configDriveAndPersonality(self):
+        """
+        C{config_drive} and C{personality} reach the compute host: the
+        driver is handed both (the files decoded); the server shows
+        C{config_drive}.  Bad or too many files are the API's faults.
+        """
+        files = [
+            {"path": "/etc/motd", "contents": base64.b64encode(b"hello\n").decode()},
+            {"path": "/root/note", "contents": base64.b64encode(b"\x00\xff").decode()},
+        ]
+        shown = await self.createActive(config_drive=True, personality=files)
+        self.assertEqual(shown["config_drive"], "True")
+        record = (await self.computeAPI.describeInstances(contextFor(ALICE)))[0]
+        spec = self.guestOf(record).spec
+        self.assertTrue(spec.configDrive)
+        self.assertEqual(
+            spec.personality, (("/etc/motd", b"hello\n"), ("/root/note", b"\x00\xff"))
+        )
+        plain = await self.createActive(name="plain")
+        self.assertEqual(plain["config_drive"], "")
+        for server, status, fault in (
+            ({"config_drive": "maybe"}, 400, "badRequest"),
+            ({"personality": [{"path": "/a", "contents": "!!"}]}, 400, "badRequest"),
+            ({"personality": [{"path": "a", "contents": "aGk="}]}, 400, "badRequest"),
+            ({"personality": [{"path": f"/f{i}", "contents": "aGk="} for i in range(6)]},
+             413, "overLimit"),
+        ):
+            got, _, body = await self.create(**server)
+            self.assertEqual((got, list(body)), (status, [fault]), server)
 
     async def test_limits(self):
         await self.createActive()

@@ -149,7 +149,7 @@ class IdentityTests(OpenStackCloudMixin, TestCase):
         status, _, body = await self.call("GET", "/")
         self.assertEqual(status, 200)
         ids = [v["id"] for v in body["versions"]]
-        self.assertEqual(ids, ["v2.0", "v2.1", "v3.14"])
+        self.assertEqual(ids, ["v1.0", "v2.0", "v2.1", "v3.14"])
 
     async def test_unknownPath(self):
         status, _, body = await self.call("GET", "/nothing-here")

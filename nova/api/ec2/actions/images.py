@@ -29,6 +29,8 @@ from nova.api.ec2.errors import (
 )
 from nova.api.ec2.filters import applyFilters
 from nova.api.ec2.serializer import formatTimestamp
+from nova.compute.api import hypervisorType
+from nova.compute.blockdevices import isEbsRooted, mappingShapes
 
 
 class _Described:
@@ -36,11 +38,13 @@ class _Described:
     An image record with its tags, for filters.
     """
 
-    __slots__ = ("record", "tags")
+    __slots__ = ("record", "tags", "hypervisor", "mappings")
 
-    def __init__(self, record, tags):
+    def __init__(self, record, tags, hypervisor, mappings=()):
         self.record = record
         self.tags = tags
+        self.hypervisor = hypervisor
+        self.mappings = mappings
 
 
 IMAGE_FILTERS = {
@@ -55,21 +59,29 @@ IMAGE_FILTERS = {
     "kernel-id": lambda d: d.record.kernel_id,
     "ramdisk-id": lambda d: d.record.ramdisk_id,
     "manifest-location": lambda d: d.record.location,
-    "root-device-type": lambda d: "instance-store",
+    "root-device-type": lambda d: _rootDeviceType(d.mappings),
     "root-device-name": lambda d: d.record.root_device_name,
     "virtualization-type": lambda d: _virtualization(d.record),
-    "hypervisor": lambda d: "xen",
+    "hypervisor": lambda d: d.hypervisor,
     "tag": lambda d: d.tags,
 }
+
+
+def _rootDeviceType(mappings):
+    return "ebs" if isEbsRooted(mappings) else "instance-store"
 
 
 def _virtualization(record):
     return "paravirtual" if record.kernel_id else "hvm"
 
 
-def imageShape(record, tags=None):
+def imageShape(record, tags, hypervisor, mappings=()):
     """
     @param record: an L{nova.db.images.ImageRecord}.
+    @param mappings: its L{nova.db.blockdevices.BlockDeviceMapping}s (an
+        EBS-backed image's).
+    @param hypervisor: the hypervisor guests run on
+        (L{nova.compute.api.hypervisorType}).
     @return: its EC2 C{Image} structure.
     """
     shape = {
@@ -84,10 +96,10 @@ def imageShape(record, tags=None):
         "ImageType": record.image_type,
         "Name": record.name,
         "Description": record.description,
-        "RootDeviceType": "instance-store",
+        "RootDeviceType": _rootDeviceType(mappings),
         "RootDeviceName": record.root_device_name,
-        "BlockDeviceMappings": [],
-        "Hypervisor": "xen",
+        "BlockDeviceMappings": mappingShapes(mappings),
+        "Hypervisor": hypervisor,
         "Tags": tagList(tags),
     }
     if record.image_type == "machine":
@@ -125,11 +137,22 @@ async def describeImages(call):
         executableBy=params.get("ExecutableUsers") or None,
     )
     tags = await tagsOf(call, [r.ec2_id for r in records])
-    described = [_Described(record, tags.get(record.ec2_id, {})) for record in records]
+    hypervisor = hypervisorType(call.backends.config)
+    mappings = {}
+    if call.backends.configured("compute"):
+        mappings = await call.backends.compute.blockDevices.imageMappings(
+            [r.ec2_id for r in records]
+        )
+    described = [
+        _Described(
+            record, tags.get(record.ec2_id, {}), hypervisor, mappings.get(record.ec2_id, ())
+        )
+        for record in records
+    ]
     described = applyFilters(params.get("Filters"), described, IMAGE_FILTERS)
     page, nextToken = paginate(call, described, lambda d: d.record.ec2_id, exclusive=("ImageIds",))
     return {
-        "Images": [imageShape(d.record, d.tags) for d in page],
+        "Images": [imageShape(d.record, d.tags, d.hypervisor, d.mappings) for d in page],
         "NextToken": nextToken,
     }
 
@@ -142,12 +165,15 @@ async def registerImage(call):
     """
     params = call.params
     location = params.get("ImageLocation")
+    if params.get("BlockDeviceMappings") and location:
+        raise EC2Error(
+            "UnsupportedOperation",
+            "Images with both an ImageLocation and block device mappings are not supported.",
+        )
+    if params.get("BlockDeviceMappings"):
+        return await _registerEbsImage(call)
     if not location:
         raise MissingParameter("ImageLocation")
-    if params.get("BlockDeviceMappings"):
-        raise EC2Error(
-            "UnsupportedOperation", "Images with block device mappings are not supported."
-        )
     wantedTags = tagSpecifications(params, (IMAGE,))
     record = await _images(call).registerImage(
         call.context,
@@ -164,6 +190,34 @@ async def registerImage(call):
     return {"ImageId": record.ec2_id}
 
 
+async def _registerEbsImage(call):
+    """
+    Register an EBS-backed image: C{RootDeviceName} and a
+    C{BlockDeviceMapping} whose root device is made from a snapshot
+    (L{nova.compute.blockdevices.BlockDeviceAPI.registerImage}).
+    """
+    params = call.params
+    rootDeviceName = params.get("RootDeviceName")
+    if not rootDeviceName:
+        raise MissingParameter("RootDeviceName")
+    if not params.get("Name"):
+        raise MissingParameter("Name")
+    wantedTags = tagSpecifications(params, (IMAGE,))
+    record = await call.backends.compute.blockDevices.registerImage(
+        call.context,
+        rootDeviceName,
+        params["BlockDeviceMappings"],
+        name=params.get("Name"),
+        description=params.get("Description"),
+        architecture=params.get("Architecture"),
+        kernelId=params.get("KernelId"),
+        ramdiskId=params.get("RamdiskId"),
+    )
+    if wantedTags.get(IMAGE):
+        await applyTags(call, [(record.ec2_id, IMAGE, record.project_id)], wantedTags[IMAGE])
+    return {"ImageId": record.ec2_id}
+
+
 async def createImage(call):
     """
     Make a machine image of the caller's project from an instance-store
@@ -171,10 +225,26 @@ async def createImage(call):
     API's C{createImage}).  The answer comes at once; the image is
     C{pending} until the instance's host has copied the disk and
     nova-objectstore has stored it, then C{available} (or C{failed}, with
-    the reason).  The instance is never rebooted (a running one is saved
-    to disk for the copy and restored), whatever C{NoReboot} says.
+    the reason).  The instance is never rebooted: by default a running
+    one is cleanly stopped for the copy (its memory saved to disk) and
+    restored; with C{NoReboot} its disk is copied while it runs on.
     """
     params = call.params
+    compute = call.backends.compute
+    instance = await compute.getInstance(call.context, params["InstanceId"])
+    if await compute.blockDevices.isEbsInstance(instance):
+        # An EBS-backed instance: its volumes are snapshotted.
+        wantedTags = tagSpecifications(params, (IMAGE,))
+        record = await compute.blockDevices.createImage(
+            call.context,
+            instance,
+            params["Name"],
+            description=params.get("Description"),
+            mappings=params.get("BlockDeviceMappings"),
+        )
+        if wantedTags.get(IMAGE):
+            await applyTags(call, [(record.ec2_id, IMAGE, record.project_id)], wantedTags[IMAGE])
+        return {"ImageId": record.ec2_id}
     if params.get("BlockDeviceMappings"):
         raise EC2Error(
             "UnsupportedOperation", "Images with block device mappings are not supported."
@@ -250,8 +320,9 @@ _EMPTY_ATTRIBUTES = {
 async def describeImageAttribute(call):
     """
     One attribute of an image: C{launchPermission} (owners only),
-    C{description}, C{kernel}, C{ramdisk}; the other attributes EC2 names
-    (C{productCodes}, C{blockDeviceMapping}, C{bootMode} ...) are empty.
+    C{description}, C{kernel}, C{ramdisk}, C{blockDeviceMapping} (an
+    EBS-backed image's); the other attributes EC2 names (C{productCodes},
+    C{bootMode} ...) are empty.
     An attribute EC2 does not name is C{InvalidRequest}, as EC2 answers.
     """
     params = call.params
@@ -271,6 +342,10 @@ async def describeImageAttribute(call):
     elif attribute in _PLAIN_ATTRIBUTES:
         value = await images.describeImageAttribute(context, imageId, attribute)
         result[_PLAIN_ATTRIBUTES[attribute]] = {} if value is None else {"Value": value}
+    elif attribute == "blockDeviceMapping" and call.backends.configured("compute"):
+        record = await images.getImage(context, imageId)
+        found = await call.backends.compute.blockDevices.imageMappings([record.ec2_id])
+        result["BlockDeviceMappings"] = mappingShapes(found.get(record.ec2_id, ()))
     elif attribute in _EMPTY_ATTRIBUTES:
         await images.getImage(context, imageId)
         member, empty = _EMPTY_ATTRIBUTES[attribute]

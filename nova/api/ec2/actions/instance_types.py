@@ -7,6 +7,7 @@ instance_type}), shaped as EC2 describes its types.
 from nova.api.ec2.actions.paging import paginate
 from nova.api.ec2.errors import InvalidParameterValue
 from nova.api.ec2.filters import applyFilters
+from nova.compute.api import hypervisorType
 
 INSTANCE_TYPE_FILTERS = {
     "instance-type": lambda info: info["InstanceType"],
@@ -25,9 +26,11 @@ INSTANCE_TYPE_FILTERS = {
 }
 
 
-def instanceTypeInfo(record):
+def instanceTypeInfo(record, hypervisor):
     """
     @param record: an L{nova.db.records.InstanceTypeRecord}.
+    @param hypervisor: the hypervisor guests run on
+        (L{nova.compute.api.hypervisorType}).
     @return: its EC2 C{InstanceTypeInfo}.
     """
     info = {
@@ -38,7 +41,7 @@ def instanceTypeInfo(record):
         "SupportedRootDeviceTypes": ["instance-store"],
         "SupportedVirtualizationTypes": ["hvm", "paravirtual"],
         "BareMetal": False,
-        "Hypervisor": "xen",
+        "Hypervisor": hypervisor,
         "ProcessorInfo": {"SupportedArchitectures": ["i386", "x86_64"]},
         "VCpuInfo": {
             "DefaultVCpus": record.vcpus,
@@ -80,7 +83,8 @@ async def describeInstanceTypes(call):
     """
     params = call.params
     records = await call.backends.compute.describeInstanceTypes(call.context)
-    infos = [instanceTypeInfo(record) for record in records]
+    hypervisor = hypervisorType(call.backends.config)
+    infos = [instanceTypeInfo(record, hypervisor) for record in records]
     wanted = params.get("InstanceTypes")
     if wanted:
         have = {info["InstanceType"] for info in infos}

@@ -2,6 +2,7 @@
 """
 Instance actions: RunInstances, DescribeInstances, TerminateInstances,
 StopInstances, StartInstances, RebootInstances, GetConsoleOutput,
+GetVncConsole (Nova's),
 GetPasswordData, DescribeInstanceAttribute, ModifyInstanceAttribute and
 DescribeInstanceStatus.
 
@@ -65,7 +66,10 @@ from nova.api.ec2.filters import applyFilters
 from nova.api.ec2.ids import IMAGE as IMAGE_IDS
 from nova.api.ec2.ids import checkId
 from nova.compute import states
+from nova.compute.api import gatherInOrder, hypervisorType
+from nova.compute.blockdevices import isEbsRooted
 from nova.compute.names import ec2InstanceId
+from nova.network.vpn import visibleInstances
 from nova.db.images import (
     AVAILABLE,
     KERNEL,
@@ -99,6 +103,10 @@ class InstanceView:
         L{None}.
     @ivar volumes: the L{nova.db.volumes.VolumeRecord}s attached to it.
     @ivar zone: its availability zone.
+    @ivar hypervisor: the hypervisor its guest runs on
+        (L{nova.compute.api.hypervisorType}).
+    @ivar mappings: the L{nova.db.blockdevices.BlockDeviceMapping}s it was
+        launched with.
     """
 
     record = attr.ib()
@@ -108,6 +116,8 @@ class InstanceView:
     image = attr.ib(default=None)
     volumes = attr.ib(default=())
     zone = attr.ib(default=None)
+    hypervisor = attr.ib(default=None)
+    mappings = attr.ib(default=())
 
     @property
     def state(self):
@@ -145,7 +155,7 @@ INSTANCE_FILTERS = {
     "launch-index": lambda v: v.record.launch_index,
     "launch-time": lambda v: v.record.launched_at or v.record.created_at,
     "architecture": lambda v: v.architecture,
-    "root-device-type": lambda v: "instance-store",
+    "root-device-type": lambda v: "ebs" if isEbsRooted(v.mappings) else "instance-store",
     "root-device-name": lambda v: v.rootDeviceName,
     "group-name": lambda v: [name for name, _ in v.groups],
     "instance.group-name": lambda v: [name for name, _ in v.groups],
@@ -153,6 +163,9 @@ INSTANCE_FILTERS = {
     "instance.group-id": lambda v: [gid for _, gid in v.groups],
     "block-device-mapping.volume-id": lambda v: [vol.ec2Id for vol in v.volumes],
     "block-device-mapping.device-name": lambda v: [vol.mountpoint for vol in v.volumes],
+    "block-device-mapping.delete-on-termination": lambda v: [
+        m.deleteOnTermination for m in v.mappings if m.volumeId is not None
+    ],
     "monitoring-state": lambda v: "disabled",
     "tag": lambda v: v.tags,
 }
@@ -203,8 +216,9 @@ async def instanceViews(call, instances):
         backends.volumes.describeVolumes(context)
         if backends.configured("volumes")
         else succeed([]),
+        backends.compute.blockDevices.instanceMappings([i.id for i in instances]),
     ]
-    tags, floating, groups, images, volumes = await gatherResults(
+    tags, floating, groups, images, volumes, mappings = await gatherResults(
         [ensureDeferred(read) for read in reads], consumeErrors=True
     ).addErrback(lambda failure: failure.value.subFailure)
     groupIds = {(group.project_id, group.name): group.ec2Id for group in groups}
@@ -213,6 +227,7 @@ async def instanceViews(call, instances):
         if volume.instance_id is not None and volume.attach_status == "attached":
             attached.setdefault(volume.instance_id, []).append(volume)
     defaultZone = backends.config.node_availability_zone
+    hypervisor = hypervisorType(backends.config)
     views = []
     for instance in instances:
         groups = tuple(
@@ -228,6 +243,8 @@ async def instanceViews(call, instances):
                 image=images.get(instance.image_id),
                 volumes=tuple(attached.get(instance.id, ())),
                 zone=instance.availability_zone or defaultZone,
+                hypervisor=hypervisor,
+                mappings=tuple(mappings.get(instance.id, ())),
             )
         )
     return views
@@ -268,7 +285,7 @@ def instanceShape(view):
         "PrivateIpAddress": record.fixed_ip,
         "PublicIpAddress": view.publicIp,
         "Architecture": view.architecture,
-        "RootDeviceType": "instance-store",
+        "RootDeviceType": "ebs" if isEbsRooted(view.mappings) else "instance-store",
         "RootDeviceName": view.rootDeviceName,
         "BlockDeviceMappings": [
             {
@@ -277,13 +294,16 @@ def instanceShape(view):
                     "VolumeId": volume.ec2Id,
                     "Status": "attached",
                     "AttachTime": volume.attach_time,
-                    "DeleteOnTermination": False,
+                    "DeleteOnTermination": any(
+                        m.volumeId == volume.id and m.deleteOnTermination
+                        for m in view.mappings
+                    ),
                 },
             }
             for volume in view.volumes
         ],
         "VirtualizationType": "paravirtual" if record.kernel_id else "hvm",
-        "Hypervisor": "xen",
+        "Hypervisor": view.hypervisor,
         "SecurityGroups": _groupShapes(view.groups),
         "Tags": tagList(view.tags),
         "EbsOptimized": False,
@@ -438,13 +458,29 @@ async def runInstances(call):
     userData = decodeUserData(params.get("UserData"))
     wantedTags = tagSpecifications(params, (INSTANCE,))
     kernelId, ramdiskId = params.get("KernelId"), params.get("RamdiskId")
-    if backends.configured("images"):
+
+    async def images():
+        if not backends.configured("images"):
+            if params.get("BlockDeviceMappings"):
+                raise UnsupportedOperation("Block device mappings need the image service.")
+            return kernelId, ramdiskId, ()
         launch = await backends.images.checkLaunch(context, imageId, kernelId, ramdiskId)
-        kernelId, ramdiskId = launch.kernelId, launch.ramdiskId
+        mappings = await backends.compute.blockDevices.launchMappings(
+            context, launch.image, params.get("BlockDeviceMappings")
+        )
+        return launch.kernelId, launch.ramdiskId, mappings
+
     keyName = params.get("KeyName")
-    keyData = await _keyData(call, keyName)
-    groups = await _securityGroups(call)
-    zone = await _zone(call)
+    # The checks are independent: they run at once (the first failure, in
+    # this order, answers).
+    (kernelId, ramdiskId, mappings), keyData, groups, zone = await gatherInOrder(
+        [
+            ensureDeferred(images()),
+            ensureDeferred(_keyData(call, keyName)),
+            ensureDeferred(_securityGroups(call)),
+            ensureDeferred(_zone(call)),
+        ]
+    )
     reservationId, instances = await backends.compute.runInstances(
         context,
         imageId,
@@ -461,6 +497,7 @@ async def runInstances(call):
         clientToken=params.get("ClientToken"),
         disableApiTermination=params.get("DisableApiTermination", False),
         shutdownBehavior=params.get("InstanceInitiatedShutdownBehavior"),
+        blockDeviceMappings=mappings,
     )
     if wantedTags.get(INSTANCE):
         await applyTags(
@@ -490,6 +527,8 @@ async def describeInstances(call):
     instances = await call.backends.compute.describeInstances(
         call.context, params.get("InstanceIds") or None
     )
+    # Cloudpipe VPN instances are the admins' to see (as in Cactus).
+    instances = visibleInstances(call.backends.config, call.context, instances)
     views = await instanceViews(call, instances)
     views = applyFilters(params.get("Filters"), views, INSTANCE_FILTERS)
     page, nextToken = paginate(call, views, lambda view: view.record.id)
@@ -593,6 +632,26 @@ async def getConsoleOutput(call):
         "InstanceId": result.get("instanceId") or instanceId,
         "Timestamp": timestamp,
         "Output": base64.b64encode(output).decode("ascii"),
+    }
+
+
+async def getVncConsole(call):
+    """
+    Nova's extension (Cactus): open an instance's VNC console.  The answer
+    names the websocket URL, with its short-lived token, that noVNC opens
+    through nova-api's proxy, and the VNC password to give there
+    (L{nova.compute.api.ComputeAPI.getVncConsole}).  An instance that is
+    not running is C{IncorrectInstanceState}; one whose hypervisor serves
+    no VNC console, C{UnsupportedOperation}.
+    """
+    result = await call.backends.compute.getVncConsole(call.context, call.params["InstanceId"])
+    return {
+        "InstanceId": result["instanceId"],
+        "Type": result["type"],
+        "Url": result["url"],
+        "Token": result["token"],
+        "Password": result.get("password") or "",
+        "Expires": result["expires"],
     }
 
 
@@ -861,6 +920,45 @@ def _statusShape(view):
         "SystemStatus": dict(status),
         "Events": [],
     }
+
+
+# -- Nova's own: rescue and update ---------------------------------------
+
+
+async def rescueInstance(call):
+    """
+    Nova's C{RescueInstance}: boot the instance's rescue image (the
+    C{--rescue_image_id} flag, by default its own image) with its root
+    disk attached second; it shows as C{pending}, then C{running}.  Only
+    a running instance is rescued (C{IncorrectInstanceState} otherwise).
+    """
+    await call.backends.compute.rescueInstance(call.context, call.params["InstanceId"])
+    return True
+
+
+async def unrescueInstance(call):
+    """
+    Nova's C{UnrescueInstance}: boot a rescued instance from its own disk
+    again.
+    """
+    await call.backends.compute.unrescueInstance(call.context, call.params["InstanceId"])
+    return True
+
+
+async def updateInstance(call):
+    """
+    Nova's C{UpdateInstance}: change an instance's display name
+    (C{DisplayName}) and description (C{DisplayDescription}), each at most
+    255 characters; an absent one is left as it is.
+    """
+    params = call.params
+    await call.backends.compute.updateInstance(
+        call.context,
+        params["InstanceId"],
+        displayName=params.get("DisplayName"),
+        displayDescription=params.get("DisplayDescription"),
+    )
+    return True
 
 
 async def describeInstanceStatus(call):

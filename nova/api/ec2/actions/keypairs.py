@@ -19,6 +19,7 @@ from nova.api.ec2.errors import (
 )
 from nova.api.ec2.filters import applyFilters
 from nova.db.keypairs import KeyPairNotFound
+from nova.network.vpn import visibleKeyPairs
 
 MAX_NAME_LENGTH = 255
 _NAME_CHARACTERS = frozenset(string.printable) - frozenset("\t\n\r\x0b\x0c")
@@ -162,6 +163,9 @@ async def describeKeyPairs(call):
     keys = await call.backends.keyPairs.describeKeyPairs(
         call.context, params.get("KeyNames") or None
     )
+    # Cloudpipe key pairs (<project><vpn_key_suffix>) are the admins' to
+    # see (as in Cactus).
+    keys = visibleKeyPairs(call.backends.config, call.context, keys)
     wanted = params.get("KeyPairIds")
     if wanted:
         have = {keyPairId(key) for key in keys}

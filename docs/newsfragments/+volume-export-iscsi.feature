@@ -1,0 +1,1 @@
+The file volume driver can export its raw volume files as iSCSI targets of tgtd (--volume_export=iscsi), so compute hosts that do not share --volumes_path reach them; nova-manage volume delete (any state, detaching first) and nova-manage volume reattach (after a compute host restart) are back as Cactus had them.

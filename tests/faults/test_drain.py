@@ -1,0 +1,109 @@
+"""
+A daemon stopped with SIGTERM while a large launch is under way exits
+within its C{--drain_timeout}: nova-all on its embedded defaults (SQLite,
+the in-process bus, the fake hypervisor), with a launch of many instances
+still settling.  What it did not finish is found after the next start by
+the scheduler's sweep of stuck work.
+"""
+
+import os
+import time
+import uuid
+
+import boto3
+from botocore.config import Config as BotoConfig
+from twisted.internet import defer
+from twisted.internet.threads import deferToThread
+from twisted.trial.unittest import TestCase
+
+from tests.faults.servers import EC2_PORT, S3_PORT
+from tests.integration.processes import Daemon, runManage
+
+DRAIN_TIMEOUT = 3
+
+#: Seconds beyond the drain timeout the process may take to exit: the
+#: rest of its shutdown (closing the database and the listening ports).
+EXIT_MARGIN = 10
+
+COUNT = 40
+
+
+class NovaAllDrainTests(TestCase):
+    timeout = 240
+
+    def manage(self, *argv):
+        code, out, err = runManage(*self.flags, *argv)
+        self.assertEqual(code, 0, f"nova-manage {' '.join(argv)}: {err}")
+        return out
+
+    def prepare(self):
+        self.manage("db", "sync")
+        self.manage("network", "create", "10.32.0.0/24", "1", "256")
+        access, secret = f"drain-{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
+        self.manage("user", "create", "drain", access, secret)
+        self.manage("project", "create", "drain", "drain")
+        for resource in ("instances", "cores"):
+            self.manage("project", "quota", "drain", resource, str(COUNT))
+        return access, secret
+
+    def clients(self, keys):
+        access, secret = keys
+        config = BotoConfig(retries={"max_attempts": 1}, s3={"addressing_style": "path"})
+        common = dict(
+            aws_access_key_id=access,
+            aws_secret_access_key=secret,
+            region_name="nova",
+            config=config,
+        )
+        ec2 = boto3.client(
+            "ec2", endpoint_url=f"http://127.0.0.1:{EC2_PORT}/services/Cloud", **common
+        )
+        s3 = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{S3_PORT}", **common)
+        return ec2, s3
+
+    def launch(self, ec2, s3):
+        s3.create_bucket(Bucket="images")
+        s3.put_object(Bucket="images", Key="disk.img", Body=b"\xeb\x63\x90" + b"\0" * 4093)
+        imageId = ec2.register_image(ImageLocation="images/disk.img", Name="disk")["ImageId"]
+        deadline = time.monotonic() + 60
+        while ec2.describe_images(ImageIds=[imageId])["Images"][0]["State"] != "available":
+            if time.monotonic() > deadline:
+                raise AssertionError("the image did not become available")
+            time.sleep(0.2)
+        answer = ec2.run_instances(
+            ImageId=imageId, MinCount=COUNT, MaxCount=COUNT, InstanceType="m1.tiny"
+        )
+        return [i["InstanceId"] for i in answer["Instances"]]
+
+    @defer.inlineCallbacks
+    def test_sigtermDuringLargeLaunch(self):
+        state = os.path.abspath(self.mktemp())
+        self.flags = [
+            f"--state_path={state}",
+            "--host=drainhost",
+            f"--ec2_port={EC2_PORT}",
+            f"--s3_port={S3_PORT}",
+            "--ec2_listen=127.0.0.1",
+            "--s3_listen=127.0.0.1",
+            "--osapi_port=0",
+            "--osapi_listen=127.0.0.1",
+            f"--drain_timeout={DRAIN_TIMEOUT}",
+        ]
+        keys = yield deferToThread(self.prepare)
+        daemon = Daemon(self, "nova-all", *self.flags).start()
+        yield daemon.waitForLog(r"nova-compute on drainhost consumes compute", timeout=90)
+        yield daemon.waitForLog(r"nova-objectstore on drainhost consumes", timeout=90)
+        ec2, s3 = self.clients(keys)
+        self.addCleanup(ec2.close)
+        self.addCleanup(s3.close)
+        ids = yield deferToThread(self.launch, ec2, s3)
+        self.assertEqual(len(ids), COUNT)
+        started = time.monotonic()
+        code = yield daemon.stop(timeout=DRAIN_TIMEOUT + EXIT_MARGIN)
+        seconds = time.monotonic() - started
+        print(
+            f"fault suite [nova-all drain]: {COUNT} instances launched, exited {seconds:.1f} s "
+            f"after SIGTERM (drain timeout {DRAIN_TIMEOUT} s)"
+        )
+        self.assertIn(code, (0, -15))
+        self.assertIn("Server Shut Down.", daemon.log())

@@ -1,0 +1,464 @@
+"""
+Three hosts on one machine (L{tests.integration.multihost}): a controller
+and two compute hosts in network namespaces, the real daemons over
+RabbitMQ and PostgreSQL, libvirt QEMU guests, FlatDHCP with nova-network's
+dnsmasq on the controller and the iptables firewall on each compute host.
+
+Two guests placed on different compute hosts lease their fixed addresses
+from the controller's dnsmasq across the hosts' shared L2, read their own
+metadata through the controller's DNAT, reach each other (c1's guest
+probes port 80 of c2's, see
+L{tests.integration.multihost.probingGuest}) exactly while a rule whose
+source is their security group admits it, and answer on floating addresses
+NATed on the controller exactly while a security group rule (enforced by
+each compute host's own iptables) admits port 80.  Then one compute host's
+nova-compute is killed and its guest destroyed, as a crash of the machine
+would: it shows C{XXX} in C{nova-manage service list}, a new instance goes
+to the other host, and when it returns its instance is reconciled (to
+C{stopped}: the crash powered its guest off) while the other host's guests
+are untouched.  L{VXLANTests} runs the guests' part in vlan mode over
+VXLAN.  Nothing of a run is left behind.
+"""
+
+import os
+import shutil
+import subprocess
+import uuid
+
+import boto3
+from botocore.config import Config as BotoConfig
+from twisted.internet import reactor
+from twisted.internet.defer import inlineCallbacks
+from twisted.internet.task import deferLater
+from twisted.internet.threads import deferToThread
+from twisted.trial.unittest import TestCase
+
+from nova.compute import states
+from tests.db.backends import freshURI
+from tests.integration.multihost import (
+    COMPUTES,
+    CONTROLLER,
+    CONTROLLER_DAEMONS,
+    CTL_PUBLIC,
+    POSTGRES_PORT,
+    MultiHost,
+    destroyDomain,
+    domainNames,
+    listenForwarders,
+    probingGuest,
+)
+from tests.integration.processes import Daemon, runManage
+from tests.integration.test_ec2_e2e import waitUntil
+from tests.integration.test_guest_network import fetch, inNamespace
+from tests.integration.test_libvirt_ec2 import registerTestGuest
+from tests.integration.test_libvirt_guest import guestDirectory, requireLibvirtd
+from tests.util import RABBIT, requireCondition, requireServer
+
+FLOATING = ("192.0.2.64", "192.0.2.65")
+
+
+def alive(pid):
+    """
+    @return: whether process C{pid} runs (a zombie does not).
+    """
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def rabbitmqctl(*argv):
+    subprocess.run(["rabbitmqctl", *argv], check=True, capture_output=True, timeout=120)
+
+
+class MultiHostMixin:
+    """
+    A three-host deployment in L{mode} for each test, removed after it.
+    """
+
+    timeout = 900
+    mode = "flat"
+
+    def setUp(self):
+        requireLibvirtd()
+        requireCondition(os.geteuid() == 0, "needs root for network namespaces")
+        requireServer("RabbitMQ", *RABBIT)
+        requireServer("PostgreSQL", "127.0.0.1", 5432)
+        for command in ("ip", "dnsmasq", "dhcp_release", "iptables-save", "iptables-restore", "rabbitmqctl"):
+            requireCondition(shutil.which(command) is not None, f"{command} is not installed")
+        self.guest = guestDirectory()
+        self.vhost = "nova-mh-" + uuid.uuid4().hex[:8]
+        rabbitmqctl("add_vhost", self.vhost)
+        self.addCleanup(rabbitmqctl, "delete_vhost", self.vhost)
+        rabbitmqctl("set_permissions", "-p", self.vhost, "guest", ".*", ".*", ".*")
+        # The test reads the database on loopback; the hosts through the
+        # forwarder on the management bridge.
+        self.sqlLocal = freshURI(self, "postgres")
+        self.hosts = MultiHost(self.mktemp(), mode=self.mode)
+        self.hosts.sqlConnection = self.sqlLocal.replace(
+            "127.0.0.1:5432", f"{self.hosts.mgmtRoot}:{POSTGRES_PORT}"
+        )
+        self.hosts.rabbitVhost = self.vhost
+        self.addCleanup(deferToThread, self.hosts.down)
+        self.daemons = {}
+        return deferToThread(self.hosts.up).addCallback(lambda _: self.listen())
+
+    def listen(self):
+        for port in listenForwarders(reactor, self.hosts.mgmtRoot):
+            self.addCleanup(port.stopListening)
+
+    # -- helpers ---------------------------------------------------------
+
+    def manage(self, *argv):
+        code, out, err = runManage(f"--flagfile={self.hosts.flagfile(CONTROLLER)}", *argv, timeout=300)
+        self.assertEqual(code, 0, f"nova-manage {' '.join(argv)}: {err}")
+        return out
+
+    def prepare(self):
+        with open(os.path.join(self.guest, "cmdline")) as f:
+            self.hosts.writeFlagfiles(f.read().strip())
+        self.manage("db", "sync")
+        self.manage("network", "create", *self.hosts.networkCreateArgs())
+        for address in FLOATING:
+            self.manage("floating", "create", CONTROLLER, f"{address}/32")
+        self.access, self.secret = f"mh-{self.hosts.tag}", uuid.uuid4().hex
+        self.manage("user", "admin", "admin", self.access, self.secret)
+        self.manage("project", "create", "admin", "admin")
+        # The test guest, also probing the addresses its user data names.
+        registerTestGuest(self.manage, probingGuest(self.guest, self.mktemp()), "admin", "admin")
+
+    def startDaemon(self, host, plugin):
+        prefix, command = self.hosts.daemonArgv(host, plugin)
+        daemon = Daemon(self, plugin, *command[1:], name=f"{host}-{plugin}", prefix=prefix)
+        self.daemons[(host, plugin)] = daemon.start()
+        return daemon
+
+    @inlineCallbacks
+    def pollInThread(self, predicate, timeout, what):
+        """
+        Call C{predicate} in a thread until it returns a true value (it
+        may block: nova-manage reaches PostgreSQL through the forwarder,
+        which runs in this reactor).
+        """
+        deadline = reactor.seconds() + timeout
+        while True:
+            value = yield deferToThread(predicate)
+            if value:
+                return value
+            if reactor.seconds() > deadline:
+                raise AssertionError(f"timed out waiting for {what}")
+            yield deferLater(reactor, 0.5, lambda: None)
+
+    def serviceStates(self):
+        out = self.manage("service", "list")
+        return {(row[0], row[1]): row[5] for row in (line.split() for line in out.splitlines()[1:])}
+
+    def instanceRow(self, ec2Id):
+        """
+        @return: C{(host, state)} of an instance, read from the database
+            (over PostgreSQL's unix socket when it has one: this also runs
+            in threads that joined the outside namespace).
+        """
+        import psycopg2
+
+        name = self.sqlLocal.rsplit("/", 1)[1]
+        server = "/var/run/postgresql" if os.path.isdir("/var/run/postgresql") else "127.0.0.1"
+        connection = psycopg2.connect(host=server, port=5432, user="postgres", dbname=name)
+        try:
+            cursor = connection.cursor()
+            cursor.execute("SELECT host, state FROM instances WHERE id = %s", (int(ec2Id[2:], 16),))
+            return cursor.fetchone()
+        finally:
+            connection.close()
+
+    def rules(self, host, table="filter"):
+        return self.hosts.inNs(host, "iptables-save", "-t", table)
+
+    def ec2(self):
+        return boto3.client(
+            "ec2",
+            endpoint_url=f"http://{CTL_PUBLIC}:8773/services/Cloud",
+            aws_access_key_id=self.access,
+            aws_secret_access_key=self.secret,
+            region_name="nova",
+            config=BotoConfig(retries={"max_attempts": 1}, proxies={}),
+        )
+
+    def described(self, ec2, instanceId):
+        [r] = ec2.describe_instances(InstanceIds=[instanceId])["Reservations"]
+        return r["Instances"][0]
+
+    def waitReady(self, ec2, instanceId):
+        """
+        Wait until the guest of C{instanceId} runs and tells it is ready.
+
+        @return: its console output.
+        """
+
+        def running():
+            state = self.described(ec2, instanceId)["State"]["Name"]
+            self.assertNotIn(state, ("terminated", "shutting-down"), instanceId)
+            return state == "running"
+
+        waitUntil(running, timeout=180, step=0.5, what=f"{instanceId} to run")
+
+        def console():
+            output = ec2.get_console_output(InstanceId=instanceId).get("Output", "")
+            return output.replace("\r", "") if "NOVA READY" in output else None
+
+        return waitUntil(console, timeout=180, step=1, what=f"{instanceId} to be ready")
+
+    def domainOf(self, host, instanceId):
+        return f"{self.hosts.namePrefix(host)}{int(instanceId[2:], 16):08x}"
+
+    def launch(self, ec2, machine, zone=None, probe=None):
+        """
+        @param probe: an address the guest probes on port 80, or C{None}.
+        """
+        options = {"Placement": {"AvailabilityZone": zone}} if zone else {}
+        userData = f"placed at {zone or 'any host'}\n"
+        if probe:
+            userData += f"probe {probe}\n"
+        reservation = ec2.run_instances(
+            ImageId=machine,
+            MinCount=1,
+            MaxCount=1,
+            InstanceType="m1.tiny",
+            UserData=userData,
+            **options,
+        )
+        return reservation["Instances"][0]["InstanceId"]
+
+    # -- the user's side, from the public namespace ------------------------
+
+    def guestsOnTwoHosts(self):
+        ec2 = self.ec2()
+        waitUntil(
+            lambda: self._images(ec2),
+            timeout=60,
+            step=0.5,
+            what="the EC2 API and the machine image",
+        )
+        machine = self._images(ec2)
+        # c2's guest first: c1's probes its address.
+        self.instances = {"c2": self.launch(ec2, machine, zone="nova:c2")}
+        target = waitUntil(
+            lambda: self.described(ec2, self.instances["c2"]).get("PrivateIpAddress"),
+            timeout=60,
+            what="c2's guest's fixed address",
+        )
+        self.instances["c1"] = self.launch(ec2, machine, zone="nova:c1", probe=target)
+        addresses = {}
+        for host, instanceId in self.instances.items():
+            output = self.waitReady(ec2, instanceId)
+            fixed = self.described(ec2, instanceId)["PrivateIpAddress"]
+            addresses[host] = fixed
+            # Its address from the controller's dnsmasq (over the hosts'
+            # shared L2), and its own metadata through the controller.
+            self.assertIn(f"NOVA NET {fixed}\n", output)
+            self.assertIn(f"NOVA INSTANCE-ID {instanceId}\n", output)
+            self.assertIn(f"NOVA USER-DATA placed at nova:{host}\n", output)
+            self.assertEqual(self.instanceRow(instanceId)[0], host)
+            self.assertEqual(domainNames(self.hosts.namePrefix(host)), [self.domainOf(host, instanceId)])
+        self.assertNotEqual(addresses["c1"], addresses["c2"])
+        # Each compute host filters for its own instance only.
+        for host, other in (("c1", "c2"), ("c2", "c1")):
+            rules = self.rules(host)
+            self.assertIn(f"-d {addresses[host]}/32", rules)
+            self.assertNotIn(f"-d {addresses[other]}/32", rules)
+
+        # Guest to guest across the hosts: c1's guest reaches port 80 of
+        # c2's exactly while a rule admits the members of their group.
+        def probed():
+            output = ec2.get_console_output(InstanceId=self.instances["c1"]).get("Output", "")
+            states = [
+                line.split()[-1]
+                for line in output.replace("\r", "").splitlines()
+                if line.startswith(f"NOVA PROBE {target} ")
+            ]
+            return states[-1] if states else None
+
+        waitUntil(lambda: probed() == "closed", timeout=30, step=1, what="the first probe")
+        pair = {"IpProtocol": "tcp", "FromPort": 80, "ToPort": 80, "UserIdGroupPairs": [{"GroupName": "default"}]}
+        ec2.authorize_security_group_ingress(GroupName="default", IpPermissions=[pair])
+        waitUntil(lambda: probed() == "open", timeout=30, step=1, what="the group's rule to open port 80")
+        # (c2's own chain for its guest admits c1's guest.)
+        self.assertIn(f"-s {addresses['c1']}/32 -p tcp -m tcp --dport 80 -j ACCEPT", self.rules("c2"))
+        ec2.revoke_security_group_ingress(GroupName="default", IpPermissions=[pair])
+        waitUntil(lambda: probed() == "closed", timeout=30, step=1, what="port 80 to close again")
+
+        # Floating addresses, NATed on the controller, filtered on each
+        # compute host: closed until a rule opens port 80.
+        for host, public in zip(COMPUTES, FLOATING):
+            self.assertEqual(ec2.allocate_address()["PublicIp"], public)
+            ec2.associate_address(InstanceId=self.instances[host], PublicIp=public)
+        for host, public in zip(COMPUTES, FLOATING):
+            waitUntil(
+                lambda: self.described(ec2, self.instances[host]).get("PublicIpAddress") == public,
+                what=f"{public} on {host}'s instance",
+            )
+            self.assertIn(f"-d {public}/32", self.rules(CONTROLLER, "nat"))
+            self.assertNotIn(public, self.rules(host, "nat"))
+            self.assertIsNone(fetch(f"http://{public}/"), "port 80 answered without a rule")
+        permission = {"IpProtocol": "tcp", "FromPort": 80, "ToPort": 80, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}
+        ec2.authorize_security_group_ingress(GroupName="default", IpPermissions=[permission])
+        for host, public in zip(COMPUTES, FLOATING):
+            body = waitUntil(
+                lambda: fetch(f"http://{public}/"), timeout=30, step=0.5, what=f"port 80 of {host}'s guest"
+            )
+            self.assertEqual(body, f"NOVA GUEST {self.instances[host]}\n")
+            self.assertIsNone(fetch(f"http://{public}:8080/", seconds=2))
+        ec2.revoke_security_group_ingress(GroupName="default", IpPermissions=[permission])
+        for host, public in zip(COMPUTES, FLOATING):
+            waitUntil(
+                lambda: fetch(f"http://{public}/", seconds=1) is None,
+                timeout=30,
+                step=0.5,
+                what=f"port 80 of {host}'s guest to close",
+            )
+        for public in FLOATING:
+            ec2.disassociate_address(PublicIp=public)
+            ec2.release_address(PublicIp=public)
+
+    def _images(self, ec2):
+        """
+        @return: the id of the available machine image, or C{None} (also
+            while the EC2 API does not answer yet).
+        """
+        try:
+            images = ec2.describe_images(Owners=["self"])["Images"]
+        except Exception:
+            return None
+        machines = [i for i in images if i["ImageType"] == "machine" and i["State"] == "available"]
+        return machines[0]["ImageId"] if machines else None
+
+    def launchWhileC1IsDown(self):
+        ec2 = self.ec2()
+        instanceId = self.launch(ec2, self._images(ec2))
+        self.waitReady(ec2, instanceId)
+        self.assertEqual(self.instanceRow(instanceId)[0], "c2")
+        self.assertIn(self.domainOf("c2", instanceId), domainNames(self.hosts.namePrefix("c2")))
+        self.instances["c2-late"] = instanceId
+
+    def terminateAll(self):
+        ec2 = self.ec2()
+        ids = list(self.instances.values())
+        ec2.terminate_instances(InstanceIds=ids)
+        for instanceId in ids:
+            waitUntil(
+                lambda: self.described(ec2, instanceId)["State"]["Name"] == "terminated",
+                timeout=120,
+                step=0.5,
+                what=f"{instanceId} to terminate",
+            )
+        waitUntil(lambda: domainNames(f"mh{self.hosts.tag}") == [], timeout=60, what="no domain left")
+        for host in COMPUTES:
+            self.assertNotIn("nova-compute-inst-", self.rules(host))
+
+    @inlineCallbacks
+    def startAll(self):
+        yield deferToThread(self.prepare)
+        for plugin in CONTROLLER_DAEMONS:
+            self.startDaemon(CONTROLLER, plugin)
+        for host in COMPUTES:
+            self.startDaemon(host, "nova-compute")
+        for (host, plugin), daemon in list(self.daemons.items()):
+            if plugin in ("nova-network", "nova-scheduler", "nova-compute", "nova-volume"):
+                yield daemon.waitForLog(rf"{plugin} on {host} consumes", timeout=90)
+
+    @inlineCallbacks
+    def stopAllAndRemove(self):
+        """
+        Terminate the instances, stop the daemons, remove the deployment
+        and check that nothing of it is left: namespaces (with their
+        iptables rules and dnsmasq), bridges, links, domains.
+        """
+        yield inNamespace(self.hosts.namespace("pub"), self.terminateAll)
+        for (host, plugin), daemon in list(self.daemons.items()):
+            code = yield daemon.stop()
+            self.assertIn(code, (0, -15), f"{host} {plugin}")
+            self.assertNotIn("Traceback", daemon.log(), f"{host} {plugin}")
+        # (dnsmasq is what is still running in them.)
+        pids = [
+            int(pid)
+            for name in self.hosts.namespaces()
+            for pid in subprocess.run(
+                ["ip", "netns", "pids", name], capture_output=True, text=True
+            ).stdout.split()
+        ]
+        self.assertNotEqual(pids, [])
+        yield deferToThread(self.hosts.down)
+        left = yield deferToThread(self.hosts.leftovers)
+        self.assertEqual(left, [])
+        yield self.pollInThread(
+            lambda: not [pid for pid in pids if alive(pid)], 10, what="their processes to end"
+        )
+        rootRules = subprocess.run(["iptables-save"], capture_output=True, text=True).stdout
+        self.assertNotIn(self.hosts.fixedRange.split("/")[0].rsplit(".", 1)[0], rootRules)
+
+
+class FlatDHCPTests(MultiHostMixin, TestCase):
+    """
+    FlatDHCP: the hosts' C{eth1} share one L2 segment.
+    """
+
+    @inlineCallbacks
+    def test_guestsAcrossHostsAndAComputeHostFailure(self):
+        yield self.startAll()
+        yield inNamespace(self.hosts.namespace("pub"), self.guestsOnTwoHosts)
+
+        # c1 crashes: its nova-compute dies, and its guest with it.
+        self.daemons[("c1", "nova-compute")].kill()
+        yield deferToThread(destroyDomain, self.domainOf("c1", self.instances["c1"]))
+        yield self.pollInThread(
+            lambda: self.serviceStates().get(("c1", "nova-compute")) == "XXX",
+            60,
+            what="c1 to show XXX",
+        )
+        states_ = yield deferToThread(self.serviceStates)
+        self.assertEqual(states_[("c2", "nova-compute")], ":-)")
+        yield inNamespace(self.hosts.namespace("pub"), self.launchWhileC1IsDown)
+
+        # c1 returns: its instance whose guest was powered off by the crash
+        # (the domain is persistent) is stopped, and c2's guests are not
+        # taken for c1's orphans.
+        c2Domains = yield deferToThread(domainNames, self.hosts.namePrefix("c2"))
+        self.assertEqual(len(c2Domains), 2)
+        del self.daemons[("c1", "nova-compute")]
+        returned = self.startDaemon("c1", "nova-compute")
+        yield returned.waitForLog(r"nova-compute on c1 consumes", timeout=90)
+        yield self.pollInThread(
+            lambda: self.instanceRow(self.instances["c1"])[1] == states.STOPPED,
+            60,
+            what="c1's instance to be reconciled",
+        )
+        yield self.pollInThread(
+            lambda: self.serviceStates().get(("c1", "nova-compute")) == ":-)",
+            60,
+            what="c1 to show :-) again",
+        )
+        self.assertEqual((yield deferToThread(domainNames, self.hosts.namePrefix("c2"))), c2Domains)
+        for instanceId in (self.instances["c2"], self.instances["c2-late"]):
+            self.assertEqual(self.instanceRow(instanceId), ("c2", states.RUNNING))
+
+        yield self.stopAllAndRemove()
+
+
+class VXLANTests(MultiHostMixin, TestCase):
+    """
+    vlan mode with C{--vlan_backend=vxlan}: the project network crosses
+    the hosts as a VXLAN over their management interfaces (802.1Q, which
+    this kernel lacks, is the only difference from VLANs).
+    """
+
+    mode = "vxlan"
+
+    @inlineCallbacks
+    def test_guestsAcrossHosts(self):
+        yield self.startAll()
+        yield inNamespace(self.hosts.namespace("pub"), self.guestsOnTwoHosts)
+        for host in (CONTROLLER,) + COMPUTES:
+            links = self.hosts.inNs(host, "ip", "-o", "link", "show", "master", self.hosts.bridge)
+            self.assertIn(f"vxlan{self.hosts.vlan}", links, host)
+        yield self.stopAllAndRemove()

@@ -14,7 +14,9 @@ sector (C{etc/guest/init}):
    instance of the new image boots the copied disk: C{NOVA BOOT 2};
  - C{CreateImage} with C{NoReboot} copies the disk of the running guest;
  - a server the OpenStack API creates with a personality file finds it on
-   its config drive.
+   its config drive;
+ - a resize through the OpenStack API gives the guest the new type's
+   memory, a revert the old one's, a confirmation keeps the new.
 
 The guests join a bridge the test makes (no address on this host) and
 removes afterwards; their domains have names unique to the run.  The test
@@ -25,6 +27,7 @@ C{NOVA_TEST_REQUIRE_SERVICES=1}).
 import base64
 import json
 import re
+import subprocess
 import urllib.error
 import urllib.request
 
@@ -211,6 +214,39 @@ class SnapshotTests(LibvirtCloudMixin, TestCase):
         third = console(thirdId)
         self.assertIn("NOVA CONFIG-DRIVE uuid=", third)
         self.assertIn(f"NOVA CONFIG-DRIVE-FILE /etc/motd {motd}\r\n", third)
+        # A resize through the OpenStack API: the guest has m1.small's
+        # memory until a revert gives it m1.tiny's again; a confirmed resize
+        # keeps it, and EC2 shows the new type.
+        domain = f"{self.domainPrefix}{self.run}-{firstId[2:]}"
+
+        def memoryMiB():
+            info = subprocess.run(
+                ["virsh", "-c", "qemu:///system", "dominfo", domain],
+                capture_output=True, text=True, check=True, timeout=60,
+            ).stdout
+            return int(re.search(r"Max memory:\s+(\d+) KiB", info).group(1)) // 1024
+
+        status, _, body = self.openstack("GET", "/v2.1/flavors/detail", token=token)
+        self.assertEqual(status, 200, body)
+        flavors = {flavor["name"]: flavor for flavor in body["flavors"]}
+        tiny, small = flavors["m1.tiny"], flavors["m1.small"]
+        self.assertEqual(memoryMiB(), tiny["ram"])
+        for finish, after in (("revertResize", tiny), ("confirmResize", small)):
+            status, _, body = self.openstack(
+                "POST", f"{serverPath}/action", {"resize": {"flavorRef": small["id"]}}, token
+            )
+            self.assertEqual(status, 202, body)
+            waitUntil(
+                lambda: osStatus() == "VERIFY_RESIZE", timeout=180, step=1, what="VERIFY_RESIZE"
+            )
+            self.assertEqual(memoryMiB(), small["ram"])
+            status, _, body = self.openstack("POST", f"{serverPath}/action", {finish: None}, token)
+            self.assertIn(status, (202, 204), (finish, body))
+            waitUntil(lambda: osStatus() == "ACTIVE", timeout=180, step=1, what=f"{finish} done")
+            self.assertEqual(memoryMiB(), after["ram"], finish)
+        [reservation] = ec2.describe_instances(InstanceIds=[firstId])["Reservations"]
+        self.assertEqual(reservation["Instances"][0]["InstanceType"], "m1.small")
+
         ec2.terminate_instances(InstanceIds=[firstId, second["InstanceId"], thirdId])
         waitUntil(lambda: self.domains() == [], timeout=120, what="no domains left")
 

@@ -71,6 +71,7 @@ from nova.db.images import AVAILABLE as IMAGE_AVAILABLE
 from nova.db.images import MACHINE as MACHINE_IMAGE
 from nova.db.instances import SHUTDOWN_BEHAVIORS, STOP_ON_SHUTDOWN
 from nova.db.services import utcnow
+from nova.db.tags import MAX_TAGS
 from nova.idempotency import checkClientToken, requestHash
 from nova.image.api import ImageAPI
 from nova.network.security_groups import SecurityGroupAPI
@@ -124,14 +125,15 @@ def gatherInOrder(deferreds):
 
 def _thd_createReservation(
     store, db, blockDevices, projectId, userId, clientToken, digest, rows, newId, groupIds,
-    mappings, now
+    mappings, tags, now
 ):
     """
     In one transaction: a reservation, its instances, their security
-    group memberships and their block device mappings (or the reservation
+    group memberships, block device mappings and tags (or the reservation
     that C{clientToken} made).
 
     @param blockDevices: the L{nova.db.blockdevices.BlockDeviceStore}.
+    @param tags: C{(key, value)} pairs for every instance.
     @return: C{(reservation, instances, created)}.
     """
     reservation, instances, created = db.instances.thd_createReservation(
@@ -142,17 +144,29 @@ def _thd_createReservation(
         db.securityGroups.thd_addInstances(store, groupIds, instanceIds, now)
         if mappings:
             blockDevices.thd_setInstanceMappings(store, instanceIds, mappings)
+        if tags:
+            db.tags.thd_setTags(
+                store,
+                [(i.ec2Id, "instance", projectId) for i in instances],
+                dict(tags),
+                MAX_TAGS,
+                now,
+            )
     return reservation, instances, created
 
 
-def _thd_abandonReservation(store, db, blockDevices, reservationId, instanceIds):
+def _thd_abandonReservation(store, db, blockDevices, reservationId, instances):
     """
     In one transaction: remove the memberships, block device mappings,
-    instances and reservation of a request that sent nothing.
+    tags, instances and reservation of a request that sent nothing.
+
+    @param instances: the reservation's L{InstanceRecord}s.
     """
+    instanceIds = [instance.id for instance in instances]
     for instanceId in instanceIds:
         db.securityGroups.thd_removeInstance(store, instanceId, None)
     blockDevices.thd_setInstanceMappings(store, instanceIds, ())
+    db.tags.thd_deleteTags(store, [instance.ec2Id for instance in instances], None)
     return db.instances.thd_abandonReservation(store, reservationId)
 
 
@@ -451,6 +465,7 @@ class ComputeAPI:
         blockDeviceMappings=(),
         configDrive=False,
         personality=(),
+        tags=(),
     ):
         """
         Launch between C{minCount} and C{maxCount} instances, as many as
@@ -479,6 +494,9 @@ class ComputeAPI:
         @param personality: files to hand each guest on its config drive:
             L{dict}s of C{path} (absolute) and C{contents} (base64 text),
             the quotas already checked by the API.
+        @param tags: C{(key, value)} pairs each instance is tagged with,
+            in the transaction that makes the instances (the API checked
+            them).
         @return: L{Deferred} firing with C{(reservationId, instances)}: the
             reservation (C{r-} and eight hex digits) and its
             L{InstanceRecord}s, state C{pending}.  Failing with
@@ -511,6 +529,9 @@ class ComputeAPI:
             attributes["blockDeviceMappings"] = [
                 attr.astuple(mapping) for mapping in blockDeviceMappings
             ]
+        tags = tuple(tags)
+        if tags:
+            attributes["tags"] = sorted(dict(tags).items())
         digest = requestHash(
             imageId=imageId,
             minCount=minCount,
@@ -590,6 +611,7 @@ class ComputeAPI:
                 lambda: newReservationId(self.random),
                 [group.id for group in groups],
                 tuple(blockDeviceMappings),
+                tags,
                 utcnow(self.clock),
             )
         except exception.DatabaseError:
@@ -626,7 +648,7 @@ class ComputeAPI:
                 self.db,
                 self.blockDevices.store,
                 reservation.reservation_id,
-                [instance.id for instance in instances],
+                instances,
             )
         except exception.NovaError as e:
             self.log.warn(

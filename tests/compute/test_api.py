@@ -24,6 +24,7 @@ from nova.compute.errors import (
 from nova.config import configFromFlags
 from nova.context import RequestContext
 from nova.db.security_groups import SecurityGroupNotFound
+from nova.db.tags import MAX_TAGS, TagLimitExceeded
 from nova.virt import power
 from tests.compute.util import ADMIN, ALICE, BOB, Cloud, DictQuotas, FakeImages, FakeUploader
 from tests.util import START, createInstance, makeDatabase
@@ -216,13 +217,16 @@ class RunInstancesTests(SynchronousTestCase):
     def test_schedulerUnreachable(self):
         """
         When nothing could be sent, the request fails and made nothing: no
-        instance, no reservation, no security group membership.
+        instance, no reservation, no security group membership, no tag.
         """
         api, _ = self.deadBusAPI()
         self.failureResultOf(
-            api.runInstances(ALICE, "ami-00000001", 2, 2, securityGroups=["default"]),
+            api.runInstances(
+                ALICE, "ami-00000001", 2, 2, securityGroups=["default"], tags=[("Name", "web")]
+            ),
             exception.RPCError,
         )
+        self.assertEqual(self.successResultOf(self.cloud.db.tags.find()), [])
         self.assertEqual(self.successResultOf(self.api.describeInstances(ALICE)), [])
         self.assertEqual(
             self.successResultOf(self.cloud.db.instances.list(includeDeleted=True)), []
@@ -240,6 +244,31 @@ class RunInstancesTests(SynchronousTestCase):
         _, [instance] = self.successResultOf(self.run_(securityGroups=["default"]))
         groups = self.successResultOf(self.cloud.db.securityGroups.groupsForInstance(instance.id))
         self.assertEqual([g.name for g in groups], ["default"])
+
+    def test_tagsWrittenWithTheInstances(self):
+        """
+        Tags come with the instances; too many of them make no instance;
+        a client token's retry with other tags is not the same request.
+        """
+        _, instances = self.successResultOf(
+            self.run_(minCount=2, maxCount=2, clientToken="t2", tags=[("Name", "web")])
+        )
+        tags = self.successResultOf(self.cloud.db.tags.find())
+        self.assertEqual(
+            sorted((t.resource_id, t.key, t.value) for t in tags),
+            sorted((i.ec2Id, "Name", "web") for i in instances),
+        )
+        self.failureResultOf(
+            self.run_(minCount=2, maxCount=2, clientToken="t2", tags=[("Name", "db")]),
+            IdempotentParameterMismatch,
+        )
+        before = self.successResultOf(self.cloud.db.instances.list(includeDeleted=True))
+        self.failureResultOf(
+            self.run_(tags=[(f"k{n}", "v") for n in range(MAX_TAGS + 1)]), TagLimitExceeded
+        )
+        self.assertEqual(
+            self.successResultOf(self.cloud.db.instances.list(includeDeleted=True)), before
+        )
 
     def test_retryAfterFailureMakesThemAnew(self):
         """

@@ -50,7 +50,6 @@ from twisted.internet.defer import ensureDeferred, gatherResults, succeed
 from nova.api.ec2.actions.paging import paginate
 from nova.api.ec2.actions.tags import (
     INSTANCE,
-    applyTags,
     tagList,
     tagSpecifications,
     tagsOf,
@@ -498,13 +497,9 @@ async def runInstances(call):
         disableApiTermination=params.get("DisableApiTermination", False),
         shutdownBehavior=params.get("InstanceInitiatedShutdownBehavior"),
         blockDeviceMappings=mappings,
+        # Written with the instances, in one transaction.
+        tags=wantedTags.get(INSTANCE, ()),
     )
-    if wantedTags.get(INSTANCE):
-        await applyTags(
-            call,
-            [(i.ec2Id, INSTANCE, i.project_id) for i in instances],
-            wantedTags[INSTANCE],
-        )
     views = await instanceViews(call, instances)
     [reservation] = reservationShapes(views)
     token = params.get("ClientToken")

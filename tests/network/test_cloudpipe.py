@@ -237,7 +237,12 @@ class LaunchTests(NetworkHarness, TestCase):
         self.assertEqual(info["address"], "10.0.0.3")
 
 
-class ManageTests(TestCase):
+class VlanManageMixin:
+    """
+    A L{TestCase} mixin: nova-manage in process on a state directory of
+    the test's own, with vlan networking and a cloudpipe image.
+    """
+
     timeout = 120
 
     def setUp(self):
@@ -250,6 +255,9 @@ class ManageTests(TestCase):
         out, err = io.StringIO(), io.StringIO()
         code = yield run(reactor, [f"--state_path={self.state}", *self.flags, *argv], out, err)
         return code, out.getvalue(), err.getvalue()
+
+
+class ManageTests(VlanManageMixin, TestCase):
 
     @defer.inlineCallbacks
     def test_runListChange(self):

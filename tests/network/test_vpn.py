@@ -20,7 +20,6 @@ from twisted.trial.unittest import SynchronousTestCase, TestCase
 from nova.config import configFromFlags
 from nova.context import RequestContext
 from nova.db import images
-from nova.manage import run
 from nova.network.vpn import (
     CLIENT_CONFIG_NAME,
     clientConfig,
@@ -32,6 +31,7 @@ from nova.network.vpn import (
     vpnPing,
 )
 from tests.api.ec2.cloud import ALICE, ROOT, CloudServerMixin
+from tests.network.test_cloudpipe import VlanManageMixin
 from tests.network.util import networkRecord
 
 VLAN_NETWORK = dict(
@@ -134,24 +134,11 @@ class VisibilityTests(SynchronousTestCase):
         self.assertEqual(visibleKeyPairs(self.config, self.admin, keys), keys)
 
 
-class ZipfileTests(TestCase):
+class ZipfileTests(VlanManageMixin, TestCase):
     """
     C{nova-manage project zipfile} adds C{nova-vpn.conf} once the
     project's network has a public VPN address.
     """
-
-    timeout = 120
-
-    def setUp(self):
-        self.state = os.path.abspath(self.mktemp())
-        self.flags = ["--network_manager=vlan", "--vpn_image_id=ami-0000000a", "--use_project_ca"]
-        return self.manage("db", "sync")
-
-    @defer.inlineCallbacks
-    def manage(self, *argv):
-        out, err = io.StringIO(), io.StringIO()
-        code = yield run(reactor, [f"--state_path={self.state}", *self.flags, *argv], out, err)
-        return code, out.getvalue(), err.getvalue()
 
     @defer.inlineCallbacks
     def ok(self, *argv):

@@ -52,6 +52,7 @@ from nova.db.images import (
     RAMDISK,
     UNTARRING,
     WORKING_STATES,
+    imageTypeOf,
 )
 from nova.image import bundle
 from nova.image.catalog import ImageCatalog
@@ -677,6 +678,13 @@ def _chain(d):
 
 
 __all__ = [
+    # The image states and types, named here for the APIs.
+    "AVAILABLE",
+    "FAILED",
+    "KERNEL",
+    "MACHINE",
+    "RAMDISK",
+    "imageTypeOf",
     "ImageService",
     "CertificateAuthorityKeys",
     "StaticKeys",

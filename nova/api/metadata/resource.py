@@ -29,8 +29,8 @@ from twisted.web.server import NOT_DONE_YET
 from nova.api.root import APIRoot
 from nova.api.web import writeResponse
 from nova.compute import states
-from nova.db.instances import InstanceNotFound
-from nova.db.networks import FixedIpNotFound
+from nova.compute.errors import InstanceNotFound
+from nova.network.errors import FixedIpNotFound
 from nova.util.addresses import clientAddress, parseTrustedProxies
 from nova.util.addresses import parseAddress as _address
 

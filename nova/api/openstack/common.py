@@ -9,7 +9,8 @@ server, over the same service APIs.
 import hashlib
 
 from nova.api.openstack import faults
-from nova.db.images import MACHINE, ImageNotFound, InvalidImageId
+from nova.image.errors import ImageNotFound, InvalidImageId
+from nova.image.service import MACHINE
 
 
 def bodyPart(body, key):

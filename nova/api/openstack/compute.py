@@ -58,10 +58,11 @@ from nova.api.openstack.servermeta import (
 )
 from nova.auth import policy
 from nova.compute import states
-from nova.db.images import AVAILABLE, FAILED, InvalidImageId, ImageNotFound
-from nova.db.instances import SHUTTING_DOWN, TERMINATED
-from nova.db.keypairs import KeyPairNotFound
-from nova.db.security_groups import SecurityGroupNotFound
+from nova.compute.keypairs import KeyPairNotFound
+from nova.compute.states import SHUTTING_DOWN, TERMINATED
+from nova.image.errors import ImageNotFound, InvalidImageId
+from nova.image.service import AVAILABLE, FAILED
+from nova.network.errors import SecurityGroupNotFound
 
 MIN_VERSION = "2.1"
 MAX_VERSION = "2.1"

@@ -15,7 +15,8 @@ and registering images stays with the S3 and EC2 APIs
 from nova.api.openstack import faults
 from nova.api.openstack.compute import checkAllowed
 from nova.api.openstack.resource import Response, Router, route
-from nova.db.images import AVAILABLE, FAILED, ImageNotFound, InvalidImageId
+from nova.image.errors import ImageNotFound, InvalidImageId
+from nova.image.service import AVAILABLE, FAILED
 
 #: Glance's image status for each of ours.
 STATUSES = {AVAILABLE: "active", FAILED: "killed"}

@@ -17,8 +17,7 @@ import binascii
 from twisted.internet.defer import maybeDeferred
 
 from nova.api.openstack import faults
-from nova.db.tags import MAX_TAGS
-from nova.tags import IMAGE, INSTANCE, TaggedResource
+from nova.tags import IMAGE, INSTANCE, MAX_TAGS, TaggedResource
 
 __all__ = [
     "IMAGE",

@@ -52,8 +52,10 @@ from nova.api.openstack.servermeta import (
 from nova.api.openstack.xml import MalformedXML, fromXML, toXML
 from nova.api.web import writeResponse
 from nova.auth import interfaces as authInterfaces
-from nova.db.images import AVAILABLE, FAILED, ImageNotFound, InvalidImageId
-from nova.db.instances import TERMINATED, InstanceNotFound
+from nova.compute.errors import InstanceNotFound
+from nova.compute.states import TERMINATED
+from nova.image.errors import ImageNotFound, InvalidImageId
+from nova.image.service import AVAILABLE, FAILED
 
 XML = b"application/xml"
 

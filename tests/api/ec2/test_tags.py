@@ -7,7 +7,6 @@ aws CLI and boto 2 against a real listening nova-api.
 from twisted.internet import defer
 from twisted.trial.unittest import TestCase
 
-from nova.api.ec2.actions.tags import tagsFor
 from nova.db.tags import TagLimitExceeded
 from tests.api.ec2.cloud import ALICE, BOB, CloudServerMixin
 from tests.db.backends import BackendTestsMixin, backendCases
@@ -128,7 +127,7 @@ class TagActionTests(CloudServerMixin, TestCase):
             ),
         )
         self.assertEqual(
-            await tagsFor(self.db, ALICE.name, [volume.ec2Id, "vol-7fffffff"]),
+            await self.db.tags.byResource(ALICE.name, [volume.ec2Id, "vol-7fffffff"]),
             {volume.ec2Id: {"Name": "x", "empty": ""}},
         )
         [instance] = (await self.inThread(self.client.describe_instances))["Reservations"][0][

@@ -69,16 +69,11 @@ from nova.compute.api import gatherInOrder, hypervisorType
 from nova.compute.blockdevices import isEbsRooted
 from nova.compute.names import ec2InstanceId
 from nova.network.vpn import visibleInstances
-from nova.db.images import (
-    AVAILABLE,
-    KERNEL,
-    RAMDISK,
-    ImageNotFound,
-    imageTypeOf,
-)
-from nova.db.keypairs import KeyPairNotFound
-from nova.db.security_groups import DEFAULT_GROUP, SecurityGroupNotFound
-from nova.image.errors import ImageNotAvailable
+from nova.compute.keypairs import KeyPairNotFound
+from nova.image.errors import ImageNotAvailable, ImageNotFound
+from nova.image.service import AVAILABLE, KERNEL, RAMDISK, imageTypeOf
+from nova.network.errors import SecurityGroupNotFound
+from nova.network.security_groups import DEFAULT_GROUP
 
 #: EC2's limit on user data, decoded.
 MAX_USER_DATA_BYTES = 16 * 1024

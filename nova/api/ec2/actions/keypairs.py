@@ -18,7 +18,7 @@ from nova.api.ec2.errors import (
     UnsupportedOperation,
 )
 from nova.api.ec2.filters import applyFilters
-from nova.db.keypairs import KeyPairNotFound
+from nova.compute.keypairs import KeyPairNotFound
 from nova.network.vpn import visibleKeyPairs
 
 MAX_NAME_LENGTH = 255

@@ -50,7 +50,8 @@ from nova.api.ec2.errors import (
     UnsupportedOperation,
 )
 from nova.api.ec2.filters import applyFilters
-from nova.db.security_groups import SecurityGroupExists, formatGroupId
+from nova.network.errors import SecurityGroupExists
+from nova.network.security_groups import formatGroupId
 from nova.network.security_groups import SECURITY_GROUP_FILTERS
 
 _FLAT_PARAMETERS = (

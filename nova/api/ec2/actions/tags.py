@@ -42,7 +42,7 @@ RESERVED_PREFIX = "aws:"
 __all__ = [
     "INSTANCE", "IMAGE", "VOLUME", "SNAPSHOT", "SECURITY_GROUP", "RESOURCE_TYPES",
     "resourceTypeOf", "resourceProject", "checkTags", "tagSpecifications", "applyTags",
-    "tagsFor", "tagsOf", "tagList", "deleteTagsOf", "createTags", "deleteTags",
+    "tagsOf", "tagList", "deleteTagsOf", "createTags", "deleteTags",
     "describeTags",
 ]
 
@@ -209,25 +209,6 @@ def tagsOf(call, resourceIds):
         has tags to a L{dict} of its tags.
     """
     return call.backends.tags.tagsOf(call.context, resourceIds)
-
-
-async def tagsFor(db, projectId, resourceIds):
-    """
-    The tags of resources, as a project sees them, read from the
-    database.  Actions use L{tagsOf} (the tag API); this stays for the
-    tests of the tags table.
-
-    @param db: the L{nova.db.api.NovaDatabase}.
-    @param projectId: the project whose tags are shown (L{None}: the tags
-        of any project, for superusers).
-    @param resourceIds: EC2 ids.
-    @return: a L{dict} from each resource id that has tags to a L{dict} of
-        its tags.
-    """
-    resourceIds = list(resourceIds)
-    if not resourceIds:
-        return {}
-    return await db.tags.byResource(projectId, resourceIds)
 
 
 def tagList(tags):

@@ -82,6 +82,7 @@ from nova.network.flags import NETWORK_DRIVERS
 from nova.network.interfaces import INetworkDriver
 from nova.network.security_groups import SecurityGroupAPI
 from nova.quota import QuotaEngine
+from nova.util.outage import outageOf
 from nova.virt import power
 from nova.virt.errors import GuestNotFound, VirtError
 from nova.virt.interfaces import InstanceSpec, IVirtDriver, VolumeConnection
@@ -361,6 +362,20 @@ class ComputeManager(Manager):
         try:
             networkInfo = yield self.network.allocateForInstance(context, instance)
         except Exception as e:
+            outage = outageOf(e)
+            if outage is not None:
+                # The network host's database or the broker is out: the
+                # launch is not lost but postponed.  The instance stays
+                # pending and never launched, and the sweep of stuck work
+                # (nova.scheduler.sweeper) sends it to this host again.
+                self.log.warn(
+                    "i-{id:08x} waits: its network host's {outage} is out ({error})",
+                    id=instanceId,
+                    outage=outage,
+                    error=e,
+                )
+                yield self._releaseNetwork(context, instanceId)
+                return None
             yield self._fail(instanceId, states.PENDING, f"network allocation failed: {e}")
             # The address may have been allocated even if the answer was lost.
             yield self._releaseNetwork(context, instanceId)

@@ -12,6 +12,7 @@ from nova.compute.errors import IncorrectInstanceState
 from nova.compute.manager import ComputeManager
 from nova.compute.network import FakeNetworkClient, NetworkRPCClient
 from nova.config import ConfigError, configFromFlags
+from nova.db.store import DatabaseUnavailable
 from nova.manager import exposedMethods
 from nova.rpc.local import LocalRPC
 from nova.virt import errors, power
@@ -168,6 +169,25 @@ class RunTests(ManagerTestMixin, SynchronousTestCase):
         self.assertEqual(failed.state, states.ERROR)
         self.assertEqual(failed.state_description, "network allocation failed: no answer from network")
         self.assertEqual([c[0] for c in self.driver.calls], [])
+
+    def test_networkHostsDatabaseOut(self):
+        """
+        When the network host answers that its database is out, the launch
+        waits: the instance stays pending, never launched, with no guest and
+        no address, for the sweep of stuck work to send it again; a second
+        runInstance then spawns it.
+        """
+        instance = self.create()
+        self.network.failNext = DatabaseUnavailable("DisconnectionError: server closed")
+        self.assertIsNone(self.successResultOf(self.manager.runInstance(ALICE, instance.id)))
+        waiting = self.get(instance.id)
+        self.assertEqual(waiting.state, states.PENDING)
+        self.assertIsNone(waiting.launched_at)
+        self.assertIsNone(waiting.state_description)
+        self.assertEqual(self.driver.guests, {})
+        self.assertEqual(self.network.allocated, {})
+        self.successResultOf(self.manager.runInstance(ALICE, instance.id))
+        self.assertEqual(self.get(instance.id).state, states.RUNNING)
 
     def test_notPending(self):
         instance = self.create(state=states.TERMINATED)

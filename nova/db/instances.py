@@ -266,6 +266,7 @@ class InstanceStore:
             terminatedSince,
         )
 
+    @readOnly
     def thd_list(
         self,
         store,

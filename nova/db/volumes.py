@@ -534,6 +534,7 @@ class VolumeStore:
             snapshotId,
         )
 
+    @readOnly
     def thd_list(
         self, store, projectId, host, volumeIds, instanceId, statuses, snapshotId=None
     ):

@@ -44,7 +44,9 @@ setup(
                  # The dashboard's browser tests drive the system Chromium.
                  "playwright>=1.40",
                  # Property-based fuzzing of the EC2 parser and the S3 router.
-                 "hypothesis>=6.100"],
+                 "hypothesis>=6.100",
+                 # benchmarks/profile_launch.py samples nova-all with it.
+                 "py-spy>=0.3"],
         # The documentation site (`make docs`); docutils within what awscli,
         # of the test extra, allows.
         "docs": ["sphinx>=7.3,<8", "myst-parser>=4.0,<5", "docutils>=0.19,<0.20"],

@@ -227,13 +227,15 @@ class Cloud:
         for resource in ("instances", "cores"):
             self.manage("project", "quota", PROJECT, resource, "unlimited")
 
-    def start(self, plugin, *extra):
+    def start(self, plugin, *extra, twistdArgs=()):
         """
         Start C{twistd -n <plugin>} with the cloud's flags and C{extra}.
+
+        @param twistdArgs: options of twistd itself (e.g. its profiler's).
         """
         log = os.path.join(self.state, f"{plugin}-{len(self.processes)}.log")
         process = subprocess.Popen(
-            [TWISTD, "-n", "--pidfile=", f"--logfile={log}", plugin, *self.flags, *extra],
+            [TWISTD, "-n", "--pidfile=", f"--logfile={log}", *twistdArgs, plugin, *self.flags, *extra],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             cwd=self.state,
@@ -368,7 +370,7 @@ def workDirectory(prefix="nova-bench-"):
 
 
 @contextlib.contextmanager
-def embedded(workdir, instances=1000, flags=(), name="embedded", image=True):
+def embedded(workdir, instances=1000, flags=(), name="embedded", image=True, twistdArgs=()):
     """
     nova-all on its defaults (SQLite file, in-process bus, fake
     hypervisor), prepared with nova-manage, with a machine image
@@ -376,13 +378,14 @@ def embedded(workdir, instances=1000, flags=(), name="embedded", image=True):
 
     @param instances: how many instances the network must hold.
     @param flags: more flags for nova-manage and nova-all.
+    @param twistdArgs: options of twistd itself.
     @return: a context manager giving the started L{Cloud}; it stops it.
     """
     requireClients()
     cloud = Cloud(os.path.join(workdir, name), ["--host=allhost", *flags])
     try:
         cloud.prepare(instances)
-        cloud.start("nova-all")
+        cloud.start("nova-all", twistdArgs=twistdArgs)
         cloud.waitReady({"EC2 API listening on": 1, "S3 object store listening on": 1, " consumes ": 5})
         if image:
             cloud.imageId = cloud.registerImage(data=b"\0" * 65536, key="disk.img")

@@ -355,9 +355,14 @@ class ComputeManager(Manager):
                 "not spawning i-{id:08x}: it is {state}", id=instanceId, state=instance.state
             )
             return None
-        instance = yield self._settle(instanceId, states.PENDING, states.PENDING, host=self.host)
-        if instance is None:
-            return None
+        if instance.host != self.host:
+            # Sent here directly, not by a scheduler (which records the
+            # host it picked): claim it.
+            instance = yield self._settle(
+                instanceId, states.PENDING, states.PENDING, host=self.host
+            )
+            if instance is None:
+                return None
         name = self.instanceName(instance)
         try:
             networkInfo = yield self.network.allocateForInstance(context, instance)

@@ -5,8 +5,8 @@ instance's groups into packet filtering in front of its guest.
 
 The compute manager builds an L{InstanceFilter} for each instance it runs
 (L{buildInstanceFilter}: the instance's fixed address, its network's DHCP
-server, and every rule of every group it belongs to, with source-group
-rules expanded to the fixed addresses of that group's members) and hands
+server, every rule of every group it belongs to, and the fixed addresses
+of the live members of each group those rules name as source) and hands
 it to an L{IFirewallDriver}.  Traffic to the instance that no rule admits
 is dropped; answers to the instance's own connections and DHCP from its
 network's DHCP server always pass.  Nothing is admitted implicitly: a
@@ -20,22 +20,31 @@ L{IptablesFirewallDriver} filters in the C{filter} table's FORWARD (and
 OUTPUT) chains of the host: C{nova-filter-top} jumps to
 C{nova-compute-local}, which sends traffic for each instance's address to
 its chain C{nova-compute-inst-<id>}; that chain ends in
-C{nova-compute-sg-fallback} (DROP).  Routed traffic (floating addresses,
-other networks, the outside) always passes FORWARD; traffic between guests
-on one bridge passes it only when the kernel's br_netfilter calls
-iptables for bridged frames (C{net.bridge.bridge-nf-call-iptables=1}).
+C{nova-compute-sg-fallback} (DROP).  A rule whose source is a group
+matches the protocol and ports in the instance's chain and jumps to the
+group's own chain, C{nova-compute-sg-<8 hex digits>} (the group's EC2 id),
+shared by every instance of the host whose rules name that group: it
+accepts each member's address and returns otherwise.  A change of the
+group's members rewrites that one chain, not the instances' chains; a
+group chain goes when no instance of the host names the group any more.
+Routed traffic (floating addresses, other networks, the outside) always
+passes FORWARD; traffic between guests on one bridge passes it only when
+the kernel's br_netfilter calls iptables for bridged frames
+(C{net.bridge.bridge-nf-call-iptables=1}).
 """
 
 import ipaddress
+import time
 
 import attr
 from twisted.internet.defer import fail, succeed
 from twisted.logger import Logger
 from zope.interface import Interface, implementer
 
+from nova.db.security_groups import formatGroupId
 from nova.network.flags import DHCP_MODES, NETWORK_MODES
 from nova.network.interfaces import NetworkDriverError
-from nova.network.iptables import IptablesManager
+from nova.network.iptables import IptablesError, IptablesManager
 
 log = Logger()
 
@@ -48,13 +57,29 @@ class FilterRule:
     @ivar protocol: C{tcp}, C{udp}, C{icmp} or C{-1} (any).
     @ivar fromPort: first port (ICMP type for icmp; C{-1} any), or C{None}.
     @ivar toPort: last port (ICMP code for icmp; C{-1} any), or C{None}.
-    @ivar source: the source CIDR (a single address is C{a.b.c.d/32}).
+    @ivar source: the source CIDR (a single address is C{a.b.c.d/32}), or
+        C{None} for a rule whose source is a group.
+    @ivar sourceGroup: the id of the source group (its members'
+        addresses are in L{InstanceFilter.sourceGroups}), or C{None} for
+        a rule whose source is a CIDR.
     """
 
     protocol = attr.ib()
     fromPort = attr.ib()
     toPort = attr.ib()
     source = attr.ib()
+    sourceGroup = attr.ib(default=None)
+
+
+def _sourceGroups(groups):
+    """
+    @param groups: a mapping, or an iterable of pairs, from group id to
+        its members' addresses.
+    @return: a L{tuple} of C{(group id, tuple of addresses)}, by id.
+    """
+    if hasattr(groups, "items"):
+        groups = groups.items()
+    return tuple(sorted((groupId, tuple(addresses)) for groupId, addresses in groups))
 
 
 @attr.s(frozen=True)
@@ -68,6 +93,13 @@ class InstanceFilter:
         C{None} (flat mode).
     @ivar networkCidr: its network, or C{None} if unknown.
     @ivar rules: a L{tuple} of L{FilterRule}.
+    @ivar sourceGroups: the members of each group that L{rules} name as
+        source: a L{tuple} of C{(group id, tuple of fixed addresses)}, by
+        group id (given as a L{dict} or such pairs).
+    @ivar membersReadAt: when the read of L{sourceGroups} was sent to the
+        database (L{time.monotonic}): of two filters naming a group, the
+        one read later holds its newer members, whichever is applied
+        last.
     """
 
     instanceId = attr.ib()
@@ -75,6 +107,8 @@ class InstanceFilter:
     dhcpServer = attr.ib(default=None)
     networkCidr = attr.ib(default=None)
     rules = attr.ib(default=(), converter=tuple)
+    sourceGroups = attr.ib(default=(), converter=_sourceGroups)
+    membersReadAt = attr.ib(default=0.0, eq=False)
 
 
 class IFirewallDriver(Interface):
@@ -159,10 +193,16 @@ def _portSpec(fromPort, toPort):
 def ruleArguments(rule):
     """
     @param rule: a L{FilterRule}.
-    @return: the iptables arguments that accept the traffic it admits.
+    @return: the iptables arguments that accept the traffic it admits: for
+        a source group, the protocol and port match and a jump to the
+        group's chain (L{groupChain}), which accepts its members.
     """
-    source = str(ipaddress.IPv4Network(rule.source, strict=False))
-    args = ["-s", source]
+    if rule.sourceGroup is not None:
+        if rule.source is not None:
+            raise ValueError("a rule has a source CIDR or a source group, not both")
+        args = []
+    else:
+        args = ["-s", str(ipaddress.IPv4Network(rule.source, strict=False))]
     protocol = rule.protocol
     if protocol in ("tcp", "udp"):
         args += ["-p", protocol, "-m", protocol, "--dport", _portSpec(int(rule.fromPort), int(rule.toPort))]
@@ -175,6 +215,8 @@ def ruleArguments(rule):
             args += ["-m", "icmp", "--icmp-type", spec]
     elif protocol != "-1":
         raise ValueError(f"unknown protocol {protocol!r}")
+    if rule.sourceGroup is not None:
+        return tuple(args + ["-j", "$" + groupChain(rule.sourceGroup)])
     return tuple(args + ["-j", "ACCEPT"])
 
 
@@ -183,6 +225,25 @@ def instanceChain(instanceId):
     @return: the short name of an instance's chain.
     """
     return f"inst-{int(instanceId)}"
+
+
+def groupChain(groupId):
+    """
+    @return: the short name of the chain of a source group: C{sg-} and
+        the hex digits of the group's EC2 id.
+    """
+    if isinstance(groupId, bool) or int(groupId) != groupId or groupId < 0:
+        raise ValueError(f"bad group id {groupId!r}")
+    return formatGroupId(int(groupId))
+
+
+def groupChainRules(addresses):
+    """
+    @param addresses: the fixed addresses of a group's members.
+    @return: the rules of the group's chain, in order: one accepting each
+        address (the traffic returns to the instance's chain otherwise).
+    """
+    return [("-s", f"{ipaddress.IPv4Address(address)}/32", "-j", "ACCEPT") for address in addresses]
 
 
 @implementer(IFirewallDriver)
@@ -194,6 +255,16 @@ class IptablesFirewallDriver:
     @ivar iptables: the L{IptablesManager}.
     @ivar allowProjectNetTraffic: whether traffic from the instance's own
         network is admitted without a rule.
+    @ivar addresses: from instance id to the address its filter is for.
+    @ivar groupsOf: from instance id to the L{frozenset} of the short
+        names of the group chains its chain jumps to.
+    @ivar groupUsers: from the short name of a group chain to the L{set}
+        of the ids of the instances whose chains jump to it.
+    @ivar groupMembers: from the short name of a group chain to the
+        L{tuple} of the addresses it accepts.
+    @ivar groupReadAt: from the short name of a group chain to the
+        L{InstanceFilter.membersReadAt} of the members it holds: a filter
+        whose members were read before does not write them back.
     """
 
     def __init__(self, runner, allowProjectNetTraffic=False, iptables=None):
@@ -204,6 +275,10 @@ class IptablesFirewallDriver:
         self.iptables = iptables if iptables is not None else IptablesManager(runner, "nova-compute")
         self.allowProjectNetTraffic = allowProjectNetTraffic
         self.addresses = {}
+        self.groupsOf = {}
+        self.groupUsers = {}
+        self.groupMembers = {}
+        self.groupReadAt = {}
         filter = self.iptables.filter
         filter.addChain("sg-fallback")
         filter.addRule("sg-fallback", ("-j", "DROP"))
@@ -250,39 +325,119 @@ class IptablesFirewallDriver:
         if self.allowProjectNetTraffic and instanceFilter.networkCidr:
             cidr = str(ipaddress.IPv4Network(instanceFilter.networkCidr, strict=False))
             rules.append(("-s", cidr, "-j", "ACCEPT"))
-        for rule in instanceFilter.rules:
-            args = ruleArguments(rule)
-            if args not in rules:
-                rules.append(args)
+        rules.extend(ruleArguments(rule) for rule in instanceFilter.rules)
         rules.append(("-j", "$sg-fallback"))
-        return rules
+        return list(dict.fromkeys(rules))
+
+    def groupChains(self, instanceFilter):
+        """
+        @return: a L{dict} from the short name of the chain of each group
+            the instance's rules name as source to the L{tuple} of the
+            group's members' addresses.
+        @raise ValueError: if the filter lacks the members of one of them.
+        """
+        members = dict(instanceFilter.sourceGroups)
+        chains = {}
+        for rule in instanceFilter.rules:
+            if rule.sourceGroup is None:
+                continue
+            chain = groupChain(rule.sourceGroup)
+            if chain in chains:
+                continue
+            if rule.sourceGroup not in members:
+                raise ValueError(f"no members given for source group {rule.sourceGroup!r}")
+            chains[chain] = members[rule.sourceGroup]
+        return chains
+
+    def _groupChanged(self, chain, addresses):
+        """
+        @return: whether the group chain C{chain} does not hold exactly
+            C{addresses} (the filters of one refresh share one tuple per
+            group, so each after the first costs nothing).
+        """
+        current = self.groupMembers.get(chain)
+        return current is not addresses and current != addresses
 
     def applyInstanceFilter(self, instanceFilter):
+        """
+        Write the instance's chain, and the chains of the groups its rules
+        name as source with the members the filter gives; only the chains
+        whose rules changed are written to the kernel.
+        """
+        filter = self.iptables.filter
+        instanceId = instanceFilter.instanceId
         try:
-            chain = instanceChain(instanceFilter.instanceId)
+            chain = instanceChain(instanceId)
             address = str(ipaddress.IPv4Address(instanceFilter.address))
             rules = self.chainRules(instanceFilter)
-        except (TypeError, ValueError) as e:
-            return fail(NetworkDriverError(f"bad filter for instance {instanceFilter.instanceId!r}: {e}"))
-        filter = self.iptables.filter
-        previous = self.addresses.get(instanceFilter.instanceId)
-        if previous is not None and previous != address:
-            filter.removeRule("local", ("-d", f"{previous}/32", "-j", "$" + chain))
+            groups = self.groupChains(instanceFilter)
+            for name in [chain, *groups]:
+                filter.checkChainName(name)
+            changedGroups = {
+                name: groupChainRules(addresses)
+                for name, addresses in groups.items()
+                if self._groupChanged(name, addresses)
+                and instanceFilter.membersReadAt >= self.groupReadAt.get(name, float("-inf"))
+            }
+        except (TypeError, ValueError, IptablesError) as e:
+            return fail(NetworkDriverError(f"bad filter for instance {instanceId!r}: {e}"))
+        for name, groupRules in changedGroups.items():
+            filter.addChain(name)
+            filter.setRules(name, groupRules)
+            self.groupMembers[name] = groups[name]
+            self.groupReadAt[name] = instanceFilter.membersReadAt
         filter.addChain(chain)
-        filter.emptyChain(chain)
-        for args in rules:
-            filter.addRule(chain, args)
-        filter.addRule("local", ("-d", f"{address}/32", "-j", "$" + chain))
-        self.addresses[instanceFilter.instanceId] = address
+        filter.setRules(chain, rules)
+        previous = self.addresses.get(instanceId)
+        if previous != address:
+            if previous is not None:
+                filter.removeRule("local", ("-d", f"{previous}/32", "-j", "$" + chain))
+            filter.addRule("local", ("-d", f"{address}/32", "-j", "$" + chain))
+            self.addresses[instanceId] = address
+        self._useGroups(instanceId, frozenset(groups))
         return self.iptables.apply()
 
+    def _useGroups(self, instanceId, groups):
+        """
+        Record that an instance's chain jumps to the chains C{groups}, and
+        remove the group chains no instance jumps to any more.
+
+        @return: whether a group chain was removed.
+        """
+        previous = self.groupsOf.pop(instanceId, frozenset())
+        if groups:
+            self.groupsOf[instanceId] = groups
+        for group in groups - previous:
+            self.groupUsers.setdefault(group, set()).add(instanceId)
+        removed = False
+        for group in previous - groups:
+            users = self.groupUsers.get(group)
+            if users is not None:
+                users.discard(instanceId)
+                if users:
+                    continue
+                del self.groupUsers[group]
+            self.iptables.filter.removeChain(group)
+            self.groupMembers.pop(group, None)
+            self.groupReadAt.pop(group, None)
+            removed = True
+        return removed
+
     def removeInstanceFilter(self, instanceId):
+        """
+        Remove the instance's chain, and the chains of the source groups
+        no other instance's chain names.
+        """
         filter = self.iptables.filter
         chain = instanceChain(instanceId)
         self.addresses.pop(instanceId, None)
-        if not filter.hasChain(chain):
+        removed = filter.hasChain(chain)
+        if removed:
+            filter.removeChain(chain)
+        if self._useGroups(instanceId, frozenset()):
+            removed = True
+        if not removed:
             return succeed(None)
-        filter.removeChain(chain)
         return self.iptables.apply()
 
 
@@ -319,7 +474,8 @@ async def buildInstanceFilters(db, config, instances, networkInfos=None):
     Work out what may reach each of some instances, from the database,
     with a few queries whatever their number: their networks, their
     groups with the rules, and the members of every group those rules
-    name as source (looked up once per group).
+    name as source (looked up once per group, and shared by the filters
+    that name it).
 
     @param db: the L{nova.db.api.NovaDatabase}.
     @param instances: L{nova.db.records.InstanceRecord}s.
@@ -341,25 +497,28 @@ async def buildInstanceFilters(db, config, instances, networkInfos=None):
         for rule in group.rules
         if rule.cidr is None and rule.group_id is not None
     }
+    membersReadAt = time.monotonic()
     members = await db.securityGroups.memberAddresses(sorted(sourceGroups)) if sourceGroups else {}
+    members = {groupId: tuple(addresses) for groupId, addresses in members.items()}
     filters = []
     for instance in instances:
         if instance.id not in parts:
             continue
         address, dhcp, cidr = parts[instance.id]
         rules = {}
+        named = {}
         for group in groups.get(instance.id, ()):
             for rule in group.rules:
                 if rule.cidr is not None:
-                    sources = [rule.cidr]
+                    source, sourceGroup = rule.cidr, None
                 elif rule.group_id is not None:
-                    sources = [f"{member}/32" for member in members.get(rule.group_id, ())]
+                    source, sourceGroup = None, rule.group_id
+                    named[sourceGroup] = members.get(sourceGroup, ())
                 else:
                     continue
-                for source in sources:
-                    rules.setdefault(
-                        FilterRule(rule.protocol, rule.from_port, rule.to_port, source), None
-                    )
+                rules.setdefault(
+                    FilterRule(rule.protocol, rule.from_port, rule.to_port, source, sourceGroup), None
+                )
         filters.append(
             InstanceFilter(
                 instanceId=instance.id,
@@ -367,6 +526,8 @@ async def buildInstanceFilters(db, config, instances, networkInfos=None):
                 dhcpServer=dhcp,
                 networkCidr=cidr,
                 rules=list(rules),
+                sourceGroups=named,
+                membersReadAt=membersReadAt,
             )
         )
     return filters

@@ -24,11 +24,15 @@ only makes sure they exist and hold its own jump.
 
 L{IptablesManager.apply} reads each table with C{iptables-save -t <table>}
 and writes one C{iptables-restore --noflush} transaction per table that
-declares (and so empties) every chain of this wrap, fills it, deletes the
-chains of this wrap it no longer has, and puts the jumps from the built-in
-chains back at their places.  Rules of other programs and other wraps are
-left as they are.  Applies run one at a time, and changes made while one
-runs are written by the next.
+declares (and so empties) and fills again only the chains of this wrap that
+need it: those changed since they were last written, and those the kernel
+lacks or holds with another number of rules (someone flushed or edited
+them).  The same transaction deletes the chains of this wrap it no longer
+has, and puts the jumps from the built-in chains back at their places if
+they are not there.  A table that needs nothing is not written.  A new
+manager (a restart) writes all of its chains once.  Rules of other
+programs and other wraps are left as they are.  Applies run one at a time,
+and changes made while one runs are written by the next.
 """
 
 import re
@@ -94,6 +98,8 @@ class IptablesTable:
     @ivar chains: the short names of the chains, in order of creation.
     @ivar rules: from short chain name to the L{list} of rules, each a
         L{tuple} of argument tokens.
+    @ivar dirty: the short names of the chains changed since they were
+        last written to the kernel.
     """
 
     def __init__(self, name, wrap):
@@ -101,6 +107,7 @@ class IptablesTable:
         self.wrap = wrap
         self.chains = []
         self.rules = {}
+        self.dirty = set()
         for chain in WRAPPED_BUILTINS[name] + STANDARD_CHAINS[name]:
             self.addChain(chain)
         if name == "nat":
@@ -112,19 +119,27 @@ class IptablesTable:
         """
         return f"{self.wrap}-{chain}"
 
+    def checkChainName(self, chain):
+        """
+        @raise IptablesError: if C{chain} is not a short chain name this
+            wrap can have (bad characters, or too long once prefixed).
+        """
+        if not isinstance(chain, str) or not _CHAIN.match(chain):
+            raise IptablesError(f"bad chain name {chain!r}")
+        if len(self.fullName(chain)) > MAX_CHAIN_NAME:
+            raise IptablesError(f"chain name {self.fullName(chain)!r} is too long")
+
     def addChain(self, chain):
         """
         Make the chain C{chain} (nothing if it exists).
 
         @raise IptablesError: for a bad or too long name.
         """
-        if not isinstance(chain, str) or not _CHAIN.match(chain):
-            raise IptablesError(f"bad chain name {chain!r}")
-        if len(self.fullName(chain)) > MAX_CHAIN_NAME:
-            raise IptablesError(f"chain name {self.fullName(chain)!r} is too long")
+        self.checkChainName(chain)
         if chain not in self.rules:
             self.chains.append(chain)
             self.rules[chain] = []
+            self.dirty.add(chain)
 
     def hasChain(self, chain):
         return chain in self.rules
@@ -138,15 +153,39 @@ class IptablesTable:
             return
         self.chains.remove(chain)
         del self.rules[chain]
+        self.dirty.discard(chain)
         target = "$" + chain
         for name, rules in self.rules.items():
-            self.rules[name] = [rule for rule in rules if target not in rule]
+            kept = [rule for rule in rules if target not in rule]
+            if len(kept) != len(rules):
+                self.rules[name] = kept
+                self.dirty.add(name)
 
     def emptyChain(self, chain):
         """
         Remove every rule of C{chain}.
         """
-        self._rulesOf(chain)[:] = []
+        rules = self._rulesOf(chain)
+        if rules:
+            rules[:] = []
+            self.dirty.add(chain)
+
+    def setRules(self, chain, rules):
+        """
+        Make C{chain} hold exactly C{rules} (a rule given twice is kept
+        once), in time linear in their number.
+
+        @param rules: an iterable of rules, each a sequence of tokens.
+        @return: C{True} if the chain changed.
+        @raise IptablesError: for a bad rule; the chain is then unchanged.
+        """
+        current = self._rulesOf(chain)
+        wanted = list(dict.fromkeys(self._checkRule(args) for args in rules))
+        if wanted == current:
+            return False
+        current[:] = wanted
+        self.dirty.add(chain)
+        return True
 
     def _rulesOf(self, chain):
         rules = self.rules.get(chain)
@@ -181,6 +220,7 @@ class IptablesTable:
             rules.insert(0, args)
         else:
             rules.append(args)
+        self.dirty.add(chain)
         return True
 
     def removeRule(self, chain, args):
@@ -193,6 +233,7 @@ class IptablesTable:
         args = tuple(args)
         if args in rules:
             rules.remove(args)
+            self.dirty.add(chain)
             return True
         return False
 
@@ -210,31 +251,53 @@ class IptablesTable:
             self.fullName(token[1:]) if token.startswith("$") else token for token in args
         )
 
-    def restoreLines(self, saved):
+    def restoreLines(self, saved, dirty=None):
         """
         The C{iptables-restore --noflush} input that makes the kernel's
-        table hold exactly this wrap's chains and rules.
+        table hold exactly this wrap's chains and rules, and writes only
+        what differs: it declares (empties) and fills the chains in
+        C{dirty} and those the kernel lacks or holds with another number
+        of rules, deletes this wrap's chains that are no longer wanted,
+        adds the shared chain's jump if it is missing, and moves the jumps
+        from each built-in chain back into place if one of them is not
+        there.
 
         @param saved: the table as C{iptables-save -t <table>} printed it
             (L{str}).
-        @return: a L{list} of lines (without newlines).
+        @param dirty: the short names of the chains to write whatever the
+            kernel holds; by default L{dirty}.
+        @return: a L{list} of lines (without newlines); empty if the
+            kernel holds the table as wanted already.
         """
+        if dirty is None:
+            dirty = self.dirty
         existing, savedRules = parseSave(saved)
+        savedByChain = {}
+        for line in savedRules:
+            savedByChain.setdefault(line.split(None, 2)[1], []).append(line)
         prefix = self.wrap + "-"
-        ours = [self.fullName(chain) for chain in self.chains]
+        ours = {self.fullName(chain) for chain in self.chains}
         stale = sorted(c for c in existing if c.startswith(prefix) and c not in ours)
-        lines = [f"*{self.name}"]
-        lines.extend(f":{chain} - [0:0]" for chain in ours)
+        write = [
+            chain
+            for chain in self.chains
+            if chain in dirty
+            or self.fullName(chain) not in existing
+            or len(savedByChain.get(self.fullName(chain), ())) != len(self.rules[chain])
+        ]
+        lines = []
+        lines.extend(f":{self.fullName(chain)} - [0:0]" for chain in write)
         lines.extend(f":{chain} - [0:0]" for chain in stale)
         shared = {"filter": FILTER_TOP, "nat": POSTROUTING_BOTTOM}[self.name]
         sharedTarget = self.fullName("local" if self.name == "filter" else "snat")
         if shared not in existing:
             lines.append(f":{shared} - [0:0]")
         sharedJump = f"-A {shared} -j {sharedTarget}"
-        if sharedJump not in savedRules:
+        if sharedJump not in savedByChain.get(shared, ()):
             lines.append(sharedJump)
         # Put the jumps from the built-in chains back where they belong:
-        # delete each one present (once per copy), then add them again.
+        # in each built-in chain where one is out of place, delete each
+        # one present (once per copy), then add them again.
         wanted = []
         for builtin in WRAPPED_BUILTINS[self.name]:
             wanted.append((builtin, self.fullName(builtin), "top"))
@@ -243,9 +306,11 @@ class IptablesTable:
             wanted.append(("OUTPUT", FILTER_TOP, "first"))
         else:
             wanted.append(("POSTROUTING", POSTROUTING_BOTTOM, "bottom"))
+        misplaced = _misplacedBuiltins(wanted, savedByChain)
+        wanted = [jump for jump in wanted if jump[0] in misplaced]
         for builtin, target, _ in wanted:
             jump = f"-A {builtin} -j {target}"
-            for _ in range(savedRules.count(jump)):
+            for _ in range(savedByChain.get(builtin, []).count(jump)):
                 lines.append(f"-D {builtin} -j {target}")
         for builtin, target, where in wanted:
             if where == "top":
@@ -255,12 +320,48 @@ class IptablesTable:
                 lines.append(f"-I {builtin} 1 -j {target}")
             elif where == "bottom":
                 lines.append(f"-A {builtin} -j {target}")
-        for chain in self.chains:
+        for chain in write:
+            full = self.fullName(chain)
             for args in self.rules[chain]:
-                lines.append(" ".join(("-A", self.fullName(chain)) + self.render(args)))
+                lines.append(" ".join(("-A", full) + self.render(args)))
         lines.extend(f"-X {chain}" for chain in stale)
-        lines.append("COMMIT")
-        return lines
+        if not lines:
+            return []
+        return [f"*{self.name}"] + lines + ["COMMIT"]
+
+
+#: A saved rule that only jumps to a chain of Nova's.
+_NOVA_JUMP = re.compile(r"^-A \S+ -j nova-\S+$")
+
+
+def _misplacedBuiltins(wanted, savedByChain):
+    """
+    @param wanted: C{(built-in chain, target, where)} for each jump a wrap
+        keeps in a built-in chain: C{where} is C{first} (the chain's first
+        rule), C{top} (before any rule but Nova's jumps) or C{bottom} (the
+        last rule).
+    @param savedByChain: from chain name to its saved C{-A} lines, in
+        order.
+    @return: the L{set} of the built-in chains where one of these jumps is
+        missing, repeated or out of place.
+    """
+    misplaced = set()
+    for builtin, target, where in wanted:
+        rules = savedByChain.get(builtin, [])
+        jump = f"-A {builtin} -j {target}"
+        if rules.count(jump) != 1:
+            misplaced.add(builtin)
+            continue
+        index = rules.index(jump)
+        if where == "first":
+            inPlace = index == 0
+        elif where == "bottom":
+            inPlace = index == len(rules) - 1
+        else:
+            inPlace = all(_NOVA_JUMP.match(rule) for rule in rules[:index])
+        if not inPlace:
+            misplaced.add(builtin)
+    return misplaced
 
 
 def parseSave(text):
@@ -319,8 +420,8 @@ class IptablesManager:
 
     def apply(self):
         """
-        Write the chains to the kernel.  Calls made while an apply runs
-        share the next one.
+        Write to the kernel what it lacks of the chains (see the module
+        docstring).  Calls made while an apply runs share the next one.
 
         @return: L{Deferred} firing with C{None} once an apply that
             started after this call finished; failing with
@@ -371,10 +472,20 @@ class IptablesManager:
         out, _ = await runChecked(
             self.runner, ["iptables-save", "-t", name], timeout=self.timeout
         )
-        lines = table.restoreLines(out.decode("utf-8", "replace"))
-        await runChecked(
-            self.runner,
-            ["iptables-restore", "-w", "5", "--noflush"],
-            stdin=("\n".join(lines) + "\n").encode("ascii"),
-            timeout=self.timeout,
-        )
+        written = set(table.dirty)
+        lines = table.restoreLines(out.decode("utf-8", "replace"), written)
+        if not lines:
+            return
+        # Changes made while the write runs mark their chains again, for
+        # the next apply; a failed write leaves its chains to write.
+        table.dirty -= written
+        try:
+            await runChecked(
+                self.runner,
+                ["iptables-restore", "-w", "5", "--noflush"],
+                stdin=("\n".join(lines) + "\n").encode("ascii"),
+                timeout=self.timeout,
+            )
+        except BaseException:
+            table.dirty.update(chain for chain in written if table.hasChain(chain))
+            raise

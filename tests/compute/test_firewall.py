@@ -5,6 +5,7 @@ read from the database, and how the compute manager applies, refreshes and
 removes filters.
 """
 
+import attr
 from twisted.internet import task
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface.verify import verifyObject
@@ -17,6 +18,8 @@ from nova.compute.firewall import (
     IptablesFirewallDriver,
     NoopFirewallDriver,
     buildInstanceFilter,
+    buildInstanceFilters,
+    groupChain,
     ruleArguments,
 )
 from nova.compute.flags import FIREWALL_DRIVERS
@@ -71,6 +74,25 @@ class RuleArgumentTests(SynchronousTestCase):
             ("-s", "10.0.0.7/32", "-j", "ACCEPT"),
         )
         self.assertRaises(ValueError, ruleArguments, FilterRule("sctp", 1, 1, "0.0.0.0/0"))
+
+    def test_sourceGroup(self):
+        """
+        A rule whose source is a group matches protocol and ports only, and
+        jumps to the group's chain, named after the group's EC2 id.
+        """
+        self.assertEqual(groupChain(42), "sg-0000002a")
+        self.assertEqual(
+            ruleArguments(FilterRule("tcp", 5432, 5432, None, 42)),
+            ("-p", "tcp", "-m", "tcp", "--dport", "5432", "-j", "$sg-0000002a"),
+        )
+        self.assertEqual(
+            ruleArguments(FilterRule("icmp", 8, 0, None, 42)),
+            ("-p", "icmp", "-m", "icmp", "--icmp-type", "8/0", "-j", "$sg-0000002a"),
+        )
+        self.assertEqual(ruleArguments(FilterRule("-1", None, None, None, 1)), ("-j", "$sg-00000001"))
+        for bad in ("1 -j ACCEPT", -1, True, 1.5, None):
+            self.assertRaises((TypeError, ValueError), groupChain, bad)
+        self.assertRaises(ValueError, ruleArguments, FilterRule("tcp", 1, 1, "0.0.0.0/0", 42))
 
 
 class IptablesDriverTests(SynchronousTestCase):
@@ -199,6 +221,213 @@ class IptablesDriverTests(SynchronousTestCase):
         self.assertEqual(self.host.commands(), [])
         self.assertNotIn("inst-7", self.driver.iptables.filter.chains)
 
+    def restoreInputs(self):
+        """
+        @return: the input of each C{iptables-restore} run since the last
+            C{clear}, as text.
+        """
+        return [
+            stdin.decode()
+            for argv, stdin in zip(self.host.commands(), self.host.runner.stdins)
+            if argv[0] == "iptables-restore"
+        ]
+
+    def groupFilter(self, instanceId, address, members, groupId=5):
+        return InstanceFilter(
+            instanceId,
+            address,
+            rules=[
+                FilterRule("tcp", 5432, 5432, None, groupId),
+                FilterRule("icmp", -1, -1, None, groupId),
+                FilterRule("tcp", 22, 22, "192.0.2.0/24"),
+            ],
+            sourceGroups={groupId: members},
+        )
+
+    def test_sourceGroupChain(self):
+        """
+        A source group has one chain, accepting each member's address;
+        the instance's chain matches protocol and ports and jumps to it,
+        and traffic from others returns to the instance's next rules.
+        """
+        self.successResultOf(
+            self.driver.applyInstanceFilter(self.groupFilter(7, "10.0.0.7", ["10.0.0.3", "10.0.0.4"]))
+        )
+        self.assertEqual(
+            self.chain("inst-7"),
+            BASE
+            + [
+                "-p tcp -m tcp --dport 5432 -j nova-compute-sg-00000005",
+                "-p icmp -j nova-compute-sg-00000005",
+                "-s 192.0.2.0/24 -p tcp -m tcp --dport 22 -j ACCEPT",
+                "-j nova-compute-sg-fallback",
+            ],
+        )
+        self.assertEqual(self.chain("sg-00000005"), ["-s 10.0.0.3/32 -j ACCEPT", "-s 10.0.0.4/32 -j ACCEPT"])
+        # A second instance naming the group shares the chain.
+        self.successResultOf(
+            self.driver.applyInstanceFilter(self.groupFilter(8, "10.0.0.8", ["10.0.0.3", "10.0.0.4"]))
+        )
+        self.assertEqual(
+            [c for c in self.host.iptables.chains("filter") if c.startswith("nova-compute-sg-0")],
+            ["nova-compute-sg-00000005"],
+        )
+        # A group without live members: an empty chain, nothing accepted.
+        self.successResultOf(self.driver.applyInstanceFilter(self.groupFilter(9, "10.0.0.9", [], groupId=6)))
+        self.assertEqual(self.chain("sg-00000006"), [])
+        self.assertIn("-p tcp -m tcp --dport 5432 -j nova-compute-sg-00000006", self.chain("inst-9"))
+
+    def test_olderMembersDoNotOverwriteNewer(self):
+        """
+        A filter whose members were read before those the group's chain
+        holds (a spawn's, built before a refresh but applied after it)
+        writes its instance's chain but leaves the group's chain alone.
+        """
+        newer = attr.evolve(
+            self.groupFilter(7, "10.0.0.7", ["10.0.0.3", "10.0.0.4"]), membersReadAt=20.0
+        )
+        older = attr.evolve(self.groupFilter(8, "10.0.0.8", ["10.0.0.3"]), membersReadAt=10.0)
+        self.successResultOf(self.driver.applyInstanceFilter(newer))
+        self.successResultOf(self.driver.applyInstanceFilter(older))
+        self.assertEqual(self.chain("sg-00000005"), ["-s 10.0.0.3/32 -j ACCEPT", "-s 10.0.0.4/32 -j ACCEPT"])
+        self.assertIn("-p tcp -m tcp --dport 5432 -j nova-compute-sg-00000005", self.chain("inst-8"))
+        # Members read later are written.
+        latest = attr.evolve(self.groupFilter(8, "10.0.0.8", ["10.0.0.4"]), membersReadAt=30.0)
+        self.successResultOf(self.driver.applyInstanceFilter(latest))
+        self.assertEqual(self.chain("sg-00000005"), ["-s 10.0.0.4/32 -j ACCEPT"])
+
+    def test_membershipChangeWritesOnlyTheGroupChain(self):
+        """
+        When a group's members change, refreshing the filters of every
+        instance that names it writes the group's chain once and no
+        instance chain.
+        """
+        members = ["10.0.0.3", "10.0.0.4"]
+        for instanceId in range(10, 30):
+            self.successResultOf(
+                self.driver.applyInstanceFilter(self.groupFilter(instanceId, f"10.0.1.{instanceId}", members))
+            )
+        before = {
+            chain: self.host.iptables.rules("filter", chain)
+            for chain in self.host.iptables.chains("filter")
+            if chain.startswith("nova-compute-inst-")
+        }
+        self.host.clear()
+        grown = members + ["10.0.0.5"]
+        results = [
+            self.driver.applyInstanceFilter(self.groupFilter(instanceId, f"10.0.1.{instanceId}", grown))
+            for instanceId in range(10, 30)
+        ]
+        for d in results:
+            self.successResultOf(d)
+        self.assertEqual(
+            self.restoreInputs(),
+            [
+                "*filter\n"
+                ":nova-compute-sg-00000005 - [0:0]\n"
+                "-A nova-compute-sg-00000005 -s 10.0.0.3/32 -j ACCEPT\n"
+                "-A nova-compute-sg-00000005 -s 10.0.0.4/32 -j ACCEPT\n"
+                "-A nova-compute-sg-00000005 -s 10.0.0.5/32 -j ACCEPT\n"
+                "COMMIT\n"
+            ],
+        )
+        self.assertEqual(
+            self.chain("sg-00000005"),
+            ["-s 10.0.0.3/32 -j ACCEPT", "-s 10.0.0.4/32 -j ACCEPT", "-s 10.0.0.5/32 -j ACCEPT"],
+        )
+        for chain, rules in before.items():
+            self.assertEqual(self.host.iptables.rules("filter", chain), rules)
+        # The same members again: nothing is written.
+        self.host.clear()
+        self.successResultOf(self.driver.applyInstanceFilter(self.groupFilter(10, "10.0.1.10", grown)))
+        self.assertEqual(self.restoreInputs(), [])
+
+    def test_ruleChangeWritesOnlyTheInstanceChain(self):
+        self.successResultOf(self.driver.applyInstanceFilter(self.groupFilter(7, "10.0.0.7", ["10.0.0.3"])))
+        self.successResultOf(self.driver.applyInstanceFilter(self.groupFilter(8, "10.0.0.8", ["10.0.0.3"])))
+        self.host.clear()
+        changed = self.groupFilter(7, "10.0.0.7", ["10.0.0.3"])
+        changed = InstanceFilter(
+            7, "10.0.0.7", rules=changed.rules[:1], sourceGroups=changed.sourceGroups
+        )
+        self.successResultOf(self.driver.applyInstanceFilter(changed))
+        [restore] = self.restoreInputs()
+        self.assertEqual(
+            restore.splitlines(),
+            [
+                "*filter",
+                ":nova-compute-inst-7 - [0:0]",
+                "-A nova-compute-inst-7 -m conntrack --ctstate INVALID -j DROP",
+                "-A nova-compute-inst-7 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT",
+                "-A nova-compute-inst-7 -p tcp -m tcp --dport 5432 -j nova-compute-sg-00000005",
+                "-A nova-compute-inst-7 -j nova-compute-sg-fallback",
+                "COMMIT",
+            ],
+        )
+
+    def test_groupChainRemovedWhenUnused(self):
+        """
+        A group's chain stays while an instance of the host names the
+        group, and goes with the last one (its rules changed, or it was
+        removed).
+        """
+        self.successResultOf(self.driver.applyInstanceFilter(self.groupFilter(7, "10.0.0.7", ["10.0.0.3"])))
+        self.successResultOf(self.driver.applyInstanceFilter(self.groupFilter(8, "10.0.0.8", ["10.0.0.3"])))
+        self.successResultOf(
+            self.driver.applyInstanceFilter(self.groupFilter(9, "10.0.0.9", ["10.0.0.4"], groupId=6))
+        )
+        # 7 stops naming group 5; 8 still does.
+        self.successResultOf(self.driver.applyInstanceFilter(InstanceFilter(7, "10.0.0.7")))
+        self.assertIn("nova-compute-sg-00000005", self.host.iptables.chains("filter"))
+        self.successResultOf(self.driver.removeInstanceFilter(8))
+        chains = self.host.iptables.chains("filter")
+        self.assertNotIn("nova-compute-sg-00000005", chains)
+        self.assertNotIn("nova-compute-inst-8", chains)
+        self.assertIn("nova-compute-sg-00000006", chains)
+        # 9 moves from group 6 to group 5: 6 goes, 5 comes back.
+        self.successResultOf(self.driver.applyInstanceFilter(self.groupFilter(9, "10.0.0.9", ["10.0.0.3"])))
+        chains = self.host.iptables.chains("filter")
+        self.assertNotIn("nova-compute-sg-00000006", chains)
+        self.assertEqual(self.chain("sg-00000005"), ["-s 10.0.0.3/32 -j ACCEPT"])
+        self.assertEqual(self.driver.groupUsers, {"sg-00000005": {9}})
+        self.successResultOf(self.driver.removeInstanceFilter(9))
+        self.assertEqual(
+            sorted(c for c in self.host.iptables.chains("filter") if c.startswith("nova-compute-")),
+            ["nova-compute-FORWARD", "nova-compute-INPUT", "nova-compute-OUTPUT",
+             "nova-compute-inst-7", "nova-compute-local", "nova-compute-sg-fallback"],
+        )
+        self.assertEqual(self.driver.groupUsers, {})
+
+    def test_restartRemovesGroupChains(self):
+        self.successResultOf(self.driver.applyInstanceFilter(self.groupFilter(7, "10.0.0.7", ["10.0.0.3"])))
+        self.successResultOf(
+            self.driver.applyInstanceFilter(self.groupFilter(8, "10.0.0.8", ["10.0.0.4"], groupId=6))
+        )
+        restarted = IptablesFirewallDriver(self.host.runner)
+        self.successResultOf(restarted.initHost())
+        self.successResultOf(restarted.applyInstanceFilter(self.groupFilter(8, "10.0.0.8", ["10.0.0.4"], groupId=6)))
+        chains = self.host.iptables.chains("filter")
+        self.assertNotIn("nova-compute-sg-00000005", chains)
+        self.assertNotIn("nova-compute-inst-7", chains)
+        self.assertEqual(self.chain("sg-00000006"), ["-s 10.0.0.4/32 -j ACCEPT"])
+
+    def test_badSourceGroup(self):
+        """
+        A filter naming a group without its members, or with a bad member
+        address, is refused before anything changes.
+        """
+        self.host.clear()
+        for bad in (
+            InstanceFilter(7, "10.0.0.5", rules=[FilterRule("tcp", 1, 2, None, 5)]),
+            self.groupFilter(7, "10.0.0.5", ["10.0.0.3 -j ACCEPT"]),
+            self.groupFilter(7, "10.0.0.5", ["10.0.0.3"], groupId=2**60),
+        ):
+            self.failureResultOf(self.driver.applyInstanceFilter(bad), NetworkDriverError)
+        self.assertEqual(self.host.commands(), [])
+        self.assertEqual(
+            [c for c in self.driver.iptables.filter.chains if c.startswith(("inst-", "sg-0"))], []
+        )
+
 
 class DatabaseMixin:
     def setUp(self):
@@ -268,10 +497,10 @@ class BuildFilterTests(DatabaseMixin, SynchronousTestCase):
                 "10.0.0.1",
                 "10.0.0.0/24",
                 (
-                    FilterRule("tcp", 5432, 5432, "10.0.0.5/32"),
-                    FilterRule("tcp", 5432, 5432, "10.0.0.6/32"),
+                    FilterRule("tcp", 5432, 5432, None, web.id),
                     FilterRule("icmp", -1, -1, "10.0.0.0/8"),
                 ),
+                {web.id: ("10.0.0.5", "10.0.0.6")},
             ),
         )
 
@@ -285,10 +514,36 @@ class BuildFilterTests(DatabaseMixin, SynchronousTestCase):
         self.join(self.groups, a)
         self.join(self.groups, b)
         built = self.successResultOf(buildInstanceFilter(self.db, self.config, a))
-        self.assertEqual(
-            built.rules,
-            (FilterRule("-1", None, None, "10.0.0.5/32"), FilterRule("-1", None, None, "10.0.0.6/32")),
-        )
+        self.assertEqual(built.rules, (FilterRule("-1", None, None, None, self.groups.id),))
+        self.assertEqual(built.sourceGroups, ((self.groups.id, ("10.0.0.5", "10.0.0.6")),))
+
+    def test_membersReadOnceAndShared(self):
+        """
+        The filters of many instances naming one source group read its
+        members once, and share them.
+        """
+        web = self.group("web")
+        db = self.group("db")
+        self.rules(db, RuleSpec("tcp", 5432, 5432, groupId=web.id))
+        for n in range(3, 9):
+            self.join(web, self.instance(f"10.0.0.{n}"))
+        backs = [self.instance(f"10.0.1.{n}") for n in range(2, 12)]
+        for back in backs:
+            self.join(db, back)
+        reads = []
+        original = self.db.securityGroups.memberAddresses
+
+        def memberAddresses(groupIds):
+            reads.append(list(groupIds))
+            return original(groupIds)
+
+        self.db.securityGroups.memberAddresses = memberAddresses
+        filters = self.successResultOf(buildInstanceFilters(self.db, self.config, backs))
+        self.assertEqual(reads, [[web.id]])
+        self.assertEqual(len(filters), 10)
+        members = {f.sourceGroups[0][1] for f in filters}
+        self.assertEqual(members, {tuple(f"10.0.0.{n}" for n in range(3, 9))})
+        self.assertEqual(len({id(f.sourceGroups[0][1]) for f in filters}), 1)
 
     def test_noAddress(self):
         self.assertIsNone(
@@ -421,3 +676,83 @@ class ManagerFirewallTests(DatabaseMixin, SynchronousTestCase):
         self.successResultOf(self.manager.initHost())
         self.assertTrue(self.firewall.initialised)
         self.assertEqual(list(self.firewall.filters), [here.id])
+
+
+class ManagerIptablesTests(DatabaseMixin, SynchronousTestCase):
+    """
+    The compute manager with the iptables driver on a pretend host: what a
+    security group change writes to the kernel.
+    """
+
+    def setUp(self):
+        DatabaseMixin.setUp(self)
+        self.host = FakeHost(self.mktemp())
+        self.firewall = IptablesFirewallDriver(self.host.runner)
+        self.manager = ComputeManager(
+            self.config, self.db, self.rpc, self.clock, FakeVirtDriver(), FakeNetworkClient(), self.firewall
+        )
+        self.successResultOf(self.firewall.initHost())
+        self.web = self.group("web")
+        self.back = self.group("back")
+        self.rules(self.back, RuleSpec("tcp", 5432, 5432, groupId=self.web.id))
+        self.fronts = [self.instance(f"10.0.0.{n}", host="h2") for n in (3, 4)]
+        for front in self.fronts:
+            self.join(self.web, front)
+        self.backs = [self.instance(f"10.0.1.{n}") for n in range(2, 12)]
+        for back in self.backs:
+            self.join(self.back, back)
+        self.successResultOf(self.manager.refreshSecurityGroup(ALICE, securityGroupId=self.back.id))
+        self.webChain = f"nova-compute-{groupChain(self.web.id)}"
+
+    def restoreInputs(self):
+        return [
+            stdin.decode()
+            for argv, stdin in zip(self.host.commands(), self.host.runner.stdins)
+            if argv[0] == "iptables-restore"
+        ]
+
+    def test_membershipChange(self):
+        """
+        A new member of the source group (on another host) changes the
+        group's chain only, written once for the host's ten instances.
+        """
+        self.assertEqual(self.host.iptables.rules("filter", self.webChain), [
+            "-s 10.0.0.3/32 -j ACCEPT", "-s 10.0.0.4/32 -j ACCEPT",
+        ])
+        for back in self.backs:
+            self.assertIn(
+                f"-p tcp -m tcp --dport 5432 -j {self.webChain}",
+                self.host.iptables.rules("filter", f"nova-compute-inst-{back.id}"),
+            )
+        self.host.clear()
+        newcomer = self.instance("10.0.0.5", host="h2")
+        self.join(self.web, newcomer)
+        for groupId in (self.web.id, self.back.id):
+            self.successResultOf(self.manager.refreshSecurityGroup(ALICE, securityGroupId=groupId))
+        self.assertEqual(
+            self.restoreInputs(),
+            [
+                f"*filter\n:{self.webChain} - [0:0]\n"
+                f"-A {self.webChain} -s 10.0.0.3/32 -j ACCEPT\n"
+                f"-A {self.webChain} -s 10.0.0.4/32 -j ACCEPT\n"
+                f"-A {self.webChain} -s 10.0.0.5/32 -j ACCEPT\n"
+                "COMMIT\n"
+            ],
+        )
+
+    def test_ruleRevokedRemovesGroupChain(self):
+        """
+        Once no rule of the host's instances names the group, its chain
+        goes.
+        """
+        self.assertIn(self.webChain, self.host.iptables.chains("filter"))
+        self.successResultOf(
+            self.db.securityGroups.removeRules(self.back.id, [RuleSpec("tcp", 5432, 5432, groupId=self.web.id)])
+        )
+        self.successResultOf(self.manager.refreshSecurityGroup(ALICE, securityGroupId=self.back.id))
+        self.assertNotIn(self.webChain, self.host.iptables.chains("filter"))
+        for back in self.backs:
+            self.assertNotIn(
+                self.webChain,
+                " ".join(self.host.iptables.rules("filter", f"nova-compute-inst-{back.id}")),
+            )

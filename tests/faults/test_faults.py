@@ -3,11 +3,14 @@ The fault suite: Nova's daemons as separate processes (nova-objectstore,
 nova-network, nova-scheduler, nova-compute, nova-api) over a private
 RabbitMQ node and a private PostgreSQL cluster that each test starts on
 ports of its own.  A bounded load of RunInstances requests (each with its
-own client token) goes through boto3 while the test restarts or kills one
-thing: the broker, the database, the scheduler or the compute host.
+own client token), every fourth of them a TerminateInstances of an earlier
+one's instance, goes through boto3 while the test restarts or kills one
+thing: the broker, the database, the scheduler or the compute host.  One
+more kills the object store in the middle of an upload.
 
 Each test asserts that every request answered 200 reaches its final state
-(C{running}), that nothing is duplicated (one instance per accepted token),
+(C{running}, or C{terminated} for an instance whose termination was
+answered 200), that nothing is duplicated (one instance per accepted token),
 and that every failure was a clear EC2 error (C{Unavailable}, never an
 C{InternalError} or a dropped connection); a request that failed is sent
 again with its token once the fault is over and must then succeed.  The
@@ -21,11 +24,13 @@ These tests need RabbitMQ's and PostgreSQL's server packages; they skip on
 a machine without them unless C{NOVA_TEST_REQUIRE_SERVICES=1}.
 """
 
+import http.client
 import os
 import shutil
 import tempfile
 import threading
 import time
+import urllib.parse
 import uuid
 
 import boto3
@@ -84,9 +89,14 @@ class Load:
     """
     The requests of one test and what became of them.
 
-    @ivar results: per request, in order: C{(token, outcome, detail)} with
-        outcome C{ok} (detail: the instance ids), C{clear} or C{unclear}
-        (detail: the error).
+    Every fourth request is a TerminateInstances of the instance the
+    request three before launched (when that one was accepted).
+
+    @ivar results: per RunInstances request, in order: C{(token, outcome,
+        detail)} with outcome C{ok} (detail: the instance ids), C{clear} or
+        C{unclear} (detail: the error).
+    @ivar terminations: per TerminateInstances request, in order:
+        C{(instance id, outcome, detail)}.
     """
 
     def __init__(self, ec2, imageId, count, prefix):
@@ -95,6 +105,8 @@ class Load:
         self.tokens = [f"{prefix}-{n}" for n in range(count)]
         self.results = []
         self.retried = []
+        self.terminations = []
+        self.terminationsRetried = []
         self.paused = False
         self.resume = threading.Event()
 
@@ -115,6 +127,17 @@ class Load:
             return (token, "unclear", f"{type(e).__name__}: {e}")
         return (token, "ok", [i["InstanceId"] for i in answer["Instances"]])
 
+    def terminate(self, instanceId):
+        try:
+            self.ec2.terminate_instances(InstanceIds=[instanceId])
+        except ClientError as e:
+            code = e.response["Error"]["Code"]
+            outcome = "clear" if code in CLEAR_ERRORS else "unclear"
+            return (instanceId, outcome, f"{code}: {e.response['Error']['Message']}")
+        except BotoCoreError as e:
+            return (instanceId, "unclear", f"{type(e).__name__}: {e}")
+        return (instanceId, "ok", None)
+
     def run(self, pauseAt):
         """
         Send every request, one after the other (blocking); before request
@@ -125,14 +148,40 @@ class Load:
                 self.paused = True
                 self.resume.wait(300)
             self.results.append(self.launch(token))
+            if index % 4 == 3:
+                _, outcome, detail = self.results[index - 3]
+                if outcome == "ok":
+                    self.terminations.append(self.terminate(detail[0]))
 
     def retryFailed(self):
         """
-        Send the failed requests again with their tokens (blocking).
+        Send the failed requests again (launches with their tokens;
+        blocking).
         """
         for token, outcome, _ in list(self.results):
             if outcome != "ok":
                 self.retried.append(self.launch(token))
+        for instanceId, outcome, _ in list(self.terminations):
+            if outcome != "ok":
+                self.terminationsRetried.append(self.terminate(instanceId))
+
+    def terminated(self):
+        """
+        @return: the ids of the instances whose termination was answered
+            200, first or on its retry.
+        """
+        return {
+            instanceId
+            for instanceId, outcome, _ in self.terminations + self.terminationsRetried
+            if outcome == "ok"
+        }
+
+    def answers(self):
+        """
+        @return: every request's C{(key, outcome, detail)}, launches and
+            terminations, first tries and retries.
+        """
+        return self.results + self.retried + self.terminations + self.terminationsRetried
 
     def accepted(self):
         """
@@ -188,7 +237,8 @@ class FaultTests(TestCase):
             "--stuck_work_timeout=15",
             f"--drain_timeout={DRAIN_TIMEOUT}",
         ]
-        keys = yield deferToThread(self.prepareCloud)
+        self.base = base
+        self.keys = keys = yield deferToThread(self.prepareCloud)
         self.daemons = {}
         for name, plugin, host in (
             ("objectstore", "nova-objectstore", "store"),
@@ -319,15 +369,20 @@ class FaultTests(TestCase):
         """
         accepted = load.accepted()
         expected = {i for ids in accepted.values() for i in ids}
+        terminated = load.terminated()
 
-        def final(state):
+        def final(instanceId, state):
             name, reason = state
-            return name == "running"
+            return name == ("terminated" if instanceId in terminated else "running")
 
         def settledOrVanished(instanceId, state):
-            if final(state):
+            if final(instanceId, state):
                 return True
-            return instanceId in vanished and "vanished" in (state[1] or "")
+            return (
+                instanceId in vanished
+                and instanceId not in terminated
+                and "vanished" in (state[1] or "")
+            )
 
         def settled():
             found = self.instanceStates()
@@ -343,17 +398,22 @@ class FaultTests(TestCase):
         )
         lost = sorted(set(expected) - set(reached))
         duplicated = len(found) - len(expected)
-        unclear = [r for r in load.results + load.retried if r[1] == "unclear"]
-        answered = sum(1 for r in load.results if r[1] == "ok")
+        answers = load.answers()
+        unclear = [r for r in answers if r[1] == "unclear"]
+        firstTries = load.results + load.terminations
         numbers = {
-            "sent": len(load.results) + len(load.retried),
-            "answered200": answered,
-            "retriedOk": sum(1 for r in load.retried if r[1] == "ok"),
-            "clearErrors": sum(1 for r in load.results + load.retried if r[1] == "clear"),
+            "sent": len(answers),
+            "terminationsSent": len(load.terminations) + len(load.terminationsRetried),
+            "answered200": sum(1 for r in firstTries if r[1] == "ok"),
+            "retriedOk": sum(
+                1 for r in load.retried + load.terminationsRetried if r[1] == "ok"
+            ),
+            "clearErrors": sum(1 for r in answers if r[1] == "clear"),
             "unclearErrors": len(unclear),
             "finalReached": len(reached),
+            "terminatedReached": sum(1 for i in reached if i in terminated),
             "vanishedWithHypervisor": sum(
-                1 for i in reached if not final(found.get(i, ("", None)))
+                1 for i in reached if not final(i, found.get(i, ("", None)))
             ),
             "lost": len(lost),
             "duplicated": duplicated,
@@ -365,6 +425,12 @@ class FaultTests(TestCase):
         self.assertEqual(duplicated, 0, found)
         self.assertEqual(unclear, [])
         self.assertEqual(len(accepted), LOAD, load.results + load.retried)
+        # Every termination sent was answered 200, first or on its retry.
+        self.assertEqual(
+            {instanceId for instanceId, _, _ in load.terminations},
+            terminated,
+            load.terminations + load.terminationsRetried,
+        )
         return numbers
 
     def restart(self, name, plugin, host):
@@ -395,14 +461,16 @@ class FaultTests(TestCase):
     @defer.inlineCallbacks
     def test_databaseRestart(self):
         """
-        PostgreSQL crashes and comes back mid-load.
+        PostgreSQL crashes and comes back mid-load: requests during the
+        outage fail with C{Unavailable}; nothing accepted is lost.
         """
 
-        yield self.underFault(
+        numbers = yield self.underFault(
             "database",
             lambda: deferToThread(self.postgres.stop, "immediate"),
             lambda: deferToThread(self.postgres.start),
         )
+        self.assertGreater(numbers["clearErrors"], 0)
 
     @defer.inlineCallbacks
     def test_schedulerKilled(self):
@@ -432,6 +500,61 @@ class FaultTests(TestCase):
             lambda: self.restart("compute", "nova-compute", "c1"),
             vanishing=True,
         )
+
+    @defer.inlineCallbacks
+    def test_objectstoreKilled(self):
+        """
+        nova-objectstore is killed while an upload is half sent: after the
+        restart the object does not exist (no partial object is ever
+        visible), the bucket and the objects stored before are intact, and
+        the upload sent again succeeds.
+        """
+        s3 = self.client("s3", self.keys)
+        body = os.urandom(4 * 1024 * 1024)
+        yield deferToThread(s3.put_object, Bucket="images", Key="before", Body=b"kept")
+        url = yield deferToThread(
+            s3.generate_presigned_url,
+            "put_object",
+            Params={"Bucket": "images", "Key": "big"},
+            ExpiresIn=600,
+        )
+        parts = urllib.parse.urlsplit(url)
+        connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+        self.addCleanup(connection.close)
+        connection.putrequest("PUT", f"{parts.path}?{parts.query}")
+        connection.putheader("Content-Length", str(len(body)))
+        connection.endheaders()
+        connection.send(body[: len(body) // 2])
+        # The first half has reached the server's staging file.
+        staging = os.path.join(self.base, "state", "buckets", ".staging")
+        yield pollInThread(
+            lambda: any(
+                os.path.getsize(os.path.join(staging, name)) > 0 for name in os.listdir(staging)
+            ),
+            60,
+        )
+        self.daemons["objectstore"].kill()
+        connection.close()
+        yield self.restart("objectstore", "nova-objectstore", "store")
+
+        def afterRestart():
+            try:
+                s3.head_object(Bucket="images", Key="big")
+            except ClientError as e:
+                return e.response["Error"]["Code"]
+            return "found"
+
+        self.assertEqual((yield deferToThread(afterRestart)), "404")
+        listed = yield deferToThread(s3.list_objects_v2, Bucket="images")
+        self.assertEqual(
+            sorted(o["Key"] for o in listed.get("Contents", [])), ["before", "disk.img"]
+        )
+        kept = yield deferToThread(s3.get_object, Bucket="images", Key="before")
+        self.assertEqual(kept["Body"].read(), b"kept")
+        yield deferToThread(s3.put_object, Bucket="images", Key="big", Body=body)
+        got = yield deferToThread(s3.get_object, Bucket="images", Key="big")
+        self.assertEqual(got["Body"].read(), body)
+        print("fault suite [objectstore]: the half-sent upload left no object; sent again, it was stored")
 
     @defer.inlineCallbacks
     def test_computeStoppedDrains(self):

@@ -94,8 +94,9 @@ class TableTests(SynchronousTestCase):
 
     def test_restoreLinesAgain(self):
         """
-        With its chains present, a wrap flushes them by declaring them,
-        moves its jumps back into place, removes its stale chains, and
+        With its chains present, a new wrap (a restart) flushes them all by
+        declaring them, moves its jumps back into place in the built-in
+        chains where one is out of place, removes its stale chains, and
         leaves the shared chain's other jumps and everyone else's rules
         alone.
         """
@@ -136,20 +137,114 @@ class TableTests(SynchronousTestCase):
                 ":nova-compute-OUTPUT - [0:0]",
                 ":nova-compute-local - [0:0]",
                 ":nova-compute-inst-9 - [0:0]",
-                "-D INPUT -j nova-compute-INPUT",
                 "-D FORWARD -j nova-compute-FORWARD",
-                "-D OUTPUT -j nova-compute-OUTPUT",
                 "-D FORWARD -j nova-filter-top",
-                "-D OUTPUT -j nova-filter-top",
-                "-I INPUT 1 -j nova-compute-INPUT",
                 "-I FORWARD 1 -j nova-compute-FORWARD",
-                "-I OUTPUT 1 -j nova-compute-OUTPUT",
                 "-I FORWARD 1 -j nova-filter-top",
-                "-I OUTPUT 1 -j nova-filter-top",
                 "-X nova-compute-inst-9",
                 "COMMIT",
             ],
         )
+
+    def test_restoreLinesOnlyWhatDiffers(self):
+        """
+        Once written, a table writes again only the chains changed since
+        (or that the kernel holds with another number of rules), and
+        nothing at all when the kernel holds what it wants.
+        """
+        table = IptablesTable("filter", "w")
+        table.addChain("a")
+        table.addChain("b")
+        table.addRule("a", ("-s", "10.0.0.1/32", "-j", "ACCEPT"))
+        table.addRule("b", ("-s", "10.0.0.2/32", "-j", "ACCEPT"))
+        table.addRule("local", ("-j", "$a"))
+        saved = "\n".join(
+            [
+                "*filter",
+                ":INPUT ACCEPT [0:0]",
+                ":FORWARD ACCEPT [0:0]",
+                ":OUTPUT ACCEPT [0:0]",
+                ":nova-filter-top - [0:0]",
+                ":w-FORWARD - [0:0]",
+                ":w-INPUT - [0:0]",
+                ":w-OUTPUT - [0:0]",
+                ":w-a - [0:0]",
+                ":w-b - [0:0]",
+                ":w-local - [0:0]",
+                "-A INPUT -j w-INPUT",
+                "-A FORWARD -j nova-filter-top",
+                "-A FORWARD -j w-FORWARD",
+                "-A FORWARD -j ACCEPT",
+                "-A OUTPUT -j nova-filter-top",
+                "-A OUTPUT -j w-OUTPUT",
+                "-A nova-filter-top -j w-local",
+                "-A w-a -s 10.0.0.1/32 -j ACCEPT",
+                "-A w-b -s 10.0.0.2/32 -j ACCEPT",
+                "-A w-local -j w-a",
+                "COMMIT",
+            ]
+        )
+        table.dirty.clear()
+        self.assertEqual(table.restoreLines(saved), [])
+        table.setRules("b", [("-s", "10.0.0.2/32", "-j", "ACCEPT"), ("-s", "10.0.0.3/32", "-j", "ACCEPT")])
+        self.assertEqual(table.dirty, {"b"})
+        self.assertEqual(
+            table.restoreLines(saved),
+            [
+                "*filter",
+                ":w-b - [0:0]",
+                "-A w-b -s 10.0.0.2/32 -j ACCEPT",
+                "-A w-b -s 10.0.0.3/32 -j ACCEPT",
+                "COMMIT",
+            ],
+        )
+        table.setRules("b", [("-s", "10.0.0.2/32", "-j", "ACCEPT")])
+        table.dirty.clear()
+        # Someone flushed w-a: it is written although it did not change.
+        flushed = saved.replace("-A w-a -s 10.0.0.1/32 -j ACCEPT\n", "")
+        self.assertEqual(
+            table.restoreLines(flushed, dirty=set()),
+            ["*filter", ":w-a - [0:0]", "-A w-a -s 10.0.0.1/32 -j ACCEPT", "COMMIT"],
+        )
+        # Another program put a rule before ours in INPUT: only INPUT's
+        # jump moves.
+        pushed = saved.replace("-A INPUT -j w-INPUT", "-A INPUT -j DROP\n-A INPUT -j w-INPUT")
+        self.assertEqual(
+            table.restoreLines(pushed, dirty=set()),
+            ["*filter", "-D INPUT -j w-INPUT", "-I INPUT 1 -j w-INPUT", "COMMIT"],
+        )
+
+    def test_dirtyChains(self):
+        """
+        Every change marks the chains it changes, and only those.
+        """
+        table = IptablesTable("filter", "w")
+        self.assertEqual(table.dirty, {"INPUT", "FORWARD", "OUTPUT", "local"})
+        table.dirty.clear()
+        table.addChain("a")
+        table.addChain("b")
+        self.assertEqual(table.dirty, {"a", "b"})
+        table.dirty.clear()
+        self.assertTrue(table.addRule("a", ("-j", "ACCEPT")))
+        self.assertFalse(table.addRule("a", ("-j", "ACCEPT")))
+        table.addRule("local", ("-j", "$a"))
+        table.addRule("b", ("-j", "DROP"))
+        self.assertEqual(table.dirty, {"a", "local", "b"})
+        table.dirty.clear()
+        self.assertFalse(table.setRules("a", [("-j", "ACCEPT")]))
+        self.assertFalse(table.removeRule("a", ("-j", "DROP")))
+        table.emptyChain("INPUT")
+        self.assertEqual(table.dirty, set())
+        self.assertTrue(table.setRules("a", [("-j", "DROP"), ("-j", "ACCEPT"), ("-j", "DROP")]))
+        self.assertEqual(table.rulesOf("a"), [("-j", "DROP"), ("-j", "ACCEPT")])
+        self.assertRaises(IptablesError, table.setRules, "a", [("-j", "$nochain")])
+        self.assertEqual(table.rulesOf("a"), [("-j", "DROP"), ("-j", "ACCEPT")])
+        table.dirty.clear()
+        table.removeChain("a")
+        self.assertEqual(table.dirty, {"local"})
+        table.dirty.clear()
+        table.removeChain("b")
+        self.assertEqual(table.dirty, set())
 
     def test_natBottom(self):
         table = IptablesTable("nat", "nova-network")
@@ -196,6 +291,81 @@ class ManagerTests(SynchronousTestCase):
         before = copy.deepcopy(self.host.iptables.tables)
         self.successResultOf(self.manager.apply())
         self.assertEqual(self.host.iptables.tables, before)
+
+    def test_applyWritesOnlyChanges(self):
+        """
+        After the first apply, an apply writes only the chains that
+        changed, and a table with no change is only read.
+        """
+        self.manager.filter.addChain("a")
+        self.manager.filter.addChain("b")
+        self.manager.filter.addRule("a", ("-s", "10.0.0.1/32", "-j", "ACCEPT"))
+        self.manager.filter.addRule("FORWARD", ("-j", "$a"))
+        self.successResultOf(self.manager.apply())
+        self.host.clear()
+        self.manager.filter.setRules("b", [("-s", "10.0.0.2/32", "-j", "ACCEPT")])
+        self.successResultOf(self.manager.apply())
+        self.assertEqual(
+            self.host.commands(),
+            [
+                ("iptables-save", "-t", "filter"),
+                ("iptables-restore", "-w", "5", "--noflush"),
+                ("iptables-save", "-t", "nat"),
+            ],
+        )
+        [stdin] = [stdin for stdin in self.host.runner.stdins if stdin is not None]
+        self.assertEqual(
+            stdin.decode(),
+            "*filter\n:nova-network-b - [0:0]\n-A nova-network-b -s 10.0.0.2/32 -j ACCEPT\nCOMMIT\n",
+        )
+        self.assertEqual(self.host.iptables.rules("filter", "nova-network-a"), ["-s 10.0.0.1/32 -j ACCEPT"])
+        self.assertEqual(self.host.iptables.rules("filter", "nova-network-b"), ["-s 10.0.0.2/32 -j ACCEPT"])
+        self.host.clear()
+        self.successResultOf(self.manager.apply())
+        self.assertEqual(
+            self.host.commands(), [("iptables-save", "-t", "filter"), ("iptables-save", "-t", "nat")]
+        )
+        self.assertEqual(self.manager.applied, 3)
+
+    def test_applyRepairsTheKernel(self):
+        """
+        A chain of ours that someone flushed, or a jump someone deleted, is
+        written again by the next apply, though nothing changed in memory.
+        """
+        self.manager.filter.addRule("FORWARD", ("-i", "br100", "-j", "ACCEPT"))
+        self.successResultOf(self.manager.apply())
+        reference = copy.deepcopy(self.host.iptables.tables)
+        ipt = self.host.iptables
+        ipt.tables["filter"]["nova-network-FORWARD"] = []
+        ipt.tables["filter"]["FORWARD"].remove("-j nova-filter-top")
+        ipt.tables["nat"]["POSTROUTING"].append("-j MASQUERADE")
+        self.successResultOf(self.manager.apply())
+        reference["nat"]["POSTROUTING"].insert(1, "-j MASQUERADE")
+        self.assertEqual(ipt.tables, reference)
+
+    def test_failedWriteIsWrittenNext(self):
+        """
+        The chains a failed write carried are written by the next apply.
+        """
+        self.successResultOf(self.manager.apply())
+        self.manager.filter.addRule("FORWARD", ("-i", "br100", "-j", "ACCEPT"))
+        runner = self.host.runner
+        original = runner.run
+
+        def run(argv, stdin=None, timeout=None):
+            if argv[0] == "iptables-restore":
+                return original(["false"], stdin=stdin, timeout=timeout)
+            return original(argv, stdin=stdin, timeout=timeout)
+
+        runner.respond(("false",), err=b"iptables-restore: line 2 failed", code=1)
+        runner.run = run
+        self.failureResultOf(self.manager.apply(), IptablesError)
+        self.assertEqual(self.manager.filter.dirty, {"FORWARD"})
+        self.assertEqual(self.host.iptables.rules("filter", "nova-network-FORWARD"), [])
+        runner.run = original
+        self.successResultOf(self.manager.apply())
+        self.assertEqual(self.host.iptables.rules("filter", "nova-network-FORWARD"), ["-i br100 -j ACCEPT"])
+        self.assertEqual(self.manager.filter.dirty, set())
 
     def test_restartConverges(self):
         """

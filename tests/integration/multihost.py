@@ -2,7 +2,8 @@
 Three Nova hosts on one machine, each its own network namespace: a
 controller and two compute hosts running the real daemons over RabbitMQ
 and PostgreSQL, with libvirt QEMU guests, the linux_net driver in FlatDHCP
-mode and the iptables firewall.  Integration tests use L{MultiHost}; people
+mode, the iptables firewall and volumes exported over iSCSI by the
+controller's tgtd.  Integration tests use L{MultiHost}; people
 try it with C{tools/multihost.sh up|down} (C{python -m
 tests.integration.multihost}), and docs/multihost.md walks through it.
 
@@ -30,6 +31,19 @@ cable to the other hosts.  Each compute host names its guests with its own
 C{--instance_name_template}, so that one host's start-up reconciliation
 never takes the other's guests (they share one libvirtd) for orphans.
 
+Volumes: nova-volume on the controller keeps raw files under its state
+(the file volume driver; LVM needs the kernel's device-mapper) and exports
+each as an iSCSI target (C{--volume_export=iscsi}) of the controller's own
+tgtd, whose portal is C{mgmt0}'s address (port 3260 of the controller's
+namespace).  That tgtd and the controller's daemons see the directory
+C{BASE/ctl-tgtd} as C{/var/run/tgtd} (a bind mount in the mount namespace
+each C{ip netns exec} makes), so C{tgtadm} with its default control
+socket reaches the controller's tgtd, never the machine's.  The guests'
+iSCSI initiator is QEMU's own, so the sessions come from the root
+namespace, where libvirtd runs QEMU, over the management bridge
+(C{10.N.1.254}), as a compute machine's QEMU would over its management
+NIC.
+
 In C{vxlan} mode (vlan mode, C{--vlan_backend=vxlan}) there is no C{fl0}
 and the controller has no C{eth1}: nova-network and nova-compute put the
 project network's bridge C{brVLAN} on a VXLAN C{vxlanVLAN} over C{mgmt0},
@@ -45,6 +59,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 import uuid
 
 from tests.util import workerPort
@@ -58,6 +73,10 @@ OUTSIDE = "192.0.2.100"
 #: address of the root namespace.
 RABBIT_PORT = workerPort(18701)
 POSTGRES_PORT = workerPort(18702)
+#: The TCP port of the controller's iSCSI portal (its own namespace).
+ISCSI_PORT = 3260
+#: Where tgtadm and tgtd find tgtd's control socket.
+TGT_RUN = "/var/run/tgtd"
 #: The controller's daemons, in start order.
 CONTROLLER_DAEMONS = (
     "nova-network",
@@ -180,6 +199,39 @@ class MultiHost:
     def hosts(self):
         return (CONTROLLER,) + COMPUTES
 
+    def tgtDirectory(self):
+        """
+        @return: the directory that the controller's tgtd and daemons see
+            as C{/var/run/tgtd} (where tgtd's control socket is).
+        """
+        return os.path.join(self.base, "ctl-tgtd")
+
+    def portal(self):
+        """
+        @return: C{address:port} of the controller's iSCSI portal.
+        """
+        return f"{self.mgmtAddress(CONTROLLER)}:{ISCSI_PORT}"
+
+    def targetPrefix(self):
+        """
+        @return: the prefix of the IQNs of this run's volumes.
+        """
+        return f"iqn.2010-10.org.openstack.mh{self.tag}:"
+
+    def hostPrefix(self, host):
+        """
+        @return: the command that runs a command on C{host}: C{ip netns
+            exec} into its namespace and, on the controller, with
+            L{tgtDirectory} bound on C{/var/run/tgtd} (it must exec the
+            command, so that signals reach it).
+        """
+        prefix = ("ip", "netns", "exec", self.namespace(host))
+        if host != CONTROLLER:
+            return prefix
+        return prefix + (
+            "sh", "-c", f'mount --bind "$0" {TGT_RUN} && exec "$@"', self.tgtDirectory(),
+        )
+
     def ownsLink(self, name):
         """
         @return: whether the root-namespace link C{name} is this run's.
@@ -193,6 +245,53 @@ class MultiHost:
 
     def inNs(self, host, *argv, check=True):
         return run("ip", "netns", "exec", self.namespace(host), *argv, check=check).stdout
+
+    def tgtadm(self, *argv, check=True):
+        """
+        Run C{tgtadm --lld iscsi ARGV} against the controller's tgtd.
+
+        @return: the L{subprocess.CompletedProcess}.
+        """
+        return run(*self.hostPrefix(CONTROLLER), "tgtadm", "--lld", "iscsi", *argv, check=check)
+
+    def targets(self):
+        """
+        @return: a L{dict} from target id to IQN of the controller's tgtd's
+            targets (empty when it does not answer).
+        """
+        result = self.tgtadm("--mode", "target", "--op", "show", check=False)
+        return parseTargets(result.stdout) if result.returncode == 0 else {}
+
+    def startTgtd(self):
+        """
+        Start the controller's tgtd (it daemonizes; its log is
+        C{BASE/ctl-tgtd.log}) and wait until it answers.
+        """
+        os.makedirs(self.tgtDirectory(), exist_ok=True)
+        # The mount point (tgt's package makes it; tgtd too, on its first
+        # start).
+        os.makedirs(TGT_RUN, exist_ok=True)
+        with open(os.path.join(self.base, "ctl-tgtd.log"), "w") as log:
+            subprocess.run(
+                [*self.hostPrefix(CONTROLLER), "tgtd", "--iscsi", f"portal={self.portal()}"],
+                check=True, stdin=subprocess.DEVNULL, stdout=log, stderr=log, timeout=30,
+            )
+        deadline = time.monotonic() + 10
+        while self.tgtadm("--mode", "target", "--op", "show", check=False).returncode != 0:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the controller's tgtd does not answer")
+            time.sleep(0.1)
+
+    def stopTgtd(self):
+        """
+        Remove the controller's tgtd's targets and stop it (errors are
+        ignored).
+        """
+        if not os.path.isdir(self.tgtDirectory()):
+            return
+        for tid in self.targets():
+            self.tgtadm("--mode", "target", "--op", "delete", "--force", "--tid", str(tid), check=False)
+        self.tgtadm("--mode", "system", "--op", "delete", check=False)
 
     def _veth(self, rootName, host, inside, bridge=None):
         """
@@ -267,12 +366,16 @@ class MultiHost:
         self.inNs("pub", "ip", "addr", "add", f"{OUTSIDE}/24", "dev", "eth0")
         self.inNs("pub", "ip", "link", "set", "dev", "eth0", "up")
 
+        # The volume host's iSCSI target daemon, on mgmt0's address.
+        self.startTgtd()
+
     def down(self):
         """
         Remove everything L{up} made and every process left in the
         namespaces, and the domains of the compute hosts (blocking; errors
         are ignored so that it can run after any failure).
         """
+        self.stopTgtd()
         for name in self.namespaces():
             result = run("ip", "netns", "pids", name, check=False)
             for pid in result.stdout.split():
@@ -306,6 +409,13 @@ class MultiHost:
         ]
         found += domainNames(f"mh{self.tag}")
         found += [d for d in (f"/etc/netns/{n}" for n in self.namespaces()) if os.path.exists(d)]
+        found += [f"tgtd {pid}" for pid in tgtdProcesses(f"portal={self.portal()}")]
+        # (No target of this run on the machine's own tgtd either.)
+        if shutil.which("tgtadm"):
+            result = run("tgtadm", "--lld", "iscsi", "--mode", "target", "--op", "show", check=False)
+            found += [
+                iqn for iqn in parseTargets(result.stdout).values() if iqn.startswith(self.targetPrefix())
+            ]
         return found
 
     # -- the flags -----------------------------------------------------
@@ -356,6 +466,11 @@ class MultiHost:
             flags.append(f"--vxlan_peers={','.join(others)}")
         if host == CONTROLLER:
             return flags + [
+                "--volume_driver=file",
+                "--volume_export=iscsi",
+                f"--iscsi_ip_address={self.mgmtAddress(CONTROLLER)}",
+                f"--iscsi_port={ISCSI_PORT}",
+                f"--iscsi_target_prefix={self.targetPrefix()}",
                 "--ec2_listen=0.0.0.0",
                 "--ec2_port=8773",
                 "--s3_listen=0.0.0.0",
@@ -383,10 +498,43 @@ class MultiHost:
     def daemonArgv(self, host, plugin):
         """
         @return: the command (without twistd's own options) that runs
-            C{plugin} on C{host}: the C{ip netns exec} prefix and the
+            C{plugin} on C{host}: the prefix of L{hostPrefix} and the
             plugin with its flag file.
         """
-        return (("ip", "netns", "exec", self.namespace(host)), (plugin, f"--flagfile={self.flagfile(host)}"))
+        return (self.hostPrefix(host), (plugin, f"--flagfile={self.flagfile(host)}"))
+
+
+def parseTargets(text):
+    """
+    @param text: the output of C{tgtadm --lld iscsi --mode target --op
+        show}.
+    @return: a L{dict} from target id to IQN.
+    """
+    targets = {}
+    for line in text.splitlines():
+        if line.startswith("Target ") and ": " in line:
+            tid, _, iqn = line[len("Target "):].partition(": ")
+            targets[int(tid)] = iqn.strip()
+    return targets
+
+
+def tgtdProcesses(argument):
+    """
+    @return: the process ids of the tgtd processes whose command line has
+        C{argument}.
+    """
+    found = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                argv = f.read().decode("utf-8", "replace").split("\0")
+        except OSError:
+            continue
+        if argv and os.path.basename(argv[0]) == "tgtd" and argument in argv:
+            found.append(int(pid))
+    return found
 
 
 # -- a probing guest ---------------------------------------------------
@@ -409,10 +557,41 @@ fi
 """
 
 
+#: Shell code added to the test guest's init before it says it is ready:
+#: with a user-data line C{volume} or C{volume write MARKER}, whenever a
+#: disk C{/dev/vdb} appears (an attached volume), it writes C{NOVAVOLUME
+#: MARKER} into the disk's first sector (the first time only, and only
+#: with C{volume write}), telling C{NOVA VOLUME WROTE MARKER}, then reads
+#: that sector back and tells its first line: C{NOVA VOLUME READ LINE}.
+VOLUME = r"""
+if grep -q '^volume' /tmp/user-data 2>/dev/null; then
+  ( marker=$(sed -n 's/^volume write //p' /tmp/user-data | head -n 1)
+    present=
+    while :; do
+      if [ -b /dev/vdb ]; then
+        if [ -z "$present" ]; then
+          present=1
+          if [ -n "$marker" ]; then
+            printf 'NOVAVOLUME %s\n' "$marker" | dd of=/dev/vdb bs=512 count=1 conv=sync,fsync 2>/dev/null &&
+              echo "NOVA VOLUME WROTE $marker"
+            marker=
+          fi
+          line=$(dd if=/dev/vdb bs=512 count=1 2>/dev/null | head -n 1 | tr -cd 'A-Za-z0-9 ._-')
+          echo "NOVA VOLUME READ $line"
+        fi
+      else
+        present=
+      fi
+      sleep 1
+    done ) &
+fi
+"""
+
+
 def probingGuest(guest, directory):
     """
     Make a copy of the test guest in C{directory} whose init also runs
-    L{PROBE} (blocking; needs cpio and gzip).
+    L{PROBE} and L{VOLUME} (blocking; needs cpio and gzip).
 
     @param guest: the test guest's directory (C{vmlinuz}, C{initrd.img},
         C{root.img}, C{cmdline}).
@@ -434,7 +613,7 @@ def probingGuest(guest, directory):
     if text.count(marker) != 1:
         raise RuntimeError("the test guest's init has no single NOVA READY line")
     with open(init, "w") as f:
-        f.write(text.replace(marker, PROBE.lstrip("\n") + marker))
+        f.write(text.replace(marker, PROBE.lstrip("\n") + VOLUME.lstrip("\n") + marker))
     subprocess.run(
         f"find . | cpio -o -H newc --quiet | gzip -9 > {shlex.quote(os.path.join(directory, 'initrd.img'))}",
         shell=True, check=True, cwd=tree, capture_output=True,
@@ -549,8 +728,9 @@ def commandUp(base, guest, mode="flat"):
     """
     Build a deployment in C{base}, start the forwarders and every daemon
     (detached; their logs are C{base/HOST-PLUGIN.log}), and register the
-    test guest from C{guest} when given.  On failure, remove what was
-    made.
+    test guest from C{guest} when given (with L{PROBE} and L{VOLUME} added
+    to its init, as the integration tests run it).  On failure, remove
+    what was made.
     """
     deployment = MultiHost(base, mode=mode)
     os.makedirs(deployment.base, exist_ok=True)
@@ -599,6 +779,7 @@ def _up(deployment, guest):
     if guest:
         _manage(deployment, "user", "admin", "admin", "admin", "admin")
         _manage(deployment, "project", "create", "admin", "admin")
+        guest = probingGuest(guest, os.path.join(deployment.base, "guest"))
         _manage(
             deployment,
             "image",
@@ -625,6 +806,7 @@ def _up(deployment, guest):
         )
     print(f"tag {deployment.tag}; namespaces: {' '.join(deployment.namespaces())}")
     print(f"EC2 API: http://{CTL_PUBLIC}:8773/services/Cloud from {deployment.namespace('pub')}")
+    print(f"iSCSI portal of the volumes: {deployment.portal()} (tools/multihost.sh tgtadm ...)")
     print(f"nova-manage --flagfile={deployment.flagfile(CONTROLLER)} service list")
 
 
@@ -633,10 +815,7 @@ def commandDown(base):
     Stop what L{commandUp} started in C{base} and remove the deployment.
     """
     base = os.path.abspath(base)
-    state = _readState(base)
-    mode = state.get("mode", "flat")
-    vlan = int(state["vlan"]) if mode == "vxlan" else None
-    deployment = MultiHost(base, tag=state["tag"], subnet=int(state["subnet"]), mode=mode, vlan=vlan)
+    deployment = _deployment(base)
     deployment.down()
     try:
         with open(os.path.join(base, "forward.pid")) as f:
@@ -654,6 +833,30 @@ def commandDown(base):
         return 1
     print(f"tag {deployment.tag} removed")
     return 0
+
+
+def _deployment(base):
+    """
+    @return: the L{MultiHost} that L{commandUp} made in C{base}.
+    """
+    base = os.path.abspath(base)
+    state = _readState(base)
+    mode = state.get("mode", "flat")
+    vlan = int(state["vlan"]) if mode == "vxlan" else None
+    return MultiHost(base, tag=state["tag"], subnet=int(state["subnet"]), mode=mode, vlan=vlan)
+
+
+def commandTgtadm(base, argv):
+    """
+    Run C{tgtadm --lld iscsi ARGV} against the controller's tgtd of the
+    deployment in C{base}, printing what it prints.
+
+    @return: its exit code.
+    """
+    result = _deployment(base).tgtadm(*argv, check=False)
+    sys.stdout.write(result.stdout)
+    sys.stderr.write(result.stderr)
+    return result.returncode
 
 
 def commandForward(address):
@@ -679,14 +882,25 @@ def main(argv=None):
         help="flat: FlatDHCP on a shared L2; vxlan: vlan mode over VXLAN between the hosts",
     )
     sub.add_parser("down", help="stop the daemons and remove the hosts")
+    sub.add_parser(
+        "tgtadm", help="run tgtadm --lld iscsi ARGS against the controller's tgtd (the volumes' targets)"
+    )
     forward = sub.add_parser("forward", help="(internal) the RabbitMQ/PostgreSQL forwarders")
     forward.add_argument("address")
+    # (What follows tgtadm is tgtadm's, options included.)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    passed = []
+    if "tgtadm" in argv:
+        at = argv.index("tgtadm") + 1
+        argv, passed = argv[:at], argv[at:]
     args = parser.parse_args(argv)
     if args.command == "up":
         commandUp(args.base, args.guest, args.mode)
         return 0
     if args.command == "down":
         return commandDown(args.base)
+    if args.command == "tgtadm":
+        return commandTgtadm(args.base, passed)
     commandForward(args.address)
     return 0
 

@@ -17,10 +17,14 @@ would: it shows C{XXX} in C{nova-manage service list}, a new instance goes
 to the other host, and when it returns its instance is reconciled (to
 C{stopped}: the crash powered its guest off) while the other host's guests
 are untouched.  L{VXLANTests} runs the guests' part in vlan mode over
-VXLAN.  Nothing of a run is left behind.
+VXLAN.  In L{VolumeTests} a volume exported over iSCSI by the controller
+moves from a guest on one compute host, which writes into it, to a guest
+on the other, which reads it, and a snapshot of it makes a new volume
+with the same data.  Nothing of a run is left behind.
 """
 
 import os
+import re
 import shutil
 import subprocess
 import uuid
@@ -40,11 +44,13 @@ from tests.integration.multihost import (
     CONTROLLER,
     CONTROLLER_DAEMONS,
     CTL_PUBLIC,
+    ISCSI_PORT,
     POSTGRES_PORT,
     MultiHost,
     destroyDomain,
     domainNames,
     listenForwarders,
+    parseTargets,
     probingGuest,
 )
 from tests.integration.processes import Daemon, runManage
@@ -52,6 +58,7 @@ from tests.integration.test_ec2_e2e import waitUntil
 from tests.integration.test_guest_network import fetch, inNamespace
 from tests.integration.test_libvirt_ec2 import registerTestGuest
 from tests.integration.test_libvirt_guest import guestDirectory, requireLibvirtd
+from tests.integration.test_volumes_iscsi import lastDisks
 from tests.util import RABBIT, requireCondition, requireServer
 
 FLOATING = ("192.0.2.64", "192.0.2.65")
@@ -66,6 +73,17 @@ def alive(pid):
             return f.read().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return False
+
+
+def admits(rules, source, port):
+    """
+    @param rules: the output of C{iptables-save -t filter}.
+    @return: whether a compute host's chains accept TCP port C{port} from
+        C{source} through the chain of a source group (which holds the
+        group's members) that an instance's chain sends that port to.
+    """
+    groups = re.findall(rf"^-A (nova-compute-sg-[0-9a-f]+) -s {re.escape(source)}/32 -j ACCEPT$", rules, re.M)
+    return any(f"-p tcp -m tcp --dport {port} -j {chain}\n" in rules for chain in groups)
 
 
 def rabbitmqctl(*argv):
@@ -85,7 +103,10 @@ class MultiHostMixin:
         requireCondition(os.geteuid() == 0, "needs root for network namespaces")
         requireServer("RabbitMQ", *RABBIT)
         requireServer("PostgreSQL", "127.0.0.1", 5432)
-        for command in ("ip", "dnsmasq", "dhcp_release", "iptables-save", "iptables-restore", "rabbitmqctl"):
+        for command in (
+            "ip", "dnsmasq", "dhcp_release", "iptables-save", "iptables-restore", "rabbitmqctl",
+            "tgtd", "tgtadm",
+        ):
             requireCondition(shutil.which(command) is not None, f"{command} is not installed")
         self.guest = guestDirectory()
         self.vhost = "nova-mh-" + uuid.uuid4().hex[:8]
@@ -212,14 +233,17 @@ class MultiHostMixin:
     def domainOf(self, host, instanceId):
         return f"{self.hosts.namePrefix(host)}{int(instanceId[2:], 16):08x}"
 
-    def launch(self, ec2, machine, zone=None, probe=None):
+    def launch(self, ec2, machine, zone=None, probe=None, extra=""):
         """
         @param probe: an address the guest probes on port 80, or C{None}.
+        @param extra: more lines of user data (see
+            L{tests.integration.multihost.VOLUME}).
         """
         options = {"Placement": {"AvailabilityZone": zone}} if zone else {}
         userData = f"placed at {zone or 'any host'}\n"
         if probe:
             userData += f"probe {probe}\n"
+        userData += extra
         reservation = ec2.run_instances(
             ImageId=machine,
             MinCount=1,
@@ -283,8 +307,8 @@ class MultiHostMixin:
         pair = {"IpProtocol": "tcp", "FromPort": 80, "ToPort": 80, "UserIdGroupPairs": [{"GroupName": "default"}]}
         ec2.authorize_security_group_ingress(GroupName="default", IpPermissions=[pair])
         waitUntil(lambda: probed() == "open", timeout=30, step=1, what="the group's rule to open port 80")
-        # (c2's own chain for its guest admits c1's guest.)
-        self.assertIn(f"-s {addresses['c1']}/32 -p tcp -m tcp --dport 80 -j ACCEPT", self.rules("c2"))
+        # (c2's own chains for its guest admit c1's guest to port 80.)
+        self.assertTrue(admits(self.rules("c2"), addresses["c1"], 80), self.rules("c2"))
         ec2.revoke_security_group_ingress(GroupName="default", IpPermissions=[pair])
         waitUntil(lambda: probed() == "closed", timeout=30, step=1, what="port 80 to close again")
 
@@ -462,3 +486,209 @@ class VXLANTests(MultiHostMixin, TestCase):
             links = self.hosts.inNs(host, "ip", "-o", "link", "show", "master", self.hosts.bridge)
             self.assertIn(f"vxlan{self.hosts.vlan}", links, host)
         yield self.stopAllAndRemove()
+
+
+def volumeReads(output):
+    """
+    @return: what the guest read from its volumes' first sectors
+        (C{NOVA VOLUME READ}), in order.
+    """
+    prefix = "NOVA VOLUME READ "
+    return [line[len(prefix):] for line in output.splitlines() if line.startswith(prefix)]
+
+
+class VolumeTests(MultiHostMixin, TestCase):
+    """
+    Volumes across hosts: nova-volume on the controller keeps each volume
+    in a file exported as an iSCSI target of the controller's tgtd on its
+    management address; the guests' QEMU initiator reaches it.  A guest on
+    c1 writes a marker into a volume, the volume moves to a guest on c2,
+    which reads the marker, and a volume made from a snapshot of it holds
+    the marker too (read by c1's guest).
+    """
+
+    def setUp(self):
+        out = subprocess.run(["qemu-img", "--help"], capture_output=True, text=True).stdout
+        requireCondition(" iscsi" in out, "QEMU has no iSCSI block driver (qemu-block-extra)")
+        return super().setUp()
+
+    @inlineCallbacks
+    def test_volumeMovesBetweenHosts(self):
+        yield self.startAll()
+        yield inNamespace(self.hosts.namespace("pub"), self.volumeAcrossHosts)
+        volumes = os.path.join(self.hosts.hostState(CONTROLLER), "volumes")
+        self.assertEqual(os.listdir(volumes), [])
+        self.assertEqual(self.hosts.targets(), {})
+        yield self.stopAllAndRemove()
+
+    def volumeState(self, ec2, volumeId):
+        [volume] = ec2.describe_volumes(VolumeIds=[volumeId])["Volumes"]
+        attached = [a["InstanceId"] for a in volume.get("Attachments", []) if a.get("State") == "attached"]
+        return volume["State"], attached
+
+    def waitVolume(self, ec2, volumeId, state, instanceId=None):
+        want = (state, [instanceId] if instanceId else [])
+        waitUntil(
+            lambda: self.volumeState(ec2, volumeId) == want,
+            timeout=60,
+            step=0.5,
+            what=f"{volumeId} to be {state} {instanceId or ''}",
+        )
+
+    def consoleUntil(self, ec2, instanceId, predicate, what):
+        """
+        @return: the console output of C{instanceId} once C{predicate}
+            holds for it.
+        """
+
+        def check():
+            output = ec2.get_console_output(InstanceId=instanceId).get("Output", "").replace("\r", "")
+            return output if predicate(output) else None
+
+        return waitUntil(check, timeout=60, step=1, what=what)
+
+    def checkIscsiDisk(self, host, instanceId, iqn):
+        """
+        The domain of C{instanceId} on C{host} has the volume as a network
+        disk C{vdb} that QEMU reaches at the controller's portal.
+        """
+        import libvirt
+
+        connection = libvirt.open("qemu:///system")
+        try:
+            xml = connection.lookupByName(self.domainOf(host, instanceId)).XMLDesc(0).replace('"', "'")
+        finally:
+            connection.close()
+        [disk] = [d for d in re.findall(r"<disk .*?</disk>", xml, re.S) if "dev='vdb'" in d]
+        self.assertIn("protocol='iscsi'", disk)
+        self.assertIn(f"name='{iqn}/1'", disk)
+        self.assertIn(f"<host name='{self.hosts.mgmtAddress(CONTROLLER)}' port='{ISCSI_PORT}'", disk)
+
+    def sessionsOf(self, tid):
+        """
+        @return: the initiators' addresses of the sessions of the
+            controller's target C{tid}.
+        """
+        out = self.hosts.tgtadm("--mode", "conn", "--op", "show", "--tid", str(tid)).stdout
+        return re.findall(r"IP Address: (\S+)", out)
+
+    def volumeAcrossHosts(self):
+        ec2 = self.ec2()
+        waitUntil(lambda: self._images(ec2), timeout=60, step=0.5, what="the EC2 API and the machine image")
+        machine = self._images(ec2)
+        marker = f"mh{self.hosts.tag}-{uuid.uuid4().hex[:8]}"
+        self.instances = {
+            "c1": self.launch(ec2, machine, zone="nova:c1", extra=f"volume write {marker}\n"),
+            "c2": self.launch(ec2, machine, zone="nova:c2", extra="volume\n"),
+        }
+        c1, c2 = self.instances["c1"], self.instances["c2"]
+        volume = ec2.create_volume(Size=1, AvailabilityZone="nova")["VolumeId"]
+        self.waitVolume(ec2, volume, "available")
+        # Its export: a target of the controller's tgtd, whose portal every
+        # host reaches on the management network (a compute machine's own
+        # initiator would connect from there).
+        [(tid, iqn)] = self.hosts.targets().items()
+        self.assertEqual(iqn, f"{self.hosts.targetPrefix()}volume-{int(volume[4:], 16):08x}")
+        host, port = self.hosts.portal().split(":")
+        for compute in COMPUTES:
+            self.hosts.inNs(compute, "bash", "-c", f"exec 3<>/dev/tcp/{host}/{port}")
+        for instanceId in (c1, c2):
+            self.assertIn("NOVA USER-DATA volume", self.waitReady(ec2, instanceId))
+
+        # c1's guest writes the marker into the volume.
+        ec2.attach_volume(VolumeId=volume, InstanceId=c1, Device="/dev/vdb")
+        self.waitVolume(ec2, volume, "in-use", c1)
+        self.assertEqual(self.instanceRow(c1)[0], "c1")
+        output = self.consoleUntil(
+            ec2,
+            c1,
+            lambda out: volumeReads(out) and lastDisks(out) == ["vda", "vdb"],
+            "c1's guest to read the volume",
+        )
+        self.assertIn(f"NOVA VOLUME WROTE {marker}\n", output)
+        self.assertEqual(volumeReads(output), [f"NOVAVOLUME {marker}"])
+        self.checkIscsiDisk("c1", c1, iqn)
+        # (QEMU, in the root namespace with libvirtd, logs in from the
+        # management bridge.)
+        self.assertEqual(self.sessionsOf(tid), [self.hosts.mgmtRoot])
+
+        ec2.detach_volume(VolumeId=volume, InstanceId=c1)
+        self.waitVolume(ec2, volume, "available")
+        self.consoleUntil(ec2, c1, lambda out: lastDisks(out) == ["vda"], "the volume to leave c1's guest")
+        waitUntil(lambda: self.sessionsOf(tid) == [], timeout=30, what="c1's iSCSI session to end")
+
+        # c2's guest reads it.
+        ec2.attach_volume(VolumeId=volume, InstanceId=c2, Device="/dev/vdb")
+        self.waitVolume(ec2, volume, "in-use", c2)
+        output = self.consoleUntil(ec2, c2, volumeReads, "c2's guest to read the volume")
+        self.assertEqual(volumeReads(output), [f"NOVAVOLUME {marker}"])
+        self.assertNotIn("NOVA VOLUME WROTE", output)
+        self.checkIscsiDisk("c2", c2, iqn)
+
+        # A snapshot of it makes a new volume with the marker, which c1's
+        # guest reads.
+        snapshot = ec2.create_snapshot(VolumeId=volume)["SnapshotId"]
+        waitUntil(
+            lambda: ec2.describe_snapshots(SnapshotIds=[snapshot])["Snapshots"][0]["State"] == "completed",
+            timeout=60,
+            step=0.5,
+            what=f"{snapshot} to complete",
+        )
+        copy = ec2.create_volume(SnapshotId=snapshot, AvailabilityZone="nova")["VolumeId"]
+        self.waitVolume(ec2, copy, "available")
+        copyIqn = f"{self.hosts.targetPrefix()}volume-{int(copy[4:], 16):08x}"
+        self.assertEqual(sorted(self.hosts.targets().values()), sorted([iqn, copyIqn]))
+        ec2.attach_volume(VolumeId=copy, InstanceId=c1, Device="/dev/vdb")
+        self.waitVolume(ec2, copy, "in-use", c1)
+        output = self.consoleUntil(
+            ec2, c1, lambda out: len(volumeReads(out)) == 2, "c1's guest to read the new volume"
+        )
+        self.assertEqual(volumeReads(output), [f"NOVAVOLUME {marker}"] * 2)
+        self.assertEqual(output.count("NOVA VOLUME WROTE"), 1)
+        self.checkIscsiDisk("c1", c1, copyIqn)
+
+        # Detached and deleted, nothing of them is left on the controller.
+        for volumeId, instanceId in ((volume, c2), (copy, c1)):
+            ec2.detach_volume(VolumeId=volumeId, InstanceId=instanceId)
+        for volumeId in (volume, copy):
+            self.waitVolume(ec2, volumeId, "available")
+        ec2.delete_snapshot(SnapshotId=snapshot)
+        for volumeId in (volume, copy):
+            ec2.delete_volume(VolumeId=volumeId)
+        waitUntil(
+            lambda: not [
+                v for v in ec2.describe_volumes()["Volumes"] if v["VolumeId"] in (volume, copy)
+            ] and not ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"],
+            timeout=60,
+            step=0.5,
+            what="the volumes and the snapshot to be deleted",
+        )
+
+
+class ParseTargetsTests(TestCase):
+    """
+    L{parseTargets} reads tgtadm's list of targets.
+    """
+
+    def test_targets(self):
+        text = (
+            "Target 1: iqn.2010-10.org.openstack.mh1a2b:volume-00000001\n"
+            "    System information:\n"
+            "        Driver: iscsi\n"
+            "    LUN information:\n"
+            "        LUN: 1\n"
+            "            Backing store path: /srv/volume-00000001\n"
+            "Target 12: iqn.2010-10.org.openstack.mh1a2b:volume-0000000c\n"
+            "    ACL information:\n"
+            "        ALL\n"
+        )
+        self.assertEqual(
+            parseTargets(text),
+            {
+                1: "iqn.2010-10.org.openstack.mh1a2b:volume-00000001",
+                12: "iqn.2010-10.org.openstack.mh1a2b:volume-0000000c",
+            },
+        )
+
+    def test_none(self):
+        self.assertEqual(parseTargets(""), {})

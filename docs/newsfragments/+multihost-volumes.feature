@@ -1,0 +1,1 @@
+The three-host test deployment (tests/integration/multihost.py, tools/multihost.sh) has a volume host: a volume exported over iSCSI by the controller's tgtd moves between guests on two compute hosts, and a snapshot of it makes a new volume with the same data.

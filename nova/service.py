@@ -15,6 +15,7 @@ from nova.config import Flag
 from nova.context import adminContext
 from nova.manager import ManagerDispatcher
 from nova.rpc.interfaces import IDispatcher
+from nova.util.outage import outageOf
 
 OPTIONS = (
     Flag(
@@ -130,6 +131,11 @@ class NovaService(MultiService):
 
     A service with no C{topic} (nova-api, nova-objectstore) only reports.
 
+    A heartbeat that fails because the database (or the message broker)
+    cannot be reached is logged once, naming what was lost; the first one
+    written again logs that it is back, with the number of heartbeats
+    lost.  Any other failure is logged with its traceback.
+
     @ivar ready: a L{Deferred} that fires once the service consumes RPC, or
         fails with the reason it could not start.
     """
@@ -150,6 +156,10 @@ class NovaService(MultiService):
         self.serviceId = None
         self.consumer = None
         self.ready = None
+        # What the heartbeats lost (outageOf's names): (first failure's
+        # time, failed heartbeats) by name.
+        self._lost = {}
+        self.reportInterval = config.report_interval
         self.dispatcher = DrainingDispatcher(ManagerDispatcher(manager))
         self.shutdownTimeout = config.drain_timeout
         self.setName(f"{binary}.{self.host}")
@@ -203,7 +213,8 @@ class NovaService(MultiService):
     def report(self):
         """
         Write a heartbeat (registering again if the row has vanished).  A
-        failure is logged; the next report tries again.
+        failure is logged (once per outage of the database or the broker);
+        the next report tries again.
 
         @return: L{Deferred} firing when done.
         """
@@ -217,10 +228,45 @@ class NovaService(MultiService):
                 return self._register()
 
             d.addErrback(reRegister)
-        d.addErrback(
-            lambda f: self.log.failure("{name}: heartbeat failed", f, name=self.name)
-        )
+        d.addCallbacks(self._reported, self._reportFailed)
         return d
+
+    def _reported(self, _):
+        """
+        A heartbeat was written: log the end of what the heartbeats lost.
+        """
+        lost, self._lost = self._lost, {}
+        for outage, (since, count) in sorted(lost.items()):
+            self.log.info(
+                "{name}: heartbeats written again: the {outage} is back after "
+                "{count} failed heartbeat(s) ({seconds:.0f} s)",
+                name=self.name,
+                outage=outage,
+                count=count,
+                seconds=self.clock.seconds() - since,
+            )
+
+    def _reportFailed(self, failure):
+        """
+        A heartbeat failed: log the first failure of an outage of the
+        database or the broker, naming it, and count the others; log any
+        other failure with its traceback.
+        """
+        outage = outageOf(failure.value)
+        if outage is None:
+            self.log.failure("{name}: heartbeat failed", failure, name=self.name)
+            return
+        since, count = self._lost.get(outage, (self.clock.seconds(), 0))
+        self._lost[outage] = (since, count + 1)
+        if count == 0:
+            self.log.error(
+                "{name}: heartbeat failed: lost the {outage} ({error}); trying again "
+                "every {interval:g} s, logging only when it is back",
+                name=self.name,
+                outage=outage,
+                error=f"{type(failure.value).__name__}: {failure.value}",
+                interval=self.reportInterval,
+            )
 
     def periodicTasks(self):
         """

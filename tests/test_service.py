@@ -3,6 +3,7 @@ Tests for L{nova.service.NovaService} and L{nova.manager}.
 """
 
 from twisted.internet import defer, task
+from twisted.logger import Logger, LogLevel, formatEvent
 from twisted.trial.unittest import SynchronousTestCase
 
 from nova import exception
@@ -10,7 +11,9 @@ from nova.config import configFromFlags
 from nova.context import RequestContext
 from nova.db.api import SchemaOutOfDate, inlineDatabase
 from nova.db.services import utcnow
+from nova.db.store import DatabaseUnavailable
 from nova.manager import Manager, ManagerDispatcher, expose
+from nova.rpc.interfaces import BrokerUnavailable
 from nova.rpc.local import LocalRPC
 from nova.service import NovaService
 
@@ -119,6 +122,117 @@ class NovaServiceTests(SynchronousTestCase):
         [again] = self.rows()
         self.assertNotEqual(again.id, row.id)
         self.assertEqual(self.service.serviceId, again.id)
+
+    def failReports(self, errors):
+        """
+        Make the next heartbeats fail with C{errors}, one each, and
+        capture what the service logs.
+
+        @return: the L{list} of logged events.
+        """
+        report = self.db.services.report
+
+        def failing(serviceId):
+            if errors:
+                return defer.fail(errors.pop(0))
+            return report(serviceId)
+
+        self.patch(self.db.services, "report", failing)
+        events = []
+        self.service.log = Logger(observer=events.append)
+        return events
+
+    def test_heartbeatOutageLoggedOnce(self):
+        """
+        Heartbeats that fail because the database is unreachable are
+        logged once, as an error naming the database, without a
+        traceback; the first heartbeat written again logs that it is
+        back, with the count and the time.
+        """
+        self.start()
+        events = self.failReports(
+            [DatabaseUnavailable("cannot connect to the database: connection refused")] * 4
+        )
+        self.clock.pump([10] * 4)
+        self.assertEqual(len(events), 1, [formatEvent(e) for e in events])
+        self.assertEqual(events[0]["log_level"], LogLevel.error)
+        self.assertNotIn("log_failure", events[0])
+        self.assertEqual(
+            formatEvent(events[0]),
+            "nova-compute.h1: heartbeat failed: lost the database (DatabaseUnavailable: "
+            "cannot connect to the database: connection refused); trying again every 10 s, "
+            "logging only when it is back",
+        )
+        self.assertEqual(self.rows()[0].report_count, 1)
+        self.clock.advance(10)
+        self.assertEqual(self.rows()[0].report_count, 2)
+        self.assertEqual(
+            [formatEvent(e) for e in events[1:]],
+            ["nova-compute.h1: heartbeats written again: the database is back after 4 "
+             "failed heartbeat(s) (40 s)"],
+        )
+        self.assertEqual(events[1]["log_level"], LogLevel.info)
+        self.clock.pump([10] * 3)
+        self.assertEqual(len(events), 2)
+        self.assertEqual(self.rows()[0].report_count, 5)
+
+    def test_heartbeatNamesWhatItLost(self):
+        """
+        A lost broker is named as such, and apart from the database.
+        """
+        self.start()
+        events = self.failReports(
+            [BrokerUnavailable("no connection to the message broker")] * 2
+            + [DatabaseUnavailable("server closed the connection")]
+        )
+        self.clock.pump([10] * 4)
+        self.assertEqual(
+            [formatEvent(e).split(" (")[0] for e in events],
+            [
+                "nova-compute.h1: heartbeat failed: lost the message broker",
+                "nova-compute.h1: heartbeat failed: lost the database",
+                "nova-compute.h1: heartbeats written again: the database is back after 1 failed "
+                "heartbeat(s)",
+                "nova-compute.h1: heartbeats written again: the message broker is back after 2 "
+                "failed heartbeat(s)",
+            ],
+        )
+
+    def test_heartbeatBugLoggedWithTraceback(self):
+        """
+        A heartbeat that fails for another reason (a bug) is logged with
+        its traceback, every time.
+        """
+        self.start()
+        events = self.failReports([ValueError("bug")] * 2)
+        self.clock.pump([10] * 2)
+        self.assertEqual([e["log_failure"].type for e in events], [ValueError, ValueError])
+
+    def test_heartbeatReRegistersAfterOutage(self):
+        """
+        A service that could not register (the database was out) registers
+        with its next heartbeat, and logs that the database is back.
+        """
+        self.start()
+        self.service.serviceId = None
+        register = self.db.services.register
+        errors = [DatabaseUnavailable("connection refused")]
+
+        def failing(*args, **kwargs):
+            if errors:
+                return defer.fail(errors.pop(0))
+            return register(*args, **kwargs)
+
+        self.patch(self.db.services, "register", failing)
+        events = []
+        self.service.log = Logger(observer=events.append)
+        self.clock.advance(10)
+        self.assertIsNone(self.service.serviceId)
+        self.clock.advance(10)
+        self.assertIsNotNone(self.service.serviceId)
+        self.assertEqual(len(events), 2)
+        self.assertIn("lost the database", formatEvent(events[0]))
+        self.assertIn("the database is back after 1", formatEvent(events[1]))
 
     def test_newServicesDisabledByFlag(self):
         config = self.config.replace(enable_new_services=False)

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.api.dashboard.test_site -*-
+# -*- test-case-name: tests.api.dashboard.test_site,tests.api.dashboard.test_outage -*-
 """
 The web dashboard: server-rendered HTML pages (Jinja2, autoescaped) over
 the service APIs the EC2 and OpenStack APIs use (L{Backends}), never over
@@ -21,6 +21,11 @@ C{--dashboard_session_ttl} seconds after their last request
 Routes are a table (L{ROUTES}) from method and path pattern to a handler
 method of L{Dashboard}; C{*} in a pattern is one segment, handed to the
 handler as an argument.
+
+While the database or the message broker cannot be reached
+(L{nova.util.outage.outageOf}), pages answer 503 "Service unavailable"
+with C{Retry-After} and no traceback; the dashboard's L{OutageLog} logs
+the outage once, and its end once a page was served again.
 """
 
 import base64
@@ -46,6 +51,7 @@ from nova.auth.policy import allowed
 from nova.compute import states
 from nova.config import ConfigError
 from nova.exception import NovaError
+from nova.util.outage import OutageLog
 
 log = Logger()
 
@@ -58,6 +64,16 @@ LOGIN_COOKIE = b"nova_dashboard_login"
 
 #: Longest form body read (bytes); user data and imported keys fit.
 MAX_FORM_BYTES = 256 * 1024
+
+#: What a page says while the database or the message broker cannot be
+#: reached (the cause is logged, not shown).
+UNAVAILABLE_MESSAGE = (
+    "The cloud is temporarily unavailable. Please try again in a few moments."
+)
+
+#: Seconds a browser or script is told to wait (C{Retry-After}) before it
+#: tries again during such an outage.
+OUTAGE_RETRY_AFTER = 5
 
 _SECURITY_HEADERS = {
     b"Content-Security-Policy": (
@@ -275,10 +291,13 @@ class Dashboard:
     @ivar sessions: the L{nova.api.dashboard.sessions.SessionStore}.
     @ivar clock: an L{IReactorTime}.
     @ivar basePath: the dashboard's URL path (C{/dashboard}).
+    @ivar outages: the L{OutageLog} of the pages that failed because the
+        database or the message broker cannot be reached.
     """
 
     def __init__(self, config, backends, authManager, sessions, clock, staticPath=STATIC):
         self.config = config
+        self.outages = OutageLog("Dashboard")
         self.backends = backends
         self.authManager = authManager
         self.sessions = sessions
@@ -324,6 +343,24 @@ class Dashboard:
     def _errorPage(self, call, status, message):
         return self.page(call, "error.html", status=status, message=message)
 
+    def unavailable(self, call, asJSON=False):
+        """
+        @param asJSON: whether the request was a page's poll (a C{JSON}
+            route), answered in JSON.
+        @return: the 503 answering a request that failed because the
+            database or the message broker cannot be reached.
+        """
+        if asJSON:
+            response = self._json({"error": UNAVAILABLE_MESSAGE}, 503)
+        else:
+            response = self.page(
+                call, "error.html", status=503, message=UNAVAILABLE_MESSAGE,
+                heading="Service unavailable",
+            )
+        return attr.evolve(
+            response, headers={b"Retry-After": str(OUTAGE_RETRY_AFTER).encode("ascii")}
+        )
+
     async def _readSession(self, request):
         sessionId = request.getCookie(COOKIE)
         if not sessionId:
@@ -363,7 +400,11 @@ class Dashboard:
             if method in ("GET", "HEAD"):
                 return self.loginPage(call)
             if method == "POST":
-                return await self.login(call)
+                response = await self.login(call)
+                if response.status < 400:
+                    # Logged in: the user was read.
+                    self.outages.succeeded()
+                return response
             return self._errorPage(call, 405, "Method not allowed.")
         route = matchRoute(method, segments)
         if route is None:
@@ -404,8 +445,10 @@ class Dashboard:
                 call.session = None
                 return self._errorPage(call, 403, "Your session has ended: log in again.")
         try:
-            return await getattr(self, name)(call, *args)
+            response = await getattr(self, name)(call, *args)
         except NovaError as e:
+            if self.outages.failed(Failure()):
+                return self.unavailable(call, name.endswith("JSON"))
             status = getattr(e, "httpStatus", None) or 400
             if status >= 500:
                 log.failure("dashboard {method} {path} failed", Failure(), method=method,
@@ -413,6 +456,9 @@ class Dashboard:
             if name.endswith("JSON"):
                 return self._json({"error": str(e) or e.__doc__}, status)
             return self._errorPage(call, status if status < 500 else 500, str(e) or e.__doc__)
+        if response.status < 400:
+            self.outages.succeeded()
+        return response
 
     async def _done(self, call, page, message):
         """
@@ -1114,6 +1160,12 @@ class _Page(Resource):
         d = ensureDeferred(self.dashboard.handle(request, segments))
 
         def failed(failure):
+            if self.dashboard.outages.failed(failure):
+                # Reading the session or the user's roles found the
+                # database or the broker out: logged once per outage.
+                route = matchRoute(request.method.decode("ascii", "replace"), segments)
+                asJSON = route is not None and route[0].endswith("JSON")
+                return self.dashboard.unavailable(Call(request, None), asJSON)
             log.failure("dashboard request {path} failed", failure, path="/".join(segments))
             if failure.check(NovaError):
                 # A back-end (the session cache, the auth driver) failed.

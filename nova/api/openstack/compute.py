@@ -164,12 +164,37 @@ def requestedVersion(request):
     return header(request, "x-openstack-nova-api-version") or None
 
 
+def v11VersionEntry(base):
+    """
+    The v1.1 API's version description, at C{/v1.1/} and in the versions
+    list at C{/}.  Cactus answered C{v1.1} as C{CURRENT}; the API was
+    since renamed v2 and v2.1 is the current one, so it is listed as
+    C{DEPRECATED} (its resources are those of v2.1, without
+    microversions).
+    """
+    return {
+        "id": "v1.1",
+        "status": "DEPRECATED",
+        "version": "",
+        "min_version": "",
+        "updated": "2011-01-21T11:33:21Z",
+        "links": [{"rel": "self", "href": f"{base}/v1.1/"}],
+        "media-types": [
+            {"base": "application/json", "type": "application/vnd.openstack.compute+json;version=1.1"}
+        ],
+    }
+
+
 def versionEntry(base, legacy=False, mount="v2.1"):
     """
     The compute API's version description.
 
     @param legacy: for C{/v2} and C{/v1.1}: no microversions.
+    @param mount: C{v2.1}, C{v2} or C{v1.1} (whose document is
+        L{v11VersionEntry}).
     """
+    if mount == "v1.1":
+        return v11VersionEntry(base)
     if legacy:
         return {
             "id": "v2.0",

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.api.openstack.test_compute -*-
+# -*- test-case-name: tests.api.openstack.test_compute,tests.api.openstack.test_outage -*-
 """
 The OpenStack API's errors: every failure answers with a JSON document
 of the shape OpenStack clients parse::
@@ -9,12 +9,28 @@ L{Fault} and its subclasses are raised by the handlers; L{faultFor} turns
 any other exception (the service APIs' L{nova.exception.NovaError}s, or a
 bug) into one.  A bug answers C{computeFault} (500) with a message that
 names no code and shows no traceback; the traceback goes to the log.
+
+An error saying the database or the message broker cannot be reached
+(L{nova.util.outage.outageOf}: L{nova.db.store.DatabaseUnavailable},
+L{nova.rpc.interfaces.BrokerUnavailable}) answers C{serviceUnavailable}
+(503) with C{Retry-After} (L{OUTAGE_RETRY_AFTER}), which clients retry;
+the router logs it once per outage (L{nova.util.outage.OutageLog}).
 """
 
 from nova import exception
 from nova.auth import interfaces as authInterfaces
 from nova.auth import signer
 from nova.quota import QuotaExceeded
+from nova.util.outage import outageOf
+
+#: Seconds a client is told to wait (C{Retry-After}) before it sends again
+#: a request that failed because the database or the message broker cannot
+#: be reached: they reconnect on their own within seconds once back.
+OUTAGE_RETRY_AFTER = 5
+
+#: What a client is told when the database or the message broker cannot be
+#: reached (the cause is logged, not told).
+UNAVAILABLE_MESSAGE = "The service is temporarily unavailable. Please try again shortly."
 
 
 class Fault(Exception):
@@ -90,6 +106,14 @@ class ServiceUnavailable(Fault):
     name, status = "serviceUnavailable", 503
 
 
+def outageFault():
+    """
+    @return: the L{ServiceUnavailable} answering a request that failed
+        because the database or the message broker cannot be reached.
+    """
+    return ServiceUnavailable(UNAVAILABLE_MESSAGE, {"Retry-After": str(OUTAGE_RETRY_AFTER)})
+
+
 #: Error codes of the service layer (L{nova.exception.NovaError.code})
 #: whose meaning is a state conflict (OpenStack answers 409).
 _CONFLICT_CODES = frozenset(
@@ -116,6 +140,8 @@ def faultFor(error):
     """
     if isinstance(error, Fault):
         return error
+    if outageOf(error) is not None:
+        return outageFault()
     if not isinstance(error, exception.NovaError):
         return None
     message = str(error) or error.__doc__ or error.code

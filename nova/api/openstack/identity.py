@@ -1,28 +1,40 @@
 # -*- test-case-name: tests.api.openstack.test_identity -*-
 """
 The small identity endpoint today's OpenStack clients log in with:
-Keystone's v3 password authentication (C{POST /v3/auth/tokens}) and its
-v2.0 form (C{POST /v2.0/tokens}) for older clients, with the version
-documents they discover first.
+Keystone's v3 password and application credential authentication
+(C{POST /v3/auth/tokens}) and its v2.0 password form (C{POST
+/v2.0/tokens}) for older clients, with the version documents they
+discover first.
 
 Nova's users and projects are the identity: the user name is the user
 name, the password is the user's secret key (the one that signs EC2
 requests), the project is a Nova project the user is a member of (any
 project, for superusers).  There is one domain, C{Default} (id
-C{default}).  Wrong passwords are counted like wrong EC2 signatures, and
-a locked access key cannot log in either.
+C{default}).  An application credential is the EC2 key pair itself: its
+id (or name) is the access key, its secret the secret key; an access key
+written C{access:project} is bound to that project, as in EC2.  Wrong
+passwords and secrets are counted like wrong EC2 signatures, and a
+locked access key cannot log in either.
 
 A token is random, kept (as its SHA-256) in the C{auth_tokens} table
 for C{--auth_token_ttl} seconds, and names the user and project; the
 catalog it comes with lists the compute API (C{/v2.1}), the image API
-(C{/image}), the identity API itself, and the EC2 and S3 APIs.
+(C{/image}), the network API's floating address subset (C{/network}),
+the identity API itself, and the EC2 and S3 APIs.
 """
 
 import hmac
+from http import HTTPStatus
 
 from nova.api.openstack import faults
 from nova.api.openstack.resource import Response, Router, contextOfToken, header, route
 from nova.auth import interfaces as authInterfaces
+from nova.auth import signer
+
+#: The C{POST /v3/auth/tokens} methods: the password and application
+#: credentials.
+PASSWORD = "password"
+APPLICATION_CREDENTIAL = "application_credential"
 
 DOMAIN = {"id": "default", "name": "Default"}
 
@@ -75,6 +87,7 @@ def catalogEntries(config, base):
     return [
         ("compute", "nova", f"{base}/v2.1"),
         ("image", "glance", f"{base}/image"),
+        ("network", "neutron", f"{base}/network"),
         ("identity", "keystone", f"{base}/v3"),
         ("ec2", "ec2", ec2),
         ("s3", "s3", s3),
@@ -134,6 +147,46 @@ def _name(value, what):
     return value
 
 
+def _refused():
+    """
+    @return: the one fault every failed login gets (the log says why).
+    """
+    return faults.Unauthorized("The request you have made requires authentication.")
+
+
+def _secretMatches(given, secretKey):
+    """
+    @return: whether C{given} (anything a client sent) is C{secretKey},
+        compared in constant time.
+    """
+    return isinstance(given, str) and hmac.compare_digest(
+        given.encode("utf-8"), secretKey.encode("utf-8")
+    )
+
+
+def _requestedProject(auth):
+    """
+    @param auth: the C{auth} object of a C{POST /v3/auth/tokens} body.
+    @return: the name of the project its C{scope} names, or L{None} when
+        it names none (or is C{unscoped}).
+    @raise faults.BadRequest: for a malformed scope.
+    @raise faults.Unauthorized: for a scope other than a project's (a
+        domain or the system), or another domain's project.
+    """
+    scope = auth.get("scope")
+    if scope is None or scope == "unscoped":
+        return None
+    if not isinstance(scope, dict):
+        raise faults.BadRequest("The scope must be an object.")
+    if "project" not in scope:
+        raise faults.Unauthorized("Only project scopes are supported.")
+    project = scope["project"]
+    if not isinstance(project, dict):
+        raise faults.BadRequest("The project scope must be an object.")
+    _checkDomain(project, "project")
+    return _name(project.get("name") or project.get("id"), "project name")
+
+
 def _checkDomain(thing, what):
     """
     The only domain is C{Default} (id C{default}): refuse others.
@@ -156,6 +209,18 @@ class IdentityRouter(Router):
     versions list) is the site root's (L{nova.api.openstack.site}).
     """
 
+    def faultBody(self, fault):
+        """
+        Keystone's error document, which identity clients parse (keystoneauth
+        reads C{error.message}): C{{"error": {"code": 401, "title":
+        "Unauthorized", "message": ...}}}.
+        """
+        try:
+            title = HTTPStatus(fault.status).phrase
+        except ValueError:
+            title = fault.name
+        return {"error": {"code": fault.status, "title": title, "message": fault.message}}
+
     # versions
 
     @route("GET", "v3", public=True)
@@ -167,6 +232,36 @@ class IdentityRouter(Router):
         return Response({"version": v2VersionEntry(call.baseURL())})
 
     # authentication
+
+    async def _checkSecret(self, request, user, given, what):
+        """
+        Check what a client sent for a user's secret key, counting a wrong
+        one towards the access key's lockout (for the client's address).
+
+        @param user: the L{nova.auth.interfaces.User}.
+        @param given: the password or application credential secret sent.
+        @param what: what it is, for the log.
+        @return: the client's address.
+        @raise faults.Unauthorized: if the access key is locked for that
+            address, or C{given} is wrong.
+        """
+        authManager = self.backends.authManager
+        remote = getattr(request.getClientAddress(), "host", None)
+        if await authManager._isLocked(user.accessKey, remote):
+            authManager.log.warn(
+                "OpenStack API login of {user} refused: its access key is locked", user=user.name
+            )
+            raise _refused()
+        if not _secretMatches(given, user.secretKey):
+            await authManager.recordFailedSignature(user.accessKey, remote)
+            authManager.log.warn(
+                "OpenStack API login of {user} from {remoteAddress} failed: wrong {what}",
+                user=user.name,
+                remoteAddress=remote,
+                what=what,
+            )
+            raise _refused()
+        return remote
 
     async def _login(self, request, userName, password, projectName):
         """
@@ -181,27 +276,11 @@ class IdentityRouter(Router):
             not told).
         """
         authManager = self.backends.authManager
-        refused = faults.Unauthorized("The request you have made requires authentication.")
         try:
             user = await authManager.getUser(userName)
         except authInterfaces.UserNotFound:
-            raise refused from None
-        remote = getattr(request.getClientAddress(), "host", None)
-        if await authManager._isLocked(user.accessKey, remote):
-            authManager.log.warn(
-                "OpenStack API login of {user} refused: its access key is locked", user=user.name
-            )
-            raise refused
-        if not isinstance(password, str) or not hmac.compare_digest(
-            password.encode("utf-8"), user.secretKey.encode("utf-8")
-        ):
-            await authManager.recordFailedSignature(user.accessKey, remote)
-            authManager.log.warn(
-                "OpenStack API login of {user} from {remoteAddress} failed: wrong password",
-                user=user.name,
-                remoteAddress=remote,
-            )
-            raise refused
+            raise _refused() from None
+        remote = await self._checkSecret(request, user, password, "password")
         defaulted = projectName is None
         if defaulted:
             projectName = user.name
@@ -211,16 +290,117 @@ class IdentityRouter(Router):
             )
         except (authInterfaces.NotProjectMember, authInterfaces.ProjectNotFound):
             if not defaulted:
-                raise refused from None
+                raise _refused() from None
             context = None
         record = await self.tokens.create(
             user.name, None if context is None else context.projectId, self.config.auth_token_ttl
         )
         return record, context
 
-    def _v3Token(self, call, record, context, userName):
+    async def _credentialUser(self, credential):
+        """
+        The user and access key an application credential names: by
+        C{id} (the access key, perhaps C{access:project}), or by C{name}
+        (the same) and C{user} (C{name} or C{id}, both the user name).
+
+        @param credential: the C{application_credential} object of a
+            C{POST /v3/auth/tokens} body.
+        @return: C{(user, access key, bound project name or None)}.
+        @raise faults.BadRequest: if it names neither.
+        @raise faults.Unauthorized: for an unknown credential or user, or
+            a name that is not the user's access key.
+        """
+        authManager = self.backends.authManager
+        credentialId = credential.get("id")
+        if credentialId is None:
+            accessKey = _name(credential.get("name"), "application credential id or name")
+            owner = credential.get("user")
+            if not isinstance(owner, dict):
+                raise faults.BadRequest(
+                    "Expecting to find user in an application credential named by name."
+                )
+            _checkDomain(owner, "user")
+            userName = _name(owner.get("name") or owner.get("id"), "user name")
+        else:
+            accessKey = _name(credentialId, "application credential id")
+            userName = None
+        try:
+            access, projectName = signer.splitAccessKey(accessKey)
+        except signer.AuthFailure:
+            raise _refused() from None
+        try:
+            if userName is None:
+                user = await authManager.getUserFromAccessKey(access)
+            else:
+                user = await authManager.getUser(userName)
+        except authInterfaces.UserNotFound:
+            raise _refused() from None
+        if not hmac.compare_digest(access.encode("utf-8"), user.accessKey.encode("utf-8")):
+            raise _refused()
+        return user, accessKey, projectName
+
+    async def _credentialProject(self, user, boundProject):
+        """
+        The project an application credential acts in: the one its
+        access key is bound to (C{access:project}), else the one named
+        like the user if the user is a member (as the access key alone
+        means in EC2), else the first of the user's projects by name.
+
+        @return: the project name, or L{None} if the user is in none.
+        """
+        if boundProject is not None:
+            return boundProject
+        projects = sorted(
+            p.name for p in await self.backends.authManager.getProjects(user.name)
+        )
+        if user.name in projects:
+            return user.name
+        return projects[0] if projects else None
+
+    async def _loginWithCredential(self, request, credential, requestedProject):
+        """
+        Check an application credential and scope to its project.
+
+        @param requestedProject: the project the request's scope names,
+            or L{None}; if given, it must be the credential's.
+        @return: C{(token record, context, credential id)}.
+        @raise faults.Unauthorized: on any failure (the reason is logged,
+            not told).
+        """
+        authManager = self.backends.authManager
+        user, accessKey, boundProject = await self._credentialUser(credential)
+        remote = await self._checkSecret(
+            request, user, credential.get("secret"), "application credential secret"
+        )
+        projectName = await self._credentialProject(user, boundProject)
+        if projectName is None or requestedProject not in (None, projectName):
+            authManager.log.warn(
+                "OpenStack API login of {user} refused: its application credential "
+                "acts in {project}, not {requested}",
+                user=user.name,
+                project=projectName,
+                requested=requestedProject,
+            )
+            raise _refused()
+        try:
+            context = await authManager.contextFor(user, projectName, remoteAddress=remote)
+        except (authInterfaces.NotProjectMember, authInterfaces.ProjectNotFound):
+            raise _refused() from None
+        record = await self.tokens.create(
+            user.name, context.projectId, self.config.auth_token_ttl
+        )
+        return record, context, accessKey
+
+    def _v3Token(self, call, record, context, userName, method=PASSWORD, credentialId=None):
+        """
+        @param method: how the user logged in (L{PASSWORD} or
+            L{APPLICATION_CREDENTIAL}).
+        @param credentialId: the application credential's id (the access
+            key), for L{APPLICATION_CREDENTIAL}.
+        @return: Keystone's token body.
+        """
         token = {
-            "methods": ["password"],
+            "methods": [method],
             "user": {"id": userName, "name": userName, "domain": DOMAIN, "password_expires_at": None},
             "audit_ids": [record.token[:22] if record.token else ""],
             "issued_at": isoformat(record.created_at),
@@ -235,10 +415,20 @@ class IdentityRouter(Router):
             token["is_domain"] = False
             token["roles"] = _roles(context)
             token["catalog"] = v3Catalog(self.config, call.baseURL())
+        if method == APPLICATION_CREDENTIAL:
+            token["application_credential"] = {
+                "id": credentialId,
+                "name": credentialId,
+                "restricted": True,
+            }
         return {"token": token}
 
     @route("POST", "v3/auth/tokens", public=True)
     async def createToken(self, call):
+        """
+        Log in with the C{password} or the C{application_credential}
+        method.
+        """
         body = call.body
         if not isinstance(body, dict) or not isinstance(body.get("auth"), dict):
             raise faults.BadRequest("Expecting to find auth in the request body.")
@@ -249,8 +439,26 @@ class IdentityRouter(Router):
         methods = identity.get("methods")
         if not isinstance(methods, list) or not methods:
             raise faults.BadRequest("Expecting to find methods in identity.")
-        if methods != ["password"]:
-            raise faults.Unauthorized("Only the password method is supported.")
+        if methods == [APPLICATION_CREDENTIAL]:
+            credential = identity.get(APPLICATION_CREDENTIAL)
+            if not isinstance(credential, dict):
+                raise faults.BadRequest(
+                    "Expecting to find application_credential in identity."
+                )
+            record, context, credentialId = await self._loginWithCredential(
+                call.request, credential, _requestedProject(auth)
+            )
+            return Response(
+                self._v3Token(
+                    call, record, context, record.user_id, APPLICATION_CREDENTIAL, credentialId
+                ),
+                201,
+                {"X-Subject-Token": record.token},
+            )
+        if methods != [PASSWORD]:
+            raise faults.Unauthorized(
+                "Only the password and application_credential methods are supported."
+            )
         password = identity.get("password")
         if not isinstance(password, dict) or not isinstance(password.get("user"), dict):
             raise faults.BadRequest("Expecting to find user in password.")
@@ -258,18 +466,7 @@ class IdentityRouter(Router):
         _checkDomain(user, "user")
         userName = user.get("name") or user.get("id")
         _name(userName, "user name")
-        projectName = None
-        scope = auth.get("scope")
-        if scope is not None and scope != "unscoped":
-            if not isinstance(scope, dict):
-                raise faults.BadRequest("The scope must be an object.")
-            if "project" not in scope:
-                raise faults.Unauthorized("Only project scopes are supported.")
-            project = scope["project"]
-            if not isinstance(project, dict):
-                raise faults.BadRequest("The project scope must be an object.")
-            _checkDomain(project, "project")
-            projectName = _name(project.get("name") or project.get("id"), "project name")
+        projectName = _requestedProject(auth)
         record, context = await self._login(
             call.request, userName, user.get("password"), projectName
         )

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.api.openstack.test_compute -*-
+# -*- test-case-name: tests.api.openstack.test_compute,tests.api.openstack.test_outage -*-
 """
 The OpenStack API's small router: one C{twisted.web} leaf resource per
 API (identity, compute, image) with a table of routes.
@@ -20,6 +20,12 @@ fault document by one errback (L{Router.render}):
   4. the JSON body, if any, is decoded (malformed: C{badRequest}; larger
      than C{--ec2_max_request_bytes}: C{overLimit});
   5. the handler runs with a L{Call} and returns a L{Response}.
+
+A request that fails because the database or the message broker cannot
+be reached answers C{serviceUnavailable} (503, L{faults.outageFault}) and
+is logged once per outage by the router's L{OutageLog} (shared by the
+site's routers); the first authenticated request that succeeds afterwards
+logs the end of the outage.
 """
 
 import json
@@ -36,6 +42,7 @@ from nova.api.openstack import faults
 from nova.api.web import writeResponse
 from nova.auth import interfaces as authInterfaces
 from nova.context import newRequestId
+from nova.util.outage import OutageLog
 
 log = Logger()
 
@@ -168,6 +175,9 @@ class Router(Resource):
         L{nova.api.ec2.resource.Backends}).
     @ivar tokens: the L{nova.db.tokens.TokenStore}.
     @ivar config: the L{nova.config.Config}.
+    @ivar outages: the L{OutageLog} of the requests that fail because the
+        database or the message broker cannot be reached (one of its own;
+        the site gives its routers one they share).
     """
 
     isLeaf = True
@@ -177,6 +187,7 @@ class Router(Resource):
         self.config = config
         self.backends = backends
         self.tokens = tokens
+        self.outages = OutageLog("OpenStack API")
         self.routes = []
         for name in dir(type(self)):
             function = getattr(type(self), name, None)
@@ -224,6 +235,8 @@ class Router(Resource):
             self.write(request, response.status, response.body, headers, lost)
 
         def failed(failure):
+            # An outage's failures are logged once, by the outage log.
+            self.outages.failed(failure)
             fault = faults.faultFor(failure.value)
             if fault is None:
                 log.failure(
@@ -270,6 +283,11 @@ class Router(Resource):
         response = await matched.handler(call)
         if response is None:
             response = Response(None, 204)
+        if call.token is not None and response.status < 400:
+            # The token store answered and so did the handler's services:
+            # an outage being counted is over.  (Public routes, such as
+            # the version documents, may reach nothing.)
+            self.outages.succeeded()
         if method == "HEAD":
             response = Response(None, response.status, response.headers)
         return response

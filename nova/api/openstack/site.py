@@ -2,24 +2,29 @@
 """
 The OpenStack API's web site, served on C{--osapi_listen}:C{--osapi_port}:
 
-  - C{/}: the versions list (compute v1.0, v2.0 and v2.1, identity v3);
+  - C{/}: the versions list (compute v1.0, v1.1, v2.0 and v2.1, identity
+    v3);
   - C{/v3}, C{/v2.0}: the identity endpoint
     (L{nova.api.openstack.identity});
   - C{/v1.0}: the OpenStack API v1.0 (L{nova.api.openstack.v10});
   - C{/v2.1}, C{/v2}, C{/v1.1}: the compute API
     (L{nova.api.openstack.compute}), one code, three mount points;
   - C{/image}: the read-only image API v2 subset
-    (L{nova.api.openstack.image}).
+    (L{nova.api.openstack.image});
+  - C{/network}: the networking API v2.0 subset for floating addresses
+    (L{nova.api.openstack.network}).
 """
 
 from twisted.web.resource import Resource
 from twisted.web.server import Site
 
-from nova.api.openstack.compute import ComputeRouter, versionEntry
+from nova.api.openstack.compute import ComputeRouter, v11VersionEntry, versionEntry
 from nova.api.openstack.identity import IdentityRouter, v3VersionEntry
 from nova.api.openstack.image import ImageRouter
+from nova.api.openstack.network import NetworkRouter
 from nova.api.openstack.resource import Response, Router, route
 from nova.api.openstack.v10 import V10Router, v10VersionEntry
+from nova.util.outage import OutageLog
 
 COMPUTE_MOUNTS = ("v2.1", "v2", "v1.1")
 
@@ -31,7 +36,8 @@ IDENTITY_MOUNTS = (b"v3", b"v2.0")
 class VersionsRoot(Router):
     """
     C{/} itself: the versions of the compute and identity APIs (v1.0,
-    v2.0 also served as v1.1, v2.1, identity v3).
+    v1.1, v2.0, v2.1, identity v3; v1.1 and v2.0 are served by the v2.1
+    code without microversions).
     """
 
     @route("GET", "", public=True)
@@ -41,6 +47,7 @@ class VersionsRoot(Router):
             {
                 "versions": [
                     v10VersionEntry(base),
+                    v11VersionEntry(base),
                     versionEntry(base, legacy=True, mount="v2"),
                     versionEntry(base),
                     v3VersionEntry(base),
@@ -52,6 +59,8 @@ class VersionsRoot(Router):
 class OpenStackRoot(Resource):
     """
     The site's root: dispatches on the first path segment.
+
+    @ivar outages: the L{OutageLog} its routers share.
     """
 
     def __init__(self, config, backends, tokens, clock=None):
@@ -68,6 +77,12 @@ class OpenStackRoot(Resource):
         for mount in COMPUTE_MOUNTS:
             self.putChild(mount.encode("ascii"), ComputeRouter(config, backends, tokens, mount))
         self.putChild(b"image", ImageRouter(config, backends, tokens))
+        self.putChild(b"network", NetworkRouter(config, backends, tokens))
+        # One log of outages for the whole site: a database outage is one
+        # line, whichever APIs the failing requests went to.
+        self.outages = OutageLog("OpenStack API")
+        for router in (self.versions, self.identity, *self.children.values()):
+            router.outages = self.outages
 
     def getChild(self, name, request):
         if name == b"":

@@ -56,6 +56,7 @@ from nova.compute.errors import InstanceNotFound
 from nova.compute.states import TERMINATED
 from nova.image.errors import ImageNotFound, InvalidImageId
 from nova.image.service import AVAILABLE, FAILED
+from nova.util.outage import outageOf
 
 XML = b"application/xml"
 
@@ -522,6 +523,9 @@ class V10Router(Router):
                 personality=personality,
             )
         except Exception as e:
+            if outageOf(e) is not None:
+                # The database or the broker is out: serviceUnavailable.
+                raise
             fault = faults.faultFor(e)
             if isinstance(fault, faults.ServiceUnavailable):
                 raise ServerCapacityUnavailable(fault.message) from None
@@ -709,32 +713,70 @@ class V10Router(Router):
             raise faults.Forbidden("Only administrators may manage users and accounts.")
 
     @staticmethod
-    def _userView(user):
-        return {
+    def _userView(user, includeSecret):
+        """
+        @param includeSecret: whether the view holds the user's secret
+            key (C{secret}).
+        """
+        view = {
             "id": user.name,
             "name": user.name,
             "admin": user.isAdmin,
             "access": user.accessKey,
-            "secret": user.secretKey,
         }
+        if includeSecret:
+            view["secret"] = user.secretKey
+        return view
+
+    @staticmethod
+    def _includeSecrets(call):
+        """
+        @return: whether a C{GET} of users may answer their secret keys:
+            only when a cloud admin (a superuser) asks with
+            C{include_secrets=true} (as C{IncludeSecrets=true} in the EC2
+            admin API).
+        @raise faults.BadRequest: for a value other than C{true} or
+            C{false} (or C{1}, C{0}).
+        """
+        value = call.queryValue("include_secrets")
+        if value is None:
+            return False
+        value = value.strip().lower()
+        if value not in ("true", "1", "false", "0"):
+            raise faults.BadRequest("include_secrets must be true or false.")
+        return value in ("true", "1") and bool(call.context.isAdmin)
 
     @route("GET", "users")
     async def listUsers(self, call):
+        """
+        The users, without their secret keys unless a cloud admin asks
+        with C{include_secrets=true}.
+        """
         self._checkSuperuser(call)
+        includeSecrets = self._includeSecrets(call)
         users = await self.backends.authManager.getUsers()
-        return Response({"users": [self._userView(u) for u in users]})
+        return Response({"users": [self._userView(u, includeSecrets) for u in users]})
 
     @route("GET", "users/{id}")
     async def showUser(self, call):
+        """
+        The user, without its secret key unless a cloud admin asks with
+        C{include_secrets=true}.
+        """
         self._checkSuperuser(call)
+        includeSecrets = self._includeSecrets(call)
         try:
             user = await self.backends.authManager.getUser(call.args["id"])
         except authInterfaces.UserNotFound:
             raise faults.ItemNotFound(f"User {call.args['id']} could not be found.") from None
-        return Response({"user": self._userView(user)})
+        return Response({"user": self._userView(user, includeSecrets)})
 
     @route("POST", "users")
     async def createUser(self, call):
+        """
+        Create a user; the answer holds its new secret key (the creator
+        needs it to hand it on).
+        """
         self._checkSuperuser(call)
         wanted = bodyPart(call.body, "user")
         name = wanted.get("name")
@@ -744,7 +786,7 @@ class V10Router(Router):
         user = await self.backends.authManager.createUser(
             name, wanted.get("access") or None, wanted.get("secret") or None, admin
         )
-        return Response({"user": self._userView(user)})
+        return Response({"user": self._userView(user, True)})
 
     @route("DELETE", "users/{id}")
     async def deleteUser(self, call):

@@ -52,6 +52,31 @@ class VersionTests(ComputeTestsMixin, TestCase):
         status, _, body = await self.call("GET", "/v2/")
         self.assertEqual((status, body["version"]["version"]), (200, ""))
 
+    async def test_v11VersionDocument(self):
+        """
+        C{/v1.1/} describes v1.1 (Cactus's current version, now
+        deprecated), without microversions, linking to itself; the
+        versions list at C{/} holds the same entry.
+        """
+        base = f"http://127.0.0.1:{self.osPort}"
+        for path in ("/v1.1", "/v1.1/"):
+            status, _, body = await self.call("GET", path)
+            self.assertEqual(status, 200, body)
+            version = body["version"]
+            self.assertEqual(
+                (version["id"], version["status"], version["version"], version["min_version"]),
+                ("v1.1", "DEPRECATED", "", ""),
+            )
+            self.assertEqual(version["links"], [{"rel": "self", "href": f"{base}/v1.1/"}])
+            self.assertEqual(
+                [m["type"] for m in version["media-types"]],
+                ["application/vnd.openstack.compute+json;version=1.1"],
+            )
+        _, _, listed = await self.call("GET", "/")
+        self.assertEqual([v for v in listed["versions"] if v["id"] == "v1.1"], [version])
+        status, _, body = await self.call("GET", "/v2/")
+        self.assertEqual((body["version"]["id"], body["version"]["status"]), ("v2.0", "SUPPORTED"))
+
     async def test_microversions(self):
         for headers, expected in (
             ({}, 200),

@@ -553,22 +553,56 @@ class AdminAPITests(V10Mixin, TestCase):
         self.assertEqual(status, 404)
 
     async def test_usersAndAccounts(self):
+        """
+        Users and accounts are managed by superusers; answers about users
+        hold no secret keys unless asked with C{include_secrets=true},
+        except the answer creating one (its creator hands the key on).
+        """
         root = await self.authenticate(ROOT, project="alice")
         status, _, body = await self.json("GET", "/v1.0/users", token=root)
         self.assertEqual(status, 200)
-        self.assertIn("alice", [u["name"] for u in body["users"]])
+        users = {u["name"]: u for u in body["users"]}
+        self.assertEqual(users["alice"]["access"], ALICE.access)
+        self.assertEqual([u for u in body["users"] if "secret" in u], [])
+        status, _, body = await self.json("GET", "/v1.0/users?include_secrets=true", token=root)
+        self.assertEqual(status, 200)
+        users = {u["name"]: u for u in body["users"]}
+        self.assertEqual(users["alice"]["secret"], ALICE.secret)
+        self.assertEqual(users["root"]["secret"], ROOT.secret)
+        for query, shown in (("", False), ("?include_secrets=false", False),
+                             ("?include_secrets=True", True), ("?include_secrets=1", True)):
+            status, _, body = await self.json("GET", f"/v1.0/users/alice{query}", token=root)
+            self.assertEqual(status, 200, query)
+            self.assertEqual(body["user"].get("secret"), ALICE.secret if shown else None, query)
+        status, _, data = await self.raw("GET", "/v1.0/users/alice.xml", token=root)
+        self.assertEqual(status, 200)
+        self.assertNotIn(ALICE.secret.encode("ascii"), data)
+        self.assertIn(ALICE.access.encode("ascii"), data)
+        status, _, body = await self.json(
+            "GET", "/v1.0/users?include_secrets=yes-please", token=root
+        )
+        self.assertEqual((status, list(body)), (400, ["badRequest"]))
         status, _, body = await self.json(
             "POST", "/v1.0/users", {"user": {"name": "zed", "admin": False}}, root
         )
         self.assertEqual((status, body["user"]["name"]), (200, "zed"))
+        zed = await self.authManager.getUser("zed")
+        self.assertEqual(body["user"]["secret"], zed.secretKey)
+        status, _, body = await self.json("GET", "/v1.0/users/zed", token=root)
+        self.assertNotIn("secret", body["user"])
         status, _, body = await self.json(
             "PUT", "/v1.0/accounts/zproj", {"account": {"manager": "zed"}}, root
         )
         self.assertEqual((status, body["account"]["manager"]), (200, "zed"))
         status, _, body = await self.json("GET", "/v1.0/accounts/zproj", token=root)
         self.assertEqual(body["account"]["name"], "zproj")
-        status, _, body = await self.json("GET", "/v1.0/users")
-        self.assertEqual((status, list(body)), (403, ["forbidden"]))
+        for path in (
+            "/v1.0/users",
+            "/v1.0/users?include_secrets=true",
+            "/v1.0/users/alice?include_secrets=true",
+        ):
+            status, _, body = await self.json("GET", path)
+            self.assertEqual((status, list(body)), (403, ["forbidden"]), path)
 
 
 class NoAdminAPITests(V10Mixin, TestCase):

@@ -1,0 +1,1 @@
+A source security group has one iptables chain of its members on each compute host, shared by the instances whose rules name it: a membership change rewrites that chain only, and an apply writes only the chains that changed (a table with no change is not written).

@@ -1,0 +1,1 @@
+The identity API accepts Keystone v3 application credentials (the access key as the credential id, the secret key as its secret; OS_AUTH_TYPE=v3applicationcredential) and answers its errors in Keystone's shape ({"error": {"code", "title", "message"}}), which keystoneauth reads.

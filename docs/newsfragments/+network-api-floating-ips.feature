@@ -1,0 +1,1 @@
+A subset of the networking API v2.0 at /network (the floating pool and fixed networks, one port per server, floating IPs), listed in the service catalog, so that openstack floating ip create and server add floating ip work with today's python-openstackclient.

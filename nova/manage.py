@@ -234,7 +234,7 @@ class ServiceCommands(Commands):
 
     @inlineCallbacks
     def do_list(self, host=None, binary=None):
-        """List services: host, binary, topic, zone, status, state, last report."""
+        """List services: host, binary, topic, zone, status, state, last report, what it lost."""
         from nova.db.services import utcnow
 
         services = yield self.env.db.services.list(host=host, binary=binary)
@@ -248,12 +248,13 @@ class ServiceCommands(Commands):
                 "disabled" if s.disabled else "enabled",
                 ":-)" if s.isUp(now, self.config.service_down_time) else "XXX",
                 s.updated_at.strftime("%Y-%m-%d %H:%M:%S"),
+                s.lost or "-",
             )
             for s in services
         ]
         self.say(
             formatTable(
-                rows, ("Host", "Binary", "Topic", "Zone", "Status", "State", "Updated_At")
+                rows, ("Host", "Binary", "Topic", "Zone", "Status", "State", "Updated_At", "Lost")
             )
         )
 

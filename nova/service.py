@@ -15,7 +15,7 @@ from nova.config import Flag
 from nova.context import adminContext
 from nova.manager import ManagerDispatcher
 from nova.rpc.interfaces import IDispatcher
-from nova.util.outage import outageOf
+from nova.util.outage import OutageLog, outageOf
 
 OPTIONS = (
     Flag(
@@ -160,6 +160,7 @@ class NovaService(MultiService):
         # time, failed heartbeats) by name.
         self._lost = {}
         self.reportInterval = config.report_interval
+        self._periodicOutages = OutageLog(f"{binary} on {self.host}", "periodic task runs")
         self.dispatcher = DrainingDispatcher(ManagerDispatcher(manager))
         self.shutdownTimeout = config.drain_timeout
         self.setName(f"{binary}.{self.host}")
@@ -221,7 +222,8 @@ class NovaService(MultiService):
         if self.serviceId is None:
             d = self._register()
         else:
-            d = self.db.services.report(self.serviceId)
+            lost = None if self.rpc.connected else "message broker"
+            d = self.db.services.report(self.serviceId, lost=lost)
 
             def reRegister(failure):
                 failure.trap(exception.ServiceNotFound)
@@ -270,14 +272,19 @@ class NovaService(MultiService):
 
     def periodicTasks(self):
         """
-        Run the manager's periodic tasks; a failure is logged.
+        Run the manager's periodic tasks.  A failure because the database
+        or the broker is out is logged once per outage (and its end once,
+        with the count); any other with its traceback.
 
         @return: L{Deferred} firing when done.
         """
+
+        def failed(failure):
+            if not self._periodicOutages.failed(failure):
+                self.log.failure("{name}: periodic tasks failed", failure, name=self.name)
+
         d = self.manager.periodicTasks(adminContext())
-        d.addErrback(
-            lambda f: self.log.failure("{name}: periodic tasks failed", f, name=self.name)
-        )
+        d.addCallbacks(lambda _: self._periodicOutages.succeeded(), failed)
         return d
 
     @inlineCallbacks

@@ -36,12 +36,19 @@ class ManageTests(ManageMixin, TestCase):
 
         db = inlineDatabase(f"sqlite:{self.state}/nova.sqlite", reactor)
         yield db.services.register("h1", "nova-compute", "compute", "nova")
+        other = yield db.services.register("h2", "nova-network", "network", "nova")
+        yield db.services.report(other.id, lost="message broker")
         db.transactor.close()
         code, out, _ = yield self.manage("service", "list")
         self.assertEqual(code, 0)
-        header, row = out.splitlines()
-        self.assertEqual(header.split(), ["Host", "Binary", "Topic", "Zone", "Status", "State", "Updated_At"])
+        header, row, lost = out.splitlines()
+        self.assertEqual(
+            header.split(), ["Host", "Binary", "Topic", "Zone", "Status", "State", "Updated_At", "Lost"]
+        )
         self.assertEqual(row.split()[:6], ["h1", "nova-compute", "compute", "nova", "enabled", ":-)"])
+        self.assertEqual(row.split()[-1], "-")
+        self.assertTrue(lost.startswith("h2"), lost)
+        self.assertTrue(lost.endswith("message broker"), lost)
         code, out, _ = yield self.manage("service", "disable", "h1", "nova-compute")
         self.assertEqual((code, out), (0, "nova-compute on h1 disabled\n"))
         code, out, _ = yield self.manage("service", "list")

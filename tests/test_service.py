@@ -98,6 +98,21 @@ class NovaServiceTests(SynchronousTestCase):
         self.assertEqual(row.updated_at, utcnow(self.clock))
         self.assertTrue(row.isUp(utcnow(self.clock), self.config.service_down_time))
 
+    def test_heartbeatRecordsALostBroker(self):
+        """
+        A heartbeat written while the RPC layer cannot reach the broker
+        records that it lost the message broker; the next one written
+        while connected clears it.
+        """
+        self.start()
+        self.assertIsNone(self.rows()[0].lost)
+        self.patch(self.rpc, "connected", False)
+        self.clock.advance(10)
+        self.assertEqual(self.rows()[0].lost, "message broker")
+        self.patch(self.rpc, "connected", True)
+        self.clock.advance(10)
+        self.assertIsNone(self.rows()[0].lost)
+
     def test_downAfterServiceDownTime(self):
         self.start()
         self.successResultOf(self.service.stopService())
@@ -113,6 +128,43 @@ class NovaServiceTests(SynchronousTestCase):
         self.assertEqual(self.manager.periodicRuns, 2)
         self.clock.pump([60] * 3)
         self.assertEqual(self.manager.periodicRuns, 5)
+
+    def test_periodicTasksOutageLoggedOnce(self):
+        """
+        Periodic task runs that fail because the database is unreachable
+        are logged once per outage, without a traceback, and its end once
+        with the count; a run that fails for another reason is logged with
+        its traceback.
+        """
+        self.start()
+        failures = [DatabaseUnavailable("connection refused")] * 3 + [ZeroDivisionError("bug")]
+
+        def periodicTasks(context):
+            if failures:
+                return defer.fail(failures.pop(0))
+            return defer.succeed(None)
+
+        self.patch(self.manager, "periodicTasks", periodicTasks)
+        outages, others = [], []
+        self.service._periodicOutages.log = Logger(observer=outages.append)
+        self.service.log = Logger(observer=others.append)
+        self.clock.pump([60] * 3)
+        self.assertEqual(
+            [formatEvent(e) for e in outages],
+            ["nova-compute on h1 periodic task runs fail: the database is unreachable "
+             "(DatabaseUnavailable: connection refused); further failures are counted until "
+             "one succeeds"],
+        )
+        self.assertNotIn("log_failure", outages[0])
+        self.clock.advance(60)
+        self.assertEqual(len(others), 1)
+        self.assertIsInstance(others[0]["log_failure"].value, ZeroDivisionError)
+        self.clock.advance(60)
+        self.assertEqual(
+            formatEvent(outages[-1]),
+            "nova-compute on h1: database reachable again after 3 failed periodic task runs",
+        )
+        self.flushLoggedErrors(ZeroDivisionError)
 
     def test_reRegistersWhenRowVanishes(self):
         self.start()
@@ -132,10 +184,10 @@ class NovaServiceTests(SynchronousTestCase):
         """
         report = self.db.services.report
 
-        def failing(serviceId):
+        def failing(serviceId, lost=None):
             if errors:
                 return defer.fail(errors.pop(0))
-            return report(serviceId)
+            return report(serviceId, lost=lost)
 
         self.patch(self.db.services, "report", failing)
         events = []

@@ -35,6 +35,17 @@ def workerPort(port):
     return port + (WORKER_PORT_STRIDE * int(name) if name.isdigit() else 0)
 
 
+def makeTraversable(*paths):
+    """
+    Let other users (QEMU's, dnsmasq's, a server's) read and traverse the
+    directories C{paths}: add the read and search bits for group and
+    others, keeping every other bit, so that a shared parent such as
+    C{/tmp} keeps its sticky, world-writable mode.
+    """
+    for path in paths:
+        os.chmod(path, os.stat(path).st_mode | 0o055)
+
+
 def servicesRequired():
     """
     @return: C{True} when tests of real servers must not skip.

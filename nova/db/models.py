@@ -22,6 +22,7 @@ class Service:
     disabled = Bool()
     created_at = DateTime()
     updated_at = DateTime()
+    lost = Unicode()
 
 
 class Instance:

@@ -39,6 +39,9 @@ class ServiceRecord:
     disabled = attr.ib()
     created_at = attr.ib()
     updated_at = attr.ib()
+    #: What its last heartbeat said it could not reach (C{"message
+    #: broker"}), or C{None}.
+    lost = attr.ib(default=None)
 
     fromModel = classmethod(_fromModel)
 

@@ -55,22 +55,25 @@ class ServiceStore:
         store.flush()
         return ServiceRecord.fromModel(row)
 
-    def report(self, serviceId):
+    def report(self, serviceId, lost=None):
         """
         Record a heartbeat.
 
+        @param lost: what the service cannot reach (C{"message broker"}),
+            or L{None}.
         @return: L{Deferred} firing with the updated L{ServiceRecord};
             failing with L{nova.exception.ServiceNotFound} if the row is
             gone.
         """
-        return self.transactor.transact(self.thd_report, serviceId, utcnow(self.clock))
+        return self.transactor.transact(self.thd_report, serviceId, utcnow(self.clock), lost)
 
-    def thd_report(self, store, serviceId, now):
+    def thd_report(self, store, serviceId, now, lost=None):
         row = store.get(Service, serviceId)
         if row is None:
             raise exception.ServiceNotFound(f"service {serviceId} is not registered")
         row.report_count += 1
         row.updated_at = now
+        row.lost = lost
         store.flush()
         return ServiceRecord.fromModel(row)
 

@@ -6,7 +6,7 @@ one of them), C{compute.h1} (its own) and the fanout of C{compute} (every
 peer gets each message).
 """
 
-from zope.interface import Interface
+from zope.interface import Attribute, Interface
 
 from nova.exception import RPCTimeout
 
@@ -64,6 +64,11 @@ class IRPC(Interface):
     Sends requests to topics and serves topics.  Every message is JSON:
     arguments and results must be JSON values.
     """
+
+    connected = Attribute(
+        "Whether messages can be sent now (C{False} while the broker cannot "
+        "be reached); heartbeats record it."
+    )
 
     def call(context, topic, method, args, timeout=None):
         """

@@ -55,6 +55,9 @@ class LocalRPC:
         L{collections.Counter}).
     """
 
+    #: In one process, there is no broker to lose.
+    connected = True
+
     def __init__(self, clock, callTimeout=60.0, keepSent=True):
         """
         @param clock: an L{IReactorTime} that schedules deliveries and

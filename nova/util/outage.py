@@ -27,7 +27,8 @@ def outageOf(error):
 
 class OutageLog:
     """
-    What one API's error mapper knows about outages.
+    What one API's error mapper (or one daemon's periodic tasks) knows
+    about outages.
 
     @ivar failures: the number of requests failed by each dependency that
         is out now, by its name.
@@ -35,11 +36,14 @@ class OutageLog:
 
     log = Logger()
 
-    def __init__(self, api):
+    def __init__(self, api, what="requests"):
         """
         @param api: the API's name, for the log (C{"EC2"}, C{"S3"}).
+        @param what: what fails, for the log (C{"requests"}, C{"periodic
+            task runs"}).
         """
         self.api = api
+        self.what = what
         self.failures = {}
 
     def failed(self, failure):
@@ -56,9 +60,10 @@ class OutageLog:
         self.failures[outage] = count + 1
         if count == 0:
             self.log.error(
-                "{api} requests fail: the {outage} is unreachable ({error}); "
-                "further failures are counted until a request succeeds",
+                "{api} {what} fail: the {outage} is unreachable ({error}); "
+                "further failures are counted until one succeeds",
                 api=self.api,
+                what=self.what,
                 outage=outage,
                 error=f"{type(failure.value).__name__}: {failure.value}",
             )
@@ -73,8 +78,9 @@ class OutageLog:
         failures, self.failures = self.failures, {}
         for outage, count in sorted(failures.items()):
             self.log.info(
-                "{api}: {outage} reachable again after {count} failed requests",
+                "{api}: {outage} reachable again after {count} failed {what}",
                 api=self.api,
+                what=self.what,
                 outage=outage,
                 count=count,
             )

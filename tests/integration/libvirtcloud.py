@@ -25,7 +25,7 @@ from tests.integration.test_libvirt_guest import (
     requireLibvirtd,
     undefineDomains,
 )
-from tests.util import requireCondition
+from tests.util import makeTraversable, requireCondition
 
 
 def registerTestGuest(manage, guest, user, project):
@@ -105,8 +105,7 @@ class LibvirtCloudMixin:
         # QEMU runs as another user: the state directory must be traversable.
         self.state = os.path.abspath(self.mktemp())
         os.makedirs(self.state)
-        for path in (os.path.dirname(self.state), self.state):
-            os.chmod(path, 0o755)
+        makeTraversable(os.path.dirname(self.state), self.state)
 
     def undefineLeftovers(self):
         return deferToThread(undefineDomains, f"{self.domainPrefix}{self.run}-")

@@ -62,7 +62,7 @@ import sys
 import time
 import uuid
 
-from tests.util import workerPort
+from tests.util import makeTraversable, workerPort
 
 CONTROLLER = "ctl"
 COMPUTES = ("c1", "c2")
@@ -317,8 +317,7 @@ class MultiHost:
             os.makedirs(path, exist_ok=True)
         # QEMU runs as another user and dnsmasq as nobody: the state must
         # be traversable (a temporary parent may be private).
-        for path in [os.path.dirname(self.base), self.base] + [self.hostState(h) for h in self.hosts()]:
-            os.chmod(path, 0o755)
+        makeTraversable(os.path.dirname(self.base), self.base, *[self.hostState(h) for h in self.hosts()])
         for name in self.namespaces():
             run("ip", "netns", "add", name)
             # Resolvers and DHCP clients in a namespace must never touch

@@ -44,7 +44,7 @@ from nova.network.cloudpipe import userData, vpnFiles
 from nova.network.vpn import CLIENT_CONFIG_NAME, credentialsConfig, vpnPing
 from nova.virt.configdrive import thd_writeImage
 from tests.network.util import networkRecord
-from tests.util import requireCondition, workerPort
+from tests.util import makeTraversable, requireCondition, workerPort
 
 HERE = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUILD = os.path.join(HERE, "tools", "build-cloudpipe-image.sh")
@@ -357,8 +357,7 @@ class VpnRunTests(TestCase):
         # QEMU runs as another user: the state directory must be traversable.
         self.state = os.path.abspath(self.mktemp())
         os.makedirs(self.state)
-        for path in (os.path.dirname(self.state), self.state):
-            os.chmod(path, 0o755)
+        makeTraversable(os.path.dirname(self.state), self.state)
 
     def undefineLeftovers(self):
         from tests.integration.test_libvirt_guest import undefineDomains

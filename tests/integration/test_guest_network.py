@@ -56,7 +56,7 @@ from tests.integration.test_libvirt_guest import (
     requireLibvirtd,
     undefineDomains,
 )
-from tests.util import requireCondition
+from tests.util import makeTraversable, requireCondition
 
 CLONE_NEWNET = 0x40000000
 FIXED_RANGE = "10.61.0.0/24"
@@ -134,8 +134,7 @@ class GuestNetworkTests(TestCase):
         # directory must be traversable.
         self.state = os.path.abspath(self.mktemp())
         os.makedirs(self.state)
-        for path in (os.path.dirname(self.state), self.state):
-            os.chmod(path, 0o755)
+        makeTraversable(os.path.dirname(self.state), self.state)
 
         for name in (self.srv, self.pub):
             run("ip", "netns", "add", name)

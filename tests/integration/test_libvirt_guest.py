@@ -30,7 +30,7 @@ from nova.virt import errors, power
 from nova.virt.images import DirectoryImageFetcher
 from nova.virt.interfaces import InstanceSpec
 from tests.integration.processes import poll
-from tests.util import requireCondition
+from tests.util import makeTraversable, requireCondition
 from tests.virt.contract import VirtDriverContract, VirtDriverVolumeContract
 
 try:
@@ -163,7 +163,7 @@ class GuestMixin:
             traverse: trial's temporary directories are private.
         """
         path = os.path.abspath(self.mktemp())
-        os.chmod(os.path.dirname(path), 0o755)
+        makeTraversable(os.path.dirname(path))
         return path
 
     def makeDriver(self, **overrides):

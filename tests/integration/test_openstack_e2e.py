@@ -1,8 +1,9 @@
 """
-End to end through the OpenStack API's real clients, against Nova's
-daemons as separate processes (nova-api, nova-objectstore,
-nova-scheduler, nova-network, nova-compute on the fake hypervisor) over
-RabbitMQ and PostgreSQL, as a user of C{make run}'s cloud would drive it:
+End to end through the OpenStack API's real clients, as a user of C{make
+run}'s cloud would drive it, against nova-all on its embedded defaults
+(SQLite, the in-process bus) and against Nova's daemons as separate
+processes (nova-api, nova-objectstore, nova-scheduler, nova-network,
+nova-compute on the fake hypervisor) over RabbitMQ and PostgreSQL:
 
   - apache-libcloud's OpenStack 1.1 driver (logging in through v1.0)
     creates a server and sees it ACTIVE with its address, reboots it,
@@ -39,14 +40,27 @@ EC2_PORT = workerPort(18550)
 S3_PORT = workerPort(18551)
 OSAPI_PORT = workerPort(18552)
 
+#: The ports of the options every deployment of the test shares.
+PORT_FLAGS = (
+    f"--ec2_port={EC2_PORT}",
+    f"--s3_port={S3_PORT}",
+    f"--osapi_port={OSAPI_PORT}",
+    "--ec2_listen=127.0.0.1",
+    "--s3_listen=127.0.0.1",
+    "--osapi_listen=127.0.0.1",
+    "--osapi_host=127.0.0.1",
+    "--s3_host=127.0.0.1",
+    "--ec2_host=127.0.0.1",
+    "--report_interval=1",
+)
+
 #: The EC2 state each OpenStack status stands for.
 EC2_STATE = {"ACTIVE": "running", "SHUTOFF": "stopped"}
 
 
-class OpenStackSeparateDaemonsTests(CloudFlowMixin, TestCase):
+class OpenStackScenarioMixin(CloudFlowMixin):
     """
-    The OpenStack clients' scenario on separate daemons over RabbitMQ and
-    PostgreSQL.
+    The OpenStack clients' scenario; L{startCloud} starts the deployment.
     """
 
     #: It takes about 35 seconds on an idle machine.
@@ -57,55 +71,16 @@ class OpenStackSeparateDaemonsTests(CloudFlowMixin, TestCase):
         requireCondition(
             self.command is not None, "python-openstackclient is not installed (the test extra)"
         )
-        self.vhost = privateRabbitVhost(self, "nova-os-e2e-")
 
     @defer.inlineCallbacks
     def test_scenario(self):
-        state = os.path.abspath(self.mktemp())
+        self.state = os.path.abspath(self.mktemp())
         self.home = os.path.abspath(self.mktemp())
         os.makedirs(self.home)
-        self.sqlConnection = freshURI(self, "postgres")
-        self.networkHost = "net1"
-        self.flags = [
-            f"--state_path={state}",
-            f"--sql_connection={self.sqlConnection}",
-            "--rpc_backend=amqp",
-            f"--rabbit_virtual_host={self.vhost}",
-            f"--ec2_port={EC2_PORT}",
-            f"--s3_port={S3_PORT}",
-            f"--osapi_port={OSAPI_PORT}",
-            "--ec2_listen=127.0.0.1",
-            "--s3_listen=127.0.0.1",
-            "--osapi_listen=127.0.0.1",
-            "--osapi_host=127.0.0.1",
-            "--s3_host=127.0.0.1",
-            "--ec2_host=127.0.0.1",
-            "--scheduler_driver=simple",
-            "--report_interval=1",
-        ]
         self.ec2URL = f"http://127.0.0.1:{EC2_PORT}/services/Cloud"
         self.s3URL = f"http://127.0.0.1:{S3_PORT}"
         self.osapiURL = f"http://127.0.0.1:{OSAPI_PORT}"
-        yield deferToThread(self.prepareCloud)
-        daemons = [
-            Daemon(self, "nova-objectstore", *self.flags, "--host=store", name="objectstore"),
-            Daemon(self, "nova-network", *self.flags, "--host=net1", name="network"),
-            Daemon(self, "nova-scheduler", *self.flags, "--host=ctl", name="scheduler"),
-            # It sends snapshots to nova-objectstore over S3, signing as boss.
-            Daemon(
-                self,
-                "nova-compute",
-                *self.flags,
-                "--host=c1",
-                "--snapshot_upload_user=boss:boss",
-                name="c1",
-            ),
-            Daemon(self, "nova-api", *self.flags, "--host=api", name="api"),
-        ]
-        for daemon in daemons:
-            daemon.start()
-        for daemon in daemons:
-            yield daemon.waitForLog(r"(consumes|on api started)", timeout=60)
+        daemons = yield self.startCloud()
         yield deferToThread(self.runScenario)
         for daemon in reversed(daemons):
             code = yield daemon.stop()
@@ -403,3 +378,65 @@ class OpenStackSeparateDaemonsTests(CloudFlowMixin, TestCase):
         self.openstack("server", "delete", "--wait", name, json_=False)
         self.assertEqual(self.openstack("server", "list"), [])
         self.waitAllTerminated()
+
+
+class OpenStackNovaAllTests(OpenStackScenarioMixin, TestCase):
+    """
+    The scenario on nova-all on its embedded defaults: an SQLite file,
+    the in-process bus, the fake drivers.
+    """
+
+    @defer.inlineCallbacks
+    def startCloud(self):
+        self.networkHost = "allhost"
+        self.sqlConnection = f"sqlite:{self.state}/nova.sqlite"
+        self.flags = [f"--state_path={self.state}", *PORT_FLAGS]
+        yield deferToThread(self.prepareCloud)
+        daemon = Daemon(self, "nova-all", *self.flags, "--host=allhost", name="nova-all").start()
+        yield daemon.waitForLog(r"nova-compute on allhost consumes", timeout=60)
+        yield daemon.waitForLog(r"nova-api on allhost started", timeout=60)
+        return [daemon]
+
+
+class OpenStackSeparateDaemonsTests(OpenStackScenarioMixin, TestCase):
+    """
+    The scenario on separate daemons over RabbitMQ and PostgreSQL.
+    """
+
+    def setUp(self):
+        OpenStackScenarioMixin.setUp(self)
+        self.vhost = privateRabbitVhost(self, "nova-os-e2e-")
+
+    @defer.inlineCallbacks
+    def startCloud(self):
+        self.sqlConnection = freshURI(self, "postgres")
+        self.networkHost = "net1"
+        self.flags = [
+            f"--state_path={self.state}",
+            f"--sql_connection={self.sqlConnection}",
+            "--rpc_backend=amqp",
+            f"--rabbit_virtual_host={self.vhost}",
+            "--scheduler_driver=simple",
+            *PORT_FLAGS,
+        ]
+        yield deferToThread(self.prepareCloud)
+        daemons = [
+            Daemon(self, "nova-objectstore", *self.flags, "--host=store", name="objectstore"),
+            Daemon(self, "nova-network", *self.flags, "--host=net1", name="network"),
+            Daemon(self, "nova-scheduler", *self.flags, "--host=ctl", name="scheduler"),
+            # It sends snapshots to nova-objectstore over S3, signing as boss.
+            Daemon(
+                self,
+                "nova-compute",
+                *self.flags,
+                "--host=c1",
+                "--snapshot_upload_user=boss:boss",
+                name="c1",
+            ),
+            Daemon(self, "nova-api", *self.flags, "--host=api", name="api"),
+        ]
+        for daemon in daemons:
+            daemon.start()
+        for daemon in daemons:
+            yield daemon.waitForLog(r"(consumes|on api started)", timeout=60)
+        return daemons

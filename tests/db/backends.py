@@ -6,7 +6,7 @@ uniquely named PostgreSQL or MariaDB database dropped after the test.
 import os
 import uuid
 
-from twisted.internet import defer, reactor, task
+from twisted.internet import defer, reactor, task, threads
 
 from nova.db.api import NovaDatabase
 from nova.db.store import Transactor, openDatabase
@@ -52,6 +52,29 @@ def _createMySQL(testCase):
 
     testCase.addCleanup(drop)
     return f"mysql://root@127.0.0.1:3306/{name}"
+
+
+def postgresAdmin(name, *statements):
+    """
+    Run statements on the PostgreSQL server's C{postgres} database, in a
+    thread: C{{db}} in them is the database C{name}, C{%s} its name as a
+    parameter.
+
+    @return: L{Deferred} firing when they ran.
+    """
+    import psycopg2
+
+    def run():
+        connection = psycopg2.connect(host="127.0.0.1", port=5432, user="postgres", dbname="postgres")
+        connection.autocommit = True
+        try:
+            cursor = connection.cursor()
+            for statement in statements:
+                cursor.execute(statement.replace("{db}", name), (name,) if "%s" in statement else None)
+        finally:
+            connection.close()
+
+    return threads.deferToThread(run)
 
 
 def freshURI(testCase, backend):

@@ -10,7 +10,7 @@ import subprocess
 import sys
 
 from twisted.internet import reactor
-from twisted.internet.defer import maybeDeferred
+from twisted.internet.defer import gatherResults, maybeDeferred
 from twisted.internet.task import deferLater
 
 TWISTD = os.path.join(os.path.dirname(sys.executable), "twistd")
@@ -109,3 +109,34 @@ class Daemon:
             self.process.wait()
         if self.process is not None and self.process.stderr:
             self.process.stderr.close()
+
+
+def separateDaemons(testCase, flags, computeFlags=()):
+    """
+    A cloud's daemons as separate processes, not started yet:
+    nova-objectstore on C{store}, nova-network on C{net1}, nova-scheduler
+    on C{ctl}, nova-compute on C{c1} (with C{computeFlags} too) and
+    nova-api on C{api}, each with C{flags}.
+
+    @return: a L{list} of L{Daemon}s, in the order to start them.
+    """
+    return [
+        Daemon(testCase, "nova-objectstore", *flags, "--host=store", name="objectstore"),
+        Daemon(testCase, "nova-network", *flags, "--host=net1", name="network"),
+        Daemon(testCase, "nova-scheduler", *flags, "--host=ctl", name="scheduler"),
+        Daemon(testCase, "nova-compute", *flags, "--host=c1", *computeFlags, name="c1"),
+        Daemon(testCase, "nova-api", *flags, "--host=api", name="api"),
+    ]
+
+
+def startDaemons(daemons, timeout=60):
+    """
+    Start C{daemons} and wait until each consumes (nova-api: serves).
+
+    @return: L{Deferred} firing with C{daemons}.
+    """
+    for daemon in daemons:
+        daemon.start()
+    waits = [daemon.waitForLog(r"(consumes|on api started)", timeout=timeout) for daemon in daemons]
+    return gatherResults(waits, consumeErrors=True).addCallback(lambda _: daemons)
+

@@ -30,7 +30,7 @@ from twisted.trial.unittest import TestCase
 
 from tests.api.openstack.test_cli import openstackCommand
 from tests.db.backends import freshURI
-from tests.integration.processes import Daemon
+from tests.integration.processes import Daemon, separateDaemons, startDaemons
 from tests.integration.test_ec2_e2e import CloudFlowMixin, privateRabbitVhost, waitUntil
 from tests.util import requireCondition, workerPort
 
@@ -420,23 +420,8 @@ class OpenStackSeparateDaemonsTests(OpenStackScenarioMixin, TestCase):
             *PORT_FLAGS,
         ]
         yield deferToThread(self.prepareCloud)
-        daemons = [
-            Daemon(self, "nova-objectstore", *self.flags, "--host=store", name="objectstore"),
-            Daemon(self, "nova-network", *self.flags, "--host=net1", name="network"),
-            Daemon(self, "nova-scheduler", *self.flags, "--host=ctl", name="scheduler"),
-            # It sends snapshots to nova-objectstore over S3, signing as boss.
-            Daemon(
-                self,
-                "nova-compute",
-                *self.flags,
-                "--host=c1",
-                "--snapshot_upload_user=boss:boss",
-                name="c1",
-            ),
-            Daemon(self, "nova-api", *self.flags, "--host=api", name="api"),
-        ]
-        for daemon in daemons:
-            daemon.start()
-        for daemon in daemons:
-            yield daemon.waitForLog(r"(consumes|on api started)", timeout=60)
+        # nova-compute sends snapshots to nova-objectstore over S3, signing
+        # as boss.
+        daemons = separateDaemons(self, self.flags, ["--snapshot_upload_user=boss:boss"])
+        yield startDaemons(daemons)
         return daemons

@@ -15,7 +15,7 @@ from twisted.internet.threads import deferToThread
 from twisted.trial.unittest import TestCase
 
 from tests.db.backends import freshURI
-from tests.integration.processes import Daemon
+from tests.integration.processes import separateDaemons, startDaemons
 from tests.integration.test_ec2_e2e import (
     CloudFlowMixin,
     freePort,
@@ -95,24 +95,8 @@ class StandaloneSnapshotTests(CloudFlowMixin, TestCase):
         self.ec2URL = f"http://127.0.0.1:{ec2Port}/services/Cloud"
         self.s3URL = f"http://127.0.0.1:{s3Port}"
         yield deferToThread(self.prepare)
-        daemons = [
-            Daemon(self, "nova-objectstore", *self.flags, "--host=store", name="objectstore"),
-            Daemon(self, "nova-network", *self.flags, "--host=net1", name="network"),
-            Daemon(self, "nova-scheduler", *self.flags, "--host=ctl", name="scheduler"),
-            Daemon(
-                self,
-                "nova-compute",
-                *self.flags,
-                "--host=c1",
-                "--snapshot_upload_user=uploader:service",
-                name="c1",
-            ),
-            Daemon(self, "nova-api", *self.flags, "--host=api", name="api"),
-        ]
-        for daemon in daemons:
-            daemon.start()
-        for daemon in daemons:
-            yield daemon.waitForLog(r"(consumes|on api started)", timeout=90)
+        daemons = separateDaemons(self, self.flags, ["--snapshot_upload_user=uploader:service"])
+        yield startDaemons(daemons, timeout=90)
         yield deferToThread(self.flow)
         for daemon in reversed(daemons):
             code = yield daemon.stop()

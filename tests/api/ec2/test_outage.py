@@ -22,7 +22,7 @@ from nova.db.store import DatabaseUnavailable, Transactor, openDatabase
 from nova.exception import DatabaseError, RPCTimeout
 from nova.rpc.interfaces import BrokerUnavailable
 from tests.api.ec2.support import ALICE, APIServerMixin, botocoreSession, encodeForm, signV2
-from tests.db.backends import freshURI
+from tests.db.backends import freshURI, postgresAdmin
 
 
 class EventsMixin:
@@ -172,28 +172,10 @@ class PostgresOutageTests(EventsMixin, APIServerMixin, TestCase):
 
     def admin(self, *statements):
         """
-        Run statements on the server's C{postgres} database; C{{db}} in
-        them is this test's database, C{%s} its name as a parameter.
+        Run statements on the server's C{postgres} database
+        (L{postgresAdmin}) for this test's database.
         """
-        import psycopg2
-
-        name = self.databaseName
-
-        def run():
-            connection = psycopg2.connect(
-                host="127.0.0.1", port=5432, user="postgres", dbname="postgres"
-            )
-            connection.autocommit = True
-            try:
-                cursor = connection.cursor()
-                for statement in statements:
-                    cursor.execute(
-                        statement.replace("{db}", name), (name,) if "%s" in statement else None
-                    )
-            finally:
-                connection.close()
-
-        return deferToThread(run)
+        return postgresAdmin(self.databaseName, *statements)
 
     async def test_terminatedBackends(self):
         client = await self.makeClient()

@@ -26,7 +26,7 @@ from nova.rpc.interfaces import BrokerUnavailable
 from tests.api.ec2.cloud import ALICE
 from tests.api.ec2.support import APIServerMixin, TrackingSite, _rawRequest
 from tests.api.openstack.support import OpenStackCloudMixin, passwordAuth
-from tests.db.backends import freshURI
+from tests.db.backends import freshURI, postgresAdmin
 
 UNAVAILABLE = {"serviceUnavailable": {"code": 503, "message": UNAVAILABLE_MESSAGE}}
 
@@ -349,28 +349,10 @@ class PostgresOutageTests(LogCaptureMixin, APIServerMixin, TestCase):
 
     def admin(self, *statements):
         """
-        Run statements on the server's C{postgres} database; C{{db}} in
-        them is this test's database, C{%s} its name as a parameter.
+        Run statements on the server's C{postgres} database
+        (L{postgresAdmin}) for this test's database.
         """
-        import psycopg2
-
-        name = self.databaseName
-
-        def run():
-            connection = psycopg2.connect(
-                host="127.0.0.1", port=5432, user="postgres", dbname="postgres"
-            )
-            connection.autocommit = True
-            try:
-                cursor = connection.cursor()
-                for statement in statements:
-                    cursor.execute(
-                        statement.replace("{db}", name), (name,) if "%s" in statement else None
-                    )
-            finally:
-                connection.close()
-
-        return deferToThread(run)
+        return postgresAdmin(self.databaseName, *statements)
 
     async def request(self, method, path, body=None, token=None):
         headers = {}

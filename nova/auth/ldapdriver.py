@@ -496,35 +496,62 @@ class LDAPAuthDriver(Service):
         entry = self._one(connection, groupDN, "(objectClass=groupOfNames)", ("member",))
         return None if entry is None else entry.all("member")
 
+    #: How many times a change of a role group is tried when another
+    #: client changed the group between its read and its write.
+    GROUP_ATTEMPTS = 3
+
     def _addToGroup(self, connection, userName, groupDN, name, description):
         """
-        Add a user to a role group, making the group if needed.
+        Add a user to a role group, making the group if needed.  A group
+        made or deleted by another client meanwhile (another nova-api, an
+        operator) is read again.
         """
         userDN = self._userDN(userName)
-        members = self._groupMembers(connection, groupDN)
-        if members is None:
-            connection.add(
-                groupDN,
-                ["top", "groupOfNames"],
-                {"cn": name, "description": description, "member": [userDN]},
-            )
-        elif not self._isInGroup(connection, userName, groupDN):
-            connection.modify(groupDN, {"member": [(ldap3.MODIFY_ADD, [userDN])]})
+        for attempt in range(self.GROUP_ATTEMPTS):
+            last = attempt == self.GROUP_ATTEMPTS - 1
+            members = self._groupMembers(connection, groupDN)
+            try:
+                if members is None:
+                    connection.add(
+                        groupDN,
+                        ["top", "groupOfNames"],
+                        {"cn": name, "description": description, "member": [userDN]},
+                    )
+                elif not self._isInGroup(connection, userName, groupDN):
+                    connection.modify(groupDN, {"member": [(ldap3.MODIFY_ADD, [userDN])]})
+                return
+            except (ldapErrors.LDAPEntryAlreadyExistsResult, ldapErrors.LDAPNoSuchObjectResult):
+                if last:
+                    raise
 
     def _removeFromGroup(self, connection, userName, groupDN):
         """
         Remove a user from a role group, deleting the group with its last
-        member.
+        member.  A group deleted by another client meanwhile is left so; one
+        that gained a member meanwhile is read again.
         """
-        if not self._isInGroup(connection, userName, groupDN):
-            return
         userDN = self._userDN(userName)
-        members = self._groupMembers(connection, groupDN) or []
-        remaining = [m for m in members if _normalDN(m) != _normalDN(userDN)]
-        if remaining:
-            connection.modify(groupDN, {"member": [(ldap3.MODIFY_DELETE, [userDN])]})
-        else:
-            connection.delete(groupDN)
+        for attempt in range(self.GROUP_ATTEMPTS):
+            last = attempt == self.GROUP_ATTEMPTS - 1
+            if not self._isInGroup(connection, userName, groupDN):
+                return
+            members = self._groupMembers(connection, groupDN) or []
+            remaining = [m for m in members if _normalDN(m) != _normalDN(userDN)]
+            try:
+                if remaining:
+                    connection.modify(groupDN, {"member": [(ldap3.MODIFY_DELETE, [userDN])]})
+                else:
+                    connection.delete(groupDN)
+                return
+            except ldapErrors.LDAPNoSuchObjectResult:
+                return
+            except (
+                ldapErrors.LDAPNotAllowedOnNotLeafResult,
+                ldapErrors.LDAPObjectClassViolationResult,
+                ldapErrors.LDAPNoSuchAttributeResult,
+            ):
+                if last:
+                    raise
 
     def _projectRoleGroups(self, connection, projectName, userName=None):
         memberFilter = ""

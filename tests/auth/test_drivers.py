@@ -540,7 +540,15 @@ class SlapdDriverTests(AuthDriverContract, TestCase):
     def makeDriver(self):
         host, _, port = LDAP_URL.rpartition("/")[2].partition(":")
         requireServer("slapd", host, int(port or 389))
-        driver = LDAPAuthDriver(LDAPSettings(url=LDAP_URL, timeout=2.5), reactor, maxThreads=2)
+        # Global role groups of this test's own: tests running at once on
+        # the shared server do not change each other's.
+        roleDNs = {
+            role: f"cn={self.prefix}-{role},ou=Groups,dc=example,dc=com"
+            for role in LDAPSettings().roleDNs
+        }
+        driver = LDAPAuthDriver(
+            LDAPSettings(url=LDAP_URL, timeout=2.5, roleDNs=roleDNs), reactor, maxThreads=2
+        )
         driver.startService()
         self.addCleanup(self._sweep, driver)
         return driver

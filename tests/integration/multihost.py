@@ -156,6 +156,9 @@ class MultiHost:
             f"postgres://postgres@{self.mgmtRoot}:{POSTGRES_PORT}/{self.database}"
         )
         self.rabbitVhost = rabbitVhost
+        #: More flags for every host (after the others), as
+        #: C{--vpn_image_id} once the cloudpipe image is registered.
+        self.extraFlags = []
         if mode == "flat":
             self.bridge = f"mhb{self.tag}"
         else:
@@ -487,11 +490,13 @@ class MultiHost:
     def writeFlagfiles(self, guestCmdline="root=/dev/vda console=ttyS0"):
         """
         Write C{BASE/HOST.conf} for every host (readable by all: dnsmasq
-        runs nova-dhcpbridge with the controller's).
+        runs nova-dhcpbridge with the controller's), ending with
+        L{extraFlags}.
         """
         for host in self.hosts():
             with open(self.flagfile(host), "w") as f:
-                f.write("\n".join(self.commonFlags(guestCmdline) + self.hostFlags(host)) + "\n")
+                flags = self.commonFlags(guestCmdline) + self.hostFlags(host) + list(self.extraFlags)
+                f.write("\n".join(flags) + "\n")
             os.chmod(self.flagfile(host), 0o644)
 
     def daemonArgv(self, host, plugin):

@@ -20,14 +20,21 @@ are untouched.  L{VXLANTests} runs the guests' part in vlan mode over
 VXLAN.  In L{VolumeTests} a volume exported over iSCSI by the controller
 moves from a guest on one compute host, which writes into it, to a guest
 on the other, which reads it, and a snapshot of it makes a new volume
-with the same data.  Nothing of a run is left behind.
+with the same data.  In L{CloudpipeTests} C{nova-manage vpn run} boots
+the project's cloudpipe VPN on one compute host, and an OpenVPN client in
+the outside namespace, with the project's C{nova.zip}, reaches a guest on
+the other compute host on its fixed address through the network host's
+forward and the tunnel.  Nothing of a run is left behind.
 """
 
+import ipaddress
 import os
 import re
 import shutil
 import subprocess
+import sys
 import uuid
+import zipfile
 
 import boto3
 from botocore.config import Config as BotoConfig
@@ -54,6 +61,7 @@ from tests.integration.multihost import (
     probingGuest,
 )
 from tests.integration.processes import Daemon, runManage
+from tests.integration.test_cloudpipe import HERE, OPENVPN, PING_SCRIPT, Child, imageDirectory
 from tests.integration.test_ec2_e2e import waitUntil
 from tests.integration.test_guest_network import fetch, inNamespace
 from tests.integration.test_libvirt_ec2 import registerTestGuest
@@ -663,6 +671,230 @@ class VolumeTests(MultiHostMixin, TestCase):
             step=0.5,
             what="the volumes and the snapshot to be deleted",
         )
+
+
+#: Addresses kept for VPN clients at the top of the project network.
+VPN_CLIENTS = 3
+
+
+class CloudpipeTests(MultiHostMixin, TestCase):
+    """
+    Cloudpipe end to end, in vlan mode over VXLAN: the cloudpipe image
+    (C{make cloudpipe-image}) is registered and is every daemon's
+    C{--vpn_image_id}; a project guest runs on c1 and C{nova-manage vpn
+    run} boots the project's VPN guest, which the simple scheduler puts on
+    c2 (the host with fewer cores in use).  The controller forwards UDP
+    C{--vpn_ip} (the public address C{--routing_source_ip}) at the
+    network's VPN port to the VPN guest's OpenVPN, so an OpenVPN client
+    started in the outside namespace with the configuration and
+    certificates of the project's C{nova.zip} joins the project network,
+    and from there reaches port 80 of the guest on c1 on its fixed address
+    exactly while a security group rule admits the VPN clients' addresses.
+    """
+
+    mode = "vxlan"
+
+    def setUp(self):
+        requireCondition(OPENVPN is not None, "openvpn is missing (run `make services`)")
+        self.cloudpipe = imageDirectory()
+        d = super().setUp()
+        self.hosts.extraFlags.append(f"--cnt_vpn_clients={VPN_CLIENTS}")
+        return d
+
+    def prepare(self):
+        """
+        Also register the cloudpipe image and make it the daemons'
+        C{--vpn_image_id}.
+        """
+        super().prepare()
+        registered = self.manage(
+            "image", "register",
+            *(os.path.join(self.cloudpipe, name) for name in ("vmlinuz", "initrd.img", "root.img")),
+            "admin", "admin",
+        )
+        [self.vpnImage] = [line.split()[0] for line in registered.splitlines() if line.startswith("ami-")]
+        self.hosts.extraFlags.append(f"--vpn_image_id={self.vpnImage}")
+        with open(os.path.join(self.guest, "cmdline")) as f:
+            self.hosts.writeFlagfiles(f.read().strip())
+
+    def guestMachine(self, ec2):
+        """
+        @return: the id of the available test guest's machine image (not
+            the cloudpipe's), or C{None}.
+        """
+        try:
+            images = ec2.describe_images(Owners=["self"])["Images"]
+        except Exception:
+            return None
+        states_ = {i["ImageId"]: i["State"] for i in images if i["ImageType"] == "machine"}
+        if states_.get(self.vpnImage) != "available":
+            return None
+        machines = [i for i, state in states_.items() if i != self.vpnImage and state == "available"]
+        return machines[0] if machines else None
+
+    def guestOnC1(self):
+        """
+        Launch the project guest on c1 and wait until it is ready.
+
+        @return: its fixed address.
+        """
+        ec2 = self.ec2()
+        machine = waitUntil(lambda: self.guestMachine(ec2), timeout=60, step=0.5, what="the machine images")
+        self.instances = {"c1": self.launch(ec2, machine, zone="nova:c1")}
+        self.waitReady(ec2, self.instances["c1"])
+        self.assertEqual(self.instanceRow(self.instances["c1"])[0], "c1")
+        return self.described(ec2, self.instances["c1"])["PrivateIpAddress"]
+
+    def vpnBoots(self, vpnId):
+        """
+        Wait until the VPN guest has run its autorun and OpenVPN listens.
+
+        @return: its fixed address (the network's VPN address).
+        """
+        ec2 = self.ec2()
+        vpn = self.described(ec2, vpnId)
+        self.assertEqual(vpn["ImageId"], self.vpnImage)
+        self.assertEqual(vpn["KeyName"], "admin-vpn")
+        output = self.waitReady(ec2, vpnId)
+        address = self.described(ec2, vpnId)["PrivateIpAddress"]
+        lines = output.splitlines()
+        self.assertIn(f"NOVA NET {address}", lines, output[-3000:])
+        self.assertIn("NOVA AUTORUN 0", lines, output[-3000:])
+        self.assertIn("NOVA OPENVPN 1194", lines, output[-3000:])
+        return address
+
+    def openVpnAnswers(self, address, port):
+        """
+        @return: whether an OpenVPN server answers a client's hard reset
+            on UDP C{address:port} (from the calling thread's namespace).
+        """
+        result = subprocess.run(
+            [sys.executable, "-c", PING_SCRIPT, address, str(port)],
+            capture_output=True, text=True, timeout=60, cwd=HERE,
+        )
+        return "ANSWERED" in result.stdout
+
+    def throughTheTunnel(self, guestAddress, pool):
+        """
+        From the outside namespace, with the client connected: port 80 of
+        the guest on its fixed address goes through the tunnel, and
+        answers exactly while a rule admits the VPN clients' addresses.
+        """
+        route = subprocess.run(
+            ["ip", "route", "get", guestAddress], capture_output=True, text=True, timeout=30
+        ).stdout
+        self.assertIn("dev tap", route)
+        url = f"http://{guestAddress}/"
+        self.assertIsNone(fetch(url, seconds=3), "port 80 answered without a rule")
+        ec2 = self.ec2()
+        permission = {"IpProtocol": "tcp", "FromPort": 80, "ToPort": 80, "IpRanges": [{"CidrIp": pool}]}
+        ec2.authorize_security_group_ingress(GroupName="default", IpPermissions=[permission])
+        body = waitUntil(lambda: fetch(url), timeout=30, step=0.5, what="port 80 through the VPN")
+        self.assertEqual(body, f"NOVA GUEST {self.instances['c1']}\n")
+        self.assertIn(f"-s {pool} -p tcp -m tcp --dport 80 -j ACCEPT", self.rules("c1"))
+        ec2.revoke_security_group_ingress(GroupName="default", IpPermissions=[permission])
+        waitUntil(lambda: fetch(url, seconds=1) is None, timeout=30, step=0.5, what="port 80 to close again")
+
+    @inlineCallbacks
+    def startClient(self, directory):
+        """
+        Start C{openvpn --config nova-vpn.conf} in the outside namespace
+        from C{directory} and wait until it is connected.
+
+        @return: the L{Child} and its process transport.
+        """
+        client = Child()
+        process = reactor.spawnProcess(
+            client, shutil.which("ip"),
+            ["ip", "netns", "exec", self.hosts.namespace("pub"), OPENVPN,
+             "--cd", directory, "--config", "nova-vpn.conf", "--verb", "3"],
+            env=os.environ.copy(),
+        )
+
+        def stop():
+            if not client.ended.called:
+                try:
+                    process.signalProcess("KILL")
+                except OSError:
+                    pass
+            return client.ended
+
+        self.addCleanup(stop)
+        deadline = reactor.seconds() + 120
+        while "Initialization Sequence Completed" not in client.text():
+            if client.ended.called or reactor.seconds() > deadline:
+                self.fail(f"the OpenVPN client did not connect:\n{client.text()[-3000:]}")
+            yield deferLater(reactor, 0.5, lambda: None)
+        return client, process
+
+    @inlineCallbacks
+    def test_vpnReachesAGuestOnAnotherHost(self):
+        yield self.startAll()
+        pub = self.hosts.namespace("pub")
+        guestAddress = yield inNamespace(pub, self.guestOnC1)
+
+        out = yield deferToThread(self.manage, "vpn", "run", "admin")
+        [vpnId] = re.findall(r"\bi-[0-9a-f]+", out)
+        self.instances["vpn"] = vpnId
+        vpnAddress = yield inNamespace(pub, self.vpnBoots, vpnId)
+        # The scheduler chose the other compute host.
+        row = yield deferToThread(self.instanceRow, vpnId)
+        self.assertEqual(row[0], "c2")
+        self.assertEqual(
+            (yield deferToThread(domainNames, self.hosts.namePrefix("c2"))), [self.domainOf("c2", vpnId)]
+        )
+
+        # The project's credentials name the controller's public address
+        # and the network's VPN port, which the controller forwards to the
+        # VPN guest's OpenVPN.
+        client = os.path.join(self.hosts.base, "vpn-client")
+        os.makedirs(client)
+        zipPath = os.path.join(client, "nova.zip")
+        yield deferToThread(self.manage, "project", "zipfile", "admin", "admin", zipPath)
+        with zipfile.ZipFile(zipPath) as archive:
+            archive.extractall(client)
+        with open(os.path.join(client, "nova-vpn.conf")) as f:
+            [remote] = [line.split()[1:] for line in f.read().splitlines() if line.startswith("remote ")]
+        public, port = remote[0], int(remote[1])
+        self.assertEqual(public, CTL_PUBLIC)
+        nat = self.rules(CONTROLLER, "nat")
+        self.assertIn(
+            f"-d {public}/32 -p udp -m udp --dport {port} -j DNAT --to-destination {vpnAddress}:1194", nat
+        )
+        for host in COMPUTES:
+            self.assertNotIn("--dport 1194", self.rules(host, "nat"))
+        listed = yield deferToThread(self.manage, "vpn", "list")
+        self.assertIn(f"{public}:{port}", listed)
+        self.assertIn(vpnId, listed)
+        answers = yield inNamespace(pub, self.openVpnAnswers, public, port)
+        self.assertTrue(answers, "OpenVPN does not answer on the forwarded port")
+        # Before the client connects, the outside has no way to the fixed
+        # addresses.
+        self.assertIsNone((yield inNamespace(pub, fetch, f"http://{guestAddress}/", 1)))
+
+        # The OpenVPN client, with nova.zip, in the outside namespace.
+        os.chmod(os.path.join(client, "pk.pem"), 0o600)
+        openvpn, process = yield self.startClient(client)
+        network = ipaddress.IPv4Network(self.hosts.fixedRange)
+        last = network.broadcast_address - 1
+        first = last - (VPN_CLIENTS - 1)
+        shown = self.hosts.inNs("pub", "ip", "-4", "-o", "addr", "show")
+        [mine] = [
+            ipaddress.IPv4Address(word.split("/")[0])
+            for line in shown.splitlines()
+            if " tap" in line
+            for word in line.split()
+            if word.startswith(str(network.network_address).rsplit(".", 1)[0] + ".")
+        ]
+        self.assertTrue(first <= mine <= last, f"{mine} is not a VPN client address")
+        pool = str(ipaddress.IPv4Network(f"{first}/30", strict=False))
+        self.assertEqual(pool, f"{first}/30")
+        yield inNamespace(pub, self.throughTheTunnel, guestAddress, pool)
+
+        process.signalProcess("TERM")
+        yield openvpn.ended
+        self.assertNotIn(" tap", self.hosts.inNs("pub", "ip", "-o", "link", "show"))
+        yield self.stopAllAndRemove()
 
 
 class ParseTargetsTests(TestCase):

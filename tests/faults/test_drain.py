@@ -4,7 +4,9 @@ within its C{--drain_timeout}: nova-all on its embedded defaults (SQLite,
 the in-process bus, the fake hypervisor), with a launch of many instances
 still settling.  What it did not finish is found after the next start by
 the scheduler's sweep of stuck work, and every instance of the launch
-runs.
+runs (but those whose guests ran before the stop: the fake hypervisor
+keeps guests in the process's memory, so they show the error that says
+their guest vanished).
 """
 
 import os
@@ -127,20 +129,32 @@ class NovaAllDrainTests(TestCase):
             for page in ec2.get_paginator("describe_instances").paginate(InstanceIds=ids):
                 for reservation in page["Reservations"]:
                     for instance in reservation["Instances"]:
-                        found[instance["InstanceId"]] = instance["State"]["Name"]
+                        reason = instance.get("StateReason", {}).get("Message", "")
+                        found[instance["InstanceId"]] = (instance["State"]["Name"], reason)
             return found
+
+        def final(state):
+            # Running; or, for a guest that ran before the stop, the error
+            # saying it vanished: the fake hypervisor keeps its guests in
+            # the process's memory, as a host that lost power would.
+            name, reason = state
+            return name == "running" or (name == "error" and "vanished" in reason)
 
         deadline = time.monotonic() + 180
         while True:
             found = yield deferToThread(states)
-            if sorted(found) == sorted(ids) and set(found.values()) == {"running"}:
+            if sorted(found) == sorted(ids) and all(final(state) for state in found.values()):
                 break
             if time.monotonic() > deadline:
                 counts = {}
-                for state in found.values():
-                    counts[state] = counts.get(state, 0) + 1
+                for name, reason in found.values():
+                    counts[(name, reason)] = counts.get((name, reason), 0) + 1
                 self.fail(f"not all {COUNT} instances ran after the restart: {counts}")
             yield deferToThread(time.sleep, 1)
-        print(f"fault suite [nova-all drain]: all {COUNT} instances running after the restart")
+        vanished = sum(1 for name, _ in found.values() if name == "error")
+        print(
+            f"fault suite [nova-all drain]: after the restart {COUNT - vanished} of {COUNT} "
+            f"running, {vanished} vanished with the fake hypervisor (they ran before the stop)"
+        )
         code = yield again.stop(timeout=DRAIN_TIMEOUT + EXIT_MARGIN)
         self.assertIn(code, (0, -15))

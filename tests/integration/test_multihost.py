@@ -759,6 +759,9 @@ class CloudpipeTests(MultiHostMixin, TestCase):
         address = self.described(ec2, vpnId)["PrivateIpAddress"]
         lines = output.splitlines()
         self.assertIn(f"NOVA NET {address}", lines, output[-3000:])
+        # Its user data (the zip of its autorun and OpenVPN files) from the
+        # metadata service, through the controller.
+        self.assertRegex(output, r"(?m)^NOVA USER-DATA [0-9]+ metadata$")
         self.assertIn("NOVA AUTORUN 0", lines, output[-3000:])
         self.assertIn("NOVA OPENVPN 1194", lines, output[-3000:])
         return address

@@ -37,6 +37,8 @@ from nova.compute.names import ec2InstanceId, parseInstanceId
 from nova.db import volumes as v
 from nova.db.instances import IncorrectInstanceState, InstanceNotFound
 from nova.db.services import utcnow
+from nova.db.tags import MAX_TAGS
+from nova.tags import SNAPSHOT, VOLUME
 from nova.idempotency import checkClientToken, requestHash
 from nova.virt.errors import DeviceInUse, DeviceNotFound, VirtError
 from nova.virt.interfaces import VolumeConnection
@@ -84,6 +86,45 @@ def parseSize(size):
             f"Invalid value '{size}' for size: a volume has 1 to {MAX_SIZE_GB} GiB"
         )
     return size
+
+
+def _thd_createVolume(store, db, tags, now, *fields):
+    """
+    In one transaction: a volume (L{nova.db.volumes.VolumeStore.thd_create}
+    with C{fields}) and its tags.
+
+    @param tags: C{(key, value)} pairs (the API checked them).
+    @return: the L{nova.db.volumes.VolumeRecord}.
+    """
+    volume = db.volumes.thd_create(store, *fields, now)
+    if tags:
+        db.tags.thd_setTags(
+            store, [(volume.ec2Id, VOLUME, volume.project_id)], dict(tags), MAX_TAGS, now
+        )
+    return volume
+
+
+def _thd_abandonVolume(store, db, volume):
+    """
+    In one transaction: remove a volume that was never sent to a volume
+    host, and its tags.
+    """
+    db.tags.thd_deleteTags(store, [volume.ec2Id], None)
+    return db.volumes.thd_delete(store, volume.id)
+
+
+def _thd_createSnapshot(store, db, tags, now, *fields):
+    """
+    In one transaction: a snapshot
+    (L{nova.db.volumes.VolumeStore.thd_createSnapshot} with C{fields}) and
+    its tags.
+    """
+    snapshot = db.volumes.thd_createSnapshot(store, *fields, now)
+    if tags:
+        db.tags.thd_setTags(
+            store, [(snapshot.ec2Id, SNAPSHOT, snapshot.project_id)], dict(tags), MAX_TAGS, now
+        )
+    return snapshot
 
 
 class VolumeAPI:
@@ -207,10 +248,12 @@ class VolumeAPI:
         displayName=None,
         displayDescription=None,
         clientToken=None,
+        tags=(),
     ):
         """
         Create a volume, empty or from a snapshot, within the project's
-        quotas.  The answer comes at once, with the volume C{creating}; a
+        quotas.  Its tags (C{tags}: C{(key, value)} pairs the API checked)
+        are written with it, in one transaction.  The answer comes at once, with the volume C{creating}; a
         volume host makes it.
 
         @param size: gigabytes (1 to L{MAX_SIZE_GB}); with C{snapshotId},
@@ -271,6 +314,7 @@ class VolumeAPI:
             displayDescription,
             clientToken,
             digest,
+            tuple(tags),
         )
         if not created:
             return volume
@@ -292,7 +336,7 @@ class VolumeAPI:
             # removed either, it goes to error; failing that, the
             # scheduler's sweep of stuck work puts it there later.
             try:
-                yield self.db.volumes.delete(volume.id)
+                yield self.db.transactor.transact(_thd_abandonVolume, self.db, volume)
             except exception.NovaError:
                 try:
                     yield self.db.volumes.setError(volume.id, f"could not be scheduled: {e}")
@@ -327,6 +371,7 @@ class VolumeAPI:
         displayDescription,
         clientToken,
         digest,
+        tags=(),
     ):
         """
         @return: L{Deferred} firing with C{(volume, created)}: the volume,
@@ -352,17 +397,21 @@ class VolumeAPI:
                 f"{usage['gigabytes']} of {gigabytes} in use"
             )
         try:
-            volume = yield self.db.volumes.create(
+            volume = yield self.db.transactor.transact(
+                _thd_createVolume,
+                self.db,
+                tags,
+                utcnow(self.clock),
                 projectId,
                 context.userId,
                 size,
-                availabilityZone=availabilityZone,
-                snapshotId=None if snapshot is None else snapshot.id,
-                displayName=displayName,
-                displayDescription=displayDescription,
-                host=None if snapshot is None else snapshot.host,
-                clientToken=clientToken,
-                requestHash=digest,
+                availabilityZone,
+                None if snapshot is None else snapshot.id,
+                displayName,
+                displayDescription,
+                None if snapshot is None else snapshot.host,
+                clientToken,
+                digest,
             )
         except exception.DatabaseError:
             if clientToken is None:
@@ -713,12 +762,13 @@ class VolumeAPI:
     # -- snapshots -------------------------------------------------------
 
     @inlineCallbacks
-    def createSnapshot(self, context, volumeId, description=None, displayName=None):
+    def createSnapshot(self, context, volumeId, description=None, displayName=None, tags=()):
         """
         Take a snapshot of a volume (available or in use: a snapshot of an
         attached volume holds what was on its disk, as after a crash).  The
         answer comes at once, with the snapshot C{creating} (EC2:
-        C{pending}).
+        C{pending}); its tags (C{(key, value)} pairs the API checked) are
+        written with it, in one transaction.
 
         @return: L{Deferred} firing with the new
             L{nova.db.volumes.SnapshotRecord}; failing with
@@ -729,14 +779,18 @@ class VolumeAPI:
             raise IncorrectVolumeState(
                 f"The volume '{volume.ec2Id}' is {volume.status}; cannot snapshot it."
             )
-        snapshot = yield self.db.volumes.createSnapshot(
+        snapshot = yield self.db.transactor.transact(
+            _thd_createSnapshot,
+            self.db,
+            tuple(tags),
+            utcnow(self.clock),
             volume.project_id,
             context.userId or volume.user_id,
             volume.id,
             volume.size,
             volume.host,
-            displayName=displayName,
-            displayDescription=description,
+            displayName,
+            description,
         )
         try:
             yield self.rpc.cast(

@@ -190,6 +190,32 @@ class ClientTokenTests(SynchronousTestCase):
         self.assertEqual([v.id for v in self.projectVolumes()], [volume.id])
         self.assertEqual(len(self.creates()), 1)
 
+    def test_tagsWrittenWithTheVolume(self):
+        """
+        A volume's tags are written with it; a volume whose request could
+        not be sent leaves no tags behind; a snapshot's tags come with it.
+        """
+        cast = self.cloud.rpc.cast
+
+        def deadCast(context, topic, method, args):
+            from twisted.internet.defer import fail
+
+            return fail(exception.RPCError("broker gone"))
+
+        self.cloud.rpc.cast = deadCast
+        self.cloud.runFailure(
+            self.api.createVolume(ALICE, 5, tags=[("Name", "lost")]), exception.RPCError
+        )
+        self.assertEqual(self.cloud.run(self.cloud.db.tags.find()), [])
+        self.cloud.rpc.cast = cast
+        volume = self.cloud.run(self.api.createVolume(ALICE, 5, tags=[("Name", "data")]))
+        tags = self.cloud.run(self.cloud.db.tags.find())
+        self.assertEqual([(t.resource_id, t.key, t.value) for t in tags], [(volume.ec2Id, "Name", "data")])
+        self.cloud.settle()
+        snapshot = self.cloud.run(self.api.createSnapshot(ALICE, volume.id, tags=[("Name", "snap")]))
+        tags = self.cloud.run(self.cloud.db.tags.find())
+        self.assertIn((snapshot.ec2Id, "Name", "snap"), [(t.resource_id, t.key, t.value) for t in tags])
+
     def test_sameTokenSameVolume(self):
         first = self.cloud.run(
             self.api.createVolume(ALICE, 5, availabilityZone="nova", clientToken="tok")

@@ -37,7 +37,6 @@ filters, removed with the group.
 from nova.api.ec2.actions.paging import paginate
 from nova.api.ec2.actions.tags import (
     SECURITY_GROUP,
-    applyTags,
     deleteTagsOf,
     tagList,
     tagSpecifications,
@@ -284,12 +283,14 @@ async def createSecurityGroup(call):
     name = params["GroupName"]
     try:
         group = await call.backends.securityGroups.create(
-            call.context, name, params["Description"]
+            call.context,
+            name,
+            params["Description"],
+            # Written with the group, in one transaction.
+            tags=pairs,
         )
     except SecurityGroupExists:
         raise SecurityGroupExists(f"The security group '{name}' already exists") from None
-    if pairs:
-        await applyTags(call, [(group.ec2Id, SECURITY_GROUP, group.project_id)], pairs)
     return {"GroupId": group.ec2Id, "Tags": tagList(dict(pairs))}
 
 

@@ -27,7 +27,6 @@ from nova.api.ec2.actions.paging import paginate
 from nova.api.ec2.actions.tags import (
     SNAPSHOT,
     VOLUME,
-    applyTags,
     deleteTagsOf,
     tagList,
     tagSpecifications,
@@ -143,17 +142,6 @@ def _snapshotInfo(snapshot, tags=None):
     }
 
 
-async def _tagNew(call, resourceId, resourceType, projectId, pairs):
-    """
-    Tag a resource just made.
-
-    @return: its tags, a L{dict}.
-    """
-    if pairs:
-        await applyTags(call, [(resourceId, resourceType, projectId)], pairs)
-    return dict(pairs)
-
-
 async def _checkZone(call, zone):
     """
     @raise InvalidParameterValue: unless an enabled volume service is in
@@ -196,9 +184,10 @@ async def createVolume(call):
         snapshotId=snapshotId,
         availabilityZone=zone,
         clientToken=params.get("ClientToken"),
+        # Written with the volume, in one transaction.
+        tags=pairs,
     )
-    tags = await _tagNew(call, volume.ec2Id, VOLUME, volume.project_id, pairs)
-    return _volumeInfo(volume, tags)
+    return _volumeInfo(volume, dict(pairs))
 
 
 async def deleteVolume(call):
@@ -297,10 +286,13 @@ async def createSnapshot(call):
             raise UnsupportedOperation(f"The parameter {name} is not supported.")
     pairs = tagSpecifications(params, (SNAPSHOT,)).get(SNAPSHOT, [])
     snapshot = await call.backends.volumes.createSnapshot(
-        call.context, params["VolumeId"], description=params.get("Description")
+        call.context,
+        params["VolumeId"],
+        description=params.get("Description"),
+        # Written with the snapshot, in one transaction.
+        tags=pairs,
     )
-    tags = await _tagNew(call, snapshot.ec2Id, SNAPSHOT, snapshot.project_id, pairs)
-    return _snapshotInfo(snapshot, tags)
+    return _snapshotInfo(snapshot, dict(pairs))
 
 
 async def deleteSnapshot(call):

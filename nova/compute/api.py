@@ -1282,7 +1282,7 @@ class ComputeAPI:
     # -- images ----------------------------------------------------------
 
     @inlineCallbacks
-    def createImage(self, context, instanceId, name, description=None, noReboot=False):
+    def createImage(self, context, instanceId, name, description=None, noReboot=False, tags=()):
         """
         Make a machine image of the context's project from an instance's
         root disk (EC2's CreateImage for an instance-store instance): the
@@ -1338,6 +1338,7 @@ class ComputeAPI:
             kernelId=instance.kernel_id or (source.kernel_id if source is not None else None),
             ramdiskId=instance.ramdisk_id or (source.ramdisk_id if source is not None else None),
             rootDeviceName=source.root_device_name if source is not None else None,
+            tags=tags,
         )
         try:
             yield self.rpc.cast(

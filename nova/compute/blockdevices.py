@@ -291,10 +291,11 @@ class BlockDeviceAPI:
         architecture=None,
         kernelId=None,
         ramdiskId=None,
+        tags=(),
     ):
         """
         Register an EBS-backed machine image of the context's project: it
-        is C{available} at once.
+        is C{available} at once, with its C{tags} (C{(key, value)} pairs).
 
         @param mappings: EC2 C{BlockDeviceMapping} structures; the one of
             C{rootDeviceName} must be an EBS volume from a completed
@@ -332,6 +333,7 @@ class BlockDeviceAPI:
             ramdisk_id=ramdiskId,
             root_device_name=rootDeviceName,
             disk_format=None,
+            tags=tags,
         )
         yield self.store.setImageMappings(record.ec2_id, parsed)
         return record
@@ -386,7 +388,7 @@ class BlockDeviceAPI:
             )
 
     @inlineCallbacks
-    def createImage(self, context, instance, name, description=None, mappings=None):
+    def createImage(self, context, instance, name, description=None, mappings=None, tags=()):
         """
         Make an EBS-backed image of an EBS-backed instance: a snapshot of
         each of its volumes (taken at once, whatever state the instance is
@@ -450,6 +452,7 @@ class BlockDeviceAPI:
             ramdisk_id=instance.ramdisk_id,
             root_device_name=rootDeviceName,
             disk_format=None,
+            tags=tags,
         )
         yield self.store.setImageMappings(record.ec2_id, imageMappings)
         return record

@@ -26,6 +26,7 @@ from storm.locals import Bool, DateTime, Int, Unicode
 from nova import exception
 from nova.db.services import utcnow
 from nova.db.store import readOnly
+from nova.db.tags import MAX_TAGS, thd_setTags
 
 MACHINE = "machine"
 KERNEL = "kernel"
@@ -305,22 +306,34 @@ class ImageStore:
 
     # -- creating --------------------------------------------------------
 
-    def create(self, imageType, projectId, userId, location, state=PENDING, **fields):
+    def create(self, imageType, projectId, userId, location, state=PENDING, tags=(), **fields):
         """
-        Add an image under a new random id of C{imageType}'s prefix.
+        Add an image under a new random id of C{imageType}'s prefix, and
+        its tags, in one transaction.
 
+        @param tags: C{(key, value)} pairs (checked by the API).
         @param fields: further columns (C{name}, C{architecture},
             C{kernel_id}, ...).
-        @return: L{Deferred} firing with the new L{ImageRecord}.
+        @return: L{Deferred} firing with the new L{ImageRecord}; failing
+            with L{nova.db.tags.TagLimitExceeded} (and making nothing) for
+            too many tags.
         """
         if imageType not in IMAGE_TYPES:
             raise exception.Invalid(f"unknown image type {imageType!r}")
         _checkFields(fields)
         return self.transactor.transact(
-            self.thd_create, imageType, projectId, userId, location, state, fields, utcnow(self.clock)
+            self.thd_create,
+            imageType,
+            projectId,
+            userId,
+            location,
+            state,
+            fields,
+            utcnow(self.clock),
+            tuple(tags),
         )
 
-    def thd_create(self, store, imageType, projectId, userId, location, state, fields, now):
+    def thd_create(self, store, imageType, projectId, userId, location, state, fields, now, tags=()):
         for _ in range(_ID_ATTEMPTS):
             ec2Id = newImageId(imageType)
             if store.find(ImageRow, ImageRow.ec2_id == ec2Id).any() is not None:
@@ -343,6 +356,8 @@ class ImageStore:
             except IntegrityError:
                 store.rollback()
                 continue
+            if tags:
+                thd_setTags(store, [(ec2Id, "image", projectId)], dict(tags), MAX_TAGS, now)
             return ImageRecord.fromModel(row)
         raise exception.DatabaseError("no free image id found")
 

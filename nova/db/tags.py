@@ -74,6 +74,41 @@ class TagRecord:
         )
 
 
+def thd_setTags(store, resources, wanted, limit, now):
+    """
+    Set tags on resources in the transaction C{store} is in (for the
+    transactions that make a resource and its tags at once).
+
+    @param resources: C{(resourceId, resourceType, projectId)} triples.
+    @param wanted: a L{dict} of the tags.
+    @param limit: the most tags a resource may have.
+    @raise TagLimitExceeded: if a resource would have more.
+    """
+    for resourceId, resourceType, projectId in resources:
+        rows = {
+            row.tag_key: row
+            for row in store.find(TagRow, TagRow.resource_id == resourceId)
+        }
+        added = [key for key in wanted if key not in rows]
+        if len(rows) + len(added) > limit:
+            raise TagLimitExceeded(
+                f"The maximum number of tags ({limit}) for resource "
+                f"'{resourceId}' has been reached."
+            )
+        for key, value in wanted.items():
+            row = rows.get(key)
+            if row is None:
+                row = TagRow()
+                row.resource_id = resourceId
+                row.resource_type = resourceType
+                row.project_id = projectId
+                row.tag_key = key
+                row.created_at = now
+                store.add(row)
+            row.tag_value = value
+    store.flush()
+
+
 class TagStore:
     """
     Rows of the tags table.
@@ -112,29 +147,8 @@ class TagStore:
                 return None
 
     def thd_setTags(self, store, resources, wanted, limit, now):
-        for resourceId, resourceType, projectId in resources:
-            rows = {
-                row.tag_key: row
-                for row in store.find(TagRow, TagRow.resource_id == resourceId)
-            }
-            added = [key for key in wanted if key not in rows]
-            if len(rows) + len(added) > limit:
-                raise TagLimitExceeded(
-                    f"The maximum number of tags ({limit}) for resource "
-                    f"'{resourceId}' has been reached."
-                )
-            for key, value in wanted.items():
-                row = rows.get(key)
-                if row is None:
-                    row = TagRow()
-                    row.resource_id = resourceId
-                    row.resource_type = resourceType
-                    row.project_id = projectId
-                    row.tag_key = key
-                    row.created_at = now
-                    store.add(row)
-                row.tag_value = value
-        store.flush()
+        thd_setTags(store, resources, wanted, limit, now)
+
 
     def deleteTags(self, resourceIds, tags=None):
         """

@@ -51,11 +51,13 @@ class ImageAPI(ImageCatalog):
         ramdiskId=None,
         rootDeviceName=None,
         imageType=None,
+        tags=(),
     ):
         return self._call(
             context,
             "registerImage",
             _given(
+                tags=[list(pair) for pair in tags] or None,
                 location=location,
                 name=name,
                 description=description,
@@ -77,11 +79,13 @@ class ImageAPI(ImageCatalog):
         kernelId=None,
         ramdiskId=None,
         rootDeviceName=None,
+        tags=(),
     ):
         return self._call(
             context,
             "reserveImage",
             _given(
+                tags=[list(pair) for pair in tags] or None,
                 location=location,
                 name=name,
                 description=description,

@@ -80,9 +80,11 @@ class IImageService(Interface):
         ramdiskId=None,
         rootDeviceName=None,
         imageType=None,
+        tags=(),
     ):
         """
-        Register an image from the object store, for the context's project.
+        Register an image from the object store, for the context's project;
+        its tags (C{tags}, C{(key, value)} pairs) are written with it.
 
         C{location} is C{bucket/key}.  A key ending in C{.manifest.xml} is
         the manifest of a bundle made by C{ec2-bundle-image} (or
@@ -125,10 +127,11 @@ class IImageService(Interface):
         kernelId=None,
         ramdiskId=None,
         rootDeviceName=None,
+        tags=(),
     ):
         """
-        Make the record of a machine image of the context's project whose
-        data is not written yet (a snapshot of an instance): state
+        Make the record (and C{tags}) of a machine image of the context's
+        project whose data is not written yet (a snapshot of an instance): state
         C{pending}, at C{location} (C{bucket/key}), where the object is
         to be written before L{completeImage}.  The arguments are checked
         as L{registerImage} checks them.

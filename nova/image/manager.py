@@ -64,6 +64,7 @@ class ImageManager(Manager):
         ramdiskId=None,
         rootDeviceName=None,
         imageType=None,
+        tags=(),
     ):
         d = self.images.registerImage(
             context,
@@ -75,6 +76,7 @@ class ImageManager(Manager):
             ramdiskId=ramdiskId,
             rootDeviceName=rootDeviceName,
             imageType=imageType,
+            tags=tags,
         )
         return d.addCallback(lambda record: record.toDict())
 
@@ -89,6 +91,7 @@ class ImageManager(Manager):
         kernelId=None,
         ramdiskId=None,
         rootDeviceName=None,
+        tags=(),
     ):
         d = self.images.reserveImage(
             context,
@@ -99,6 +102,7 @@ class ImageManager(Manager):
             kernelId=kernelId,
             ramdiskId=ramdiskId,
             rootDeviceName=rootDeviceName,
+            tags=tags,
         )
         return d.addCallback(lambda record: record.toDict())
 

@@ -235,6 +235,15 @@ class _Job:
     done = attr.ib(default=None)
 
 
+def _tagPairs(tags):
+    """
+    @param tags: C{(key, value)} pairs, or two-item lists (as they come
+        over RPC).
+    @return: a L{tuple} of C{(key, value)} pairs.
+    """
+    return tuple((key, value) for key, value in tags or ())
+
+
 @implementer(IImageService)
 class ImageService(Service, ImageCatalog):
     """
@@ -360,6 +369,7 @@ class ImageService(Service, ImageCatalog):
         ramdiskId=None,
         rootDeviceName=None,
         imageType=None,
+        tags=(),
     ):
         if context.projectId is None:
             raise exception.NotAuthorized("Registering an image needs a project")
@@ -420,7 +430,13 @@ class ImageService(Service, ImageCatalog):
         if fields["architecture"] and not _ARCHITECTURE.match(fields["architecture"]):
             fields["architecture"] = "x86_64"
         record = yield self.db.images.create(
-            kind, context.projectId, context.userId or "", f"{bucket}/{key}", PENDING, **fields
+            kind,
+            context.projectId,
+            context.userId or "",
+            f"{bucket}/{key}",
+            PENDING,
+            tags=_tagPairs(tags),
+            **fields,
         )
         job = _Job(record, context, bucket, key, bucketInfo.owner, manifest, manifestError)
         self._jobs[record.ec2_id] = job
@@ -446,6 +462,7 @@ class ImageService(Service, ImageCatalog):
         kernelId=None,
         ramdiskId=None,
         rootDeviceName=None,
+        tags=(),
     ):
         if context.projectId is None:
             raise exception.NotAuthorized("Reserving an image needs a project")
@@ -465,6 +482,7 @@ class ImageService(Service, ImageCatalog):
             ramdisk_id=ramdiskId,
             root_device_name=rootDeviceName or "/dev/sda1",
             disk_format=None,
+            tags=_tagPairs(tags),
         )
         self.log.info(
             "Reserved {imageId} at {bucket}/{key} for project {project}",

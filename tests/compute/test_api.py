@@ -953,7 +953,9 @@ class CreateImageTests(SynchronousTestCase):
     def test_createImage(self):
         instance = self.running()
         imageId = self.successResultOf(
-            self.api.createImage(ALICE, instance.ec2Id, "my image (1)", "of the web server")
+            self.api.createImage(
+                ALICE, instance.ec2Id, "my image (1)", "of the web server", tags=[("Name", "web")]
+            )
         )
         image = self.images.images[imageId]
         self.assertEqual(image.state, "pending")
@@ -967,6 +969,8 @@ class CreateImageTests(SynchronousTestCase):
                 "kernelId": "aki-00000002",
                 "ramdiskId": "ari-00000003",
                 "rootDeviceName": None,
+                # Written with the image's record by the image service.
+                "tags": [("Name", "web")],
             },
         )
         self.cloud.flush()

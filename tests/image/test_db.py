@@ -27,6 +27,7 @@ from nova.db.images import (
     imageTypeOf,
     newImageId,
 )
+from nova.db.tags import MAX_TAGS, TagLimitExceeded
 from tests.db.backends import BackendTestsMixin, backendCases
 
 
@@ -70,6 +71,24 @@ class ImageStoreTests(SynchronousTestCase):
         self.assertEqual(record.created_at, datetime(2023, 11, 14, 22, 13, 20))
         self.assertEqual(self.successResultOf(self.images.get(record.ec2_id)), record)
         self.failureResultOf(self.images.get("ami-00000000"), ImageNotFound)
+
+    def test_tagsWrittenWithTheImage(self):
+        """
+        An image's tags are written in the transaction that makes it; too
+        many tags make no image.
+        """
+        record = self.create(tags=[("Name", "web"), ("env", "prod")])
+        tags = self.successResultOf(self.db.tags.byResource("p1", [record.ec2_id]))
+        self.assertEqual(tags, {record.ec2_id: {"Name": "web", "env": "prod"}})
+        self.failureResultOf(
+            self.images.create(
+                MACHINE, "p1", "u1", "b/k", tags=[(f"k{n}", "v") for n in range(MAX_TAGS + 1)]
+            ),
+            TagLimitExceeded,
+        )
+        self.assertEqual(
+            [image.ec2_id for image in self.successResultOf(self.images.find())], [record.ec2_id]
+        )
 
     def test_unknownField(self):
         self.assertRaises(Exception, self.images.create, MACHINE, "p", "u", "b/k", bogus=1)

@@ -14,7 +14,6 @@ does not exist for it (C{InvalidAMIID.NotFound}).
 from nova.api.ec2.actions.paging import paginate
 from nova.api.ec2.actions.tags import (
     IMAGE,
-    applyTags,
     deleteTagsOf,
     tagList,
     tagSpecifications,
@@ -184,9 +183,9 @@ async def registerImage(call):
         kernelId=params.get("KernelId"),
         ramdiskId=params.get("RamdiskId"),
         rootDeviceName=params.get("RootDeviceName"),
+        # Written with the image, in one transaction.
+        tags=wantedTags.get(IMAGE, ()),
     )
-    if wantedTags.get(IMAGE):
-        await applyTags(call, [(record.ec2_id, IMAGE, record.project_id)], wantedTags[IMAGE])
     return {"ImageId": record.ec2_id}
 
 
@@ -212,9 +211,8 @@ async def _registerEbsImage(call):
         architecture=params.get("Architecture"),
         kernelId=params.get("KernelId"),
         ramdiskId=params.get("RamdiskId"),
+        tags=wantedTags.get(IMAGE, ()),
     )
-    if wantedTags.get(IMAGE):
-        await applyTags(call, [(record.ec2_id, IMAGE, record.project_id)], wantedTags[IMAGE])
     return {"ImageId": record.ec2_id}
 
 
@@ -241,9 +239,8 @@ async def createImage(call):
             params["Name"],
             description=params.get("Description"),
             mappings=params.get("BlockDeviceMappings"),
+            tags=wantedTags.get(IMAGE, ()),
         )
-        if wantedTags.get(IMAGE):
-            await applyTags(call, [(record.ec2_id, IMAGE, record.project_id)], wantedTags[IMAGE])
         return {"ImageId": record.ec2_id}
     if params.get("BlockDeviceMappings"):
         raise EC2Error(
@@ -256,9 +253,8 @@ async def createImage(call):
         params["Name"],
         description=params.get("Description"),
         noReboot=params.get("NoReboot", False),
+        tags=wantedTags.get(IMAGE, ()),
     )
-    if wantedTags.get(IMAGE):
-        await applyTags(call, [(imageId, IMAGE, call.context.projectId)], wantedTags[IMAGE])
     return {"ImageId": imageId}
 
 

@@ -1,8 +1,9 @@
 # -*- test-case-name: tests.api.ec2.test_tags -*-
 """
 Tags: CreateTags, DeleteTags, DescribeTags, and the helpers other actions
-use to show tags (L{tagsOf}, L{tagList}) and to tag what they create
-(L{tagSpecifications}, L{applyTags}).
+use to show tags (L{tagsOf}, L{tagList}) and to read the tags of what they
+create (L{tagSpecifications}; the service layers write those tags in the
+transaction that makes the resource).
 
 Tags can be put on instances (C{i-}), images (C{ami-}, C{aki-},
 C{ari-}), volumes (C{vol-}), snapshots (C{snap-}) and security groups
@@ -41,7 +42,7 @@ RESERVED_PREFIX = "aws:"
 
 __all__ = [
     "INSTANCE", "IMAGE", "VOLUME", "SNAPSHOT", "SECURITY_GROUP", "RESOURCE_TYPES",
-    "resourceTypeOf", "resourceProject", "checkTags", "tagSpecifications", "applyTags",
+    "resourceTypeOf", "resourceProject", "checkTags", "tagSpecifications",
     "tagsOf", "tagList", "deleteTagsOf", "createTags", "deleteTags",
     "describeTags",
 ]
@@ -184,19 +185,6 @@ def tagSpecifications(params, resourceTypes):
             )
         wanted[resourceType] = checkTags(spec.get("Tags", ()))
     return wanted
-
-
-def applyTags(call, resources, pairs):
-    """
-    Put tags on resources the caller just made.
-
-    @param resources: C{(resourceId, resourceType, projectId)} triples.
-    @param pairs: C{(key, value)} pairs.
-    @return: L{Deferred} firing with C{None}.
-    """
-    return call.backends.tags.createTags(
-        call.context, [TaggedResource(*resource) for resource in resources], pairs
-    )
 
 
 def tagsOf(call, resourceIds):

@@ -16,15 +16,9 @@ from twisted.internet.defer import fail, inlineCallbacks
 
 from nova.db.images import ImageNotFound
 from nova.db.security_groups import SecurityGroupNotFound
-from nova.db.tags import MAX_TAGS
+from nova.db.tags import IMAGE, INSTANCE, MAX_TAGS, SECURITY_GROUP, SNAPSHOT, VOLUME
 from nova.db.volumes import SnapshotNotFound, VolumeNotFound
 from nova.exception import NotAuthorized, NovaError
-
-INSTANCE = "instance"
-IMAGE = "image"
-VOLUME = "volume"
-SNAPSHOT = "snapshot"
-SECURITY_GROUP = "security-group"
 
 #: The resource types tags can be put on.
 RESOURCE_TYPES = (INSTANCE, IMAGE, VOLUME, SNAPSHOT, SECURITY_GROUP)

@@ -71,7 +71,7 @@ from nova.db.images import AVAILABLE as IMAGE_AVAILABLE
 from nova.db.images import MACHINE as MACHINE_IMAGE
 from nova.db.instances import SHUTDOWN_BEHAVIORS, STOP_ON_SHUTDOWN
 from nova.db.services import utcnow
-from nova.db.tags import MAX_TAGS
+from nova.db.tags import INSTANCE, MAX_TAGS
 from nova.idempotency import checkClientToken, requestHash
 from nova.image.api import ImageAPI
 from nova.network.security_groups import SecurityGroupAPI
@@ -147,7 +147,7 @@ def _thd_createReservation(
         if tags:
             db.tags.thd_setTags(
                 store,
-                [(i.ec2Id, "instance", projectId) for i in instances],
+                [(i.ec2Id, INSTANCE, projectId) for i in instances],
                 dict(tags),
                 MAX_TAGS,
                 now,

@@ -26,7 +26,7 @@ from storm.locals import Bool, DateTime, Int, Unicode
 from nova import exception
 from nova.db.services import utcnow
 from nova.db.store import readOnly
-from nova.db.tags import MAX_TAGS, thd_setTags
+from nova.db.tags import IMAGE, MAX_TAGS, thd_setTags
 
 MACHINE = "machine"
 KERNEL = "kernel"
@@ -357,7 +357,7 @@ class ImageStore:
                 store.rollback()
                 continue
             if tags:
-                thd_setTags(store, [(ec2Id, "image", projectId)], dict(tags), MAX_TAGS, now)
+                thd_setTags(store, [(ec2Id, IMAGE, projectId)], dict(tags), MAX_TAGS, now)
             return ImageRecord.fromModel(row)
         raise exception.DatabaseError("no free image id found")
 

@@ -23,6 +23,7 @@ from nova.db.networks import FixedIp
 from nova.db.records import InstanceRecord
 from nova.db.services import utcnow
 from nova.db.store import readOnly
+from nova.db.tags import MAX_TAGS, SECURITY_GROUP, thd_setTags
 
 #: How many values one C{IN (...)} list holds at most (SQLite allows
 #: 32,766 bound values; kept well below).
@@ -306,15 +307,16 @@ class SecurityGroupStore:
         store.flush()
         return row
 
-    def create(self, projectId, userId, name, description):
+    def create(self, projectId, userId, name, description, tags=()):
         """
-        Add a group without rules.
+        Add a group without rules, and its C{tags} (C{(key, value)}
+        pairs), in one transaction.
 
         @return: L{Deferred} firing with the new L{SecurityGroupRecord};
             failing with L{SecurityGroupExists}.
         """
         d = self.transactor.transact(
-            self.thd_create, projectId, userId, name, description, self._now()
+            self.thd_create, projectId, userId, name, description, self._now(), tuple(tags)
         )
 
         def raced(failure):
@@ -328,13 +330,16 @@ class SecurityGroupStore:
 
         return d.addErrback(raced)
 
-    def thd_create(self, store, projectId, userId, name, description, now):
+    def thd_create(self, store, projectId, userId, name, description, now, tags=()):
         existing = store.find(
             SecurityGroup, SecurityGroup.project_id == projectId, SecurityGroup.name == name
         )
         if not existing.is_empty():
             raise SecurityGroupExists(f"security group {name!r} exists")
-        return _groupRecord(store, self._add(store, projectId, userId, name, description, now))
+        record = _groupRecord(store, self._add(store, projectId, userId, name, description, now))
+        if tags:
+            thd_setTags(store, [(record.ec2Id, SECURITY_GROUP, projectId)], dict(tags), MAX_TAGS, now)
+        return record
 
     def get(self, groupId):
         """

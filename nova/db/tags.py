@@ -20,6 +20,13 @@ from nova.db.store import readOnly
 #: EC2's limit of tags on one resource.
 MAX_TAGS = 50
 
+#: The resource types tags are put on (the C{resource_type} column).
+INSTANCE = "instance"
+IMAGE = "image"
+VOLUME = "volume"
+SNAPSHOT = "snapshot"
+SECURITY_GROUP = "security-group"
+
 #: Attempts at a tag change that lost a race on the unique index.
 _ATTEMPTS = 3
 

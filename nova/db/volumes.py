@@ -24,6 +24,7 @@ from twisted.internet.defer import fail
 from nova import exception
 from nova.db.services import utcnow
 from nova.db.store import readOnly
+from nova.db.tags import MAX_TAGS, SNAPSHOT, VOLUME, thd_setTags
 
 # Volume statuses.
 CREATING = "creating"
@@ -425,9 +426,11 @@ class VolumeStore:
         host=None,
         clientToken=None,
         requestHash=None,
+        tags=(),
     ):
         """
-        Add a volume in status C{creating}, detached.
+        Add a volume in status C{creating}, detached, and its C{tags}
+        (C{(key, value)} pairs), in one transaction.
 
         @param clientToken: the client's idempotency token, or C{None}.
         @param requestHash: the digest of the request's parameters, kept
@@ -449,6 +452,7 @@ class VolumeStore:
             clientToken,
             requestHash,
             utcnow(self.clock),
+            tuple(tags),
         )
 
     def thd_create(
@@ -465,6 +469,7 @@ class VolumeStore:
         clientToken,
         requestHash,
         now,
+        tags=(),
     ):
         row = VolumeRow()
         row.project_id, row.user_id = projectId, userId
@@ -479,7 +484,10 @@ class VolumeStore:
         row.created_at = row.updated_at = now
         store.add(row)
         store.flush()
-        return VolumeRecord.fromModel(row)
+        record = VolumeRecord.fromModel(row)
+        if tags:
+            thd_setTags(store, [(record.ec2Id, VOLUME, projectId)], dict(tags), MAX_TAGS, now)
+        return record
 
     def get(self, volumeId):
         """
@@ -675,10 +683,19 @@ class VolumeStore:
     # -- snapshots -------------------------------------------------------
 
     def createSnapshot(
-        self, projectId, userId, volumeId, volumeSize, host, displayName=None, displayDescription=None
+        self,
+        projectId,
+        userId,
+        volumeId,
+        volumeSize,
+        host,
+        displayName=None,
+        displayDescription=None,
+        tags=(),
     ):
         """
-        Add a snapshot in status C{creating}.
+        Add a snapshot in status C{creating}, and its C{tags}, in one
+        transaction.
 
         @return: L{Deferred} firing with the new L{SnapshotRecord}.
         """
@@ -692,10 +709,21 @@ class VolumeStore:
             displayName,
             displayDescription,
             utcnow(self.clock),
+            tuple(tags),
         )
 
     def thd_createSnapshot(
-        self, store, projectId, userId, volumeId, volumeSize, host, displayName, displayDescription, now
+        self,
+        store,
+        projectId,
+        userId,
+        volumeId,
+        volumeSize,
+        host,
+        displayName,
+        displayDescription,
+        now,
+        tags=(),
     ):
         row = SnapshotRow()
         row.project_id, row.user_id = projectId, userId
@@ -706,7 +734,10 @@ class VolumeStore:
         row.created_at = row.updated_at = now
         store.add(row)
         store.flush()
-        return SnapshotRecord.fromModel(row)
+        record = SnapshotRecord.fromModel(row)
+        if tags:
+            thd_setTags(store, [(record.ec2Id, SNAPSHOT, projectId)], dict(tags), MAX_TAGS, now)
+        return record
 
     def getSnapshot(self, snapshotId):
         """

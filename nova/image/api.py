@@ -57,7 +57,7 @@ class ImageAPI(ImageCatalog):
             context,
             "registerImage",
             _given(
-                tags=[list(pair) for pair in tags] or None,
+                tags=list(tags) or None,
                 location=location,
                 name=name,
                 description=description,
@@ -85,7 +85,7 @@ class ImageAPI(ImageCatalog):
             context,
             "reserveImage",
             _given(
-                tags=[list(pair) for pair in tags] or None,
+                tags=list(tags) or None,
                 location=location,
                 name=name,
                 description=description,

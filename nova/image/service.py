@@ -235,15 +235,6 @@ class _Job:
     done = attr.ib(default=None)
 
 
-def _tagPairs(tags):
-    """
-    @param tags: C{(key, value)} pairs, or two-item lists (as they come
-        over RPC).
-    @return: a L{tuple} of C{(key, value)} pairs.
-    """
-    return tuple((key, value) for key, value in tags or ())
-
-
 @implementer(IImageService)
 class ImageService(Service, ImageCatalog):
     """
@@ -435,7 +426,7 @@ class ImageService(Service, ImageCatalog):
             context.userId or "",
             f"{bucket}/{key}",
             PENDING,
-            tags=_tagPairs(tags),
+            tags=tags,
             **fields,
         )
         job = _Job(record, context, bucket, key, bucketInfo.owner, manifest, manifestError)
@@ -482,7 +473,7 @@ class ImageService(Service, ImageCatalog):
             ramdisk_id=ramdiskId,
             root_device_name=rootDeviceName or "/dev/sda1",
             disk_format=None,
-            tags=_tagPairs(tags),
+            tags=tags,
         )
         self.log.info(
             "Reserved {imageId} at {bucket}/{key} for project {project}",

@@ -28,11 +28,8 @@ import re
 
 from twisted.internet.defer import inlineCallbacks, maybeDeferred
 
-from nova import exception
 from nova.db.security_groups import DEFAULT_GROUP, RuleSpec, formatGroupId
-from nova.db.tags import MAX_TAGS
 from nova.network import errors
-from nova.tags import SECURITY_GROUP
 
 COMPUTE_TOPIC = "compute"
 
@@ -105,21 +102,6 @@ def _checkText(value, what):
         raise errors.InvalidParameterValue(f"the security group {what} is longer than 255 characters")
     if not value.isprintable():
         raise errors.InvalidParameterValue(f"the security group {what} has control characters")
-
-
-def _thd_createGroup(store, db, tags, projectId, userId, name, description):
-    """
-    In one transaction: a security group without rules and its tags.
-
-    @param tags: C{(key, value)} pairs (the API checked them).
-    """
-    now = db.securityGroups._now()
-    group = db.securityGroups.thd_create(store, projectId, userId, name, description, now)
-    if tags:
-        db.tags.thd_setTags(
-            store, [(group.ec2Id, SECURITY_GROUP, group.project_id)], dict(tags), MAX_TAGS, now
-        )
-    return group
 
 
 class SecurityGroupAPI:
@@ -246,17 +228,9 @@ class SecurityGroupAPI:
         yield self.ensureDefault(context)
         if name == DEFAULT_GROUP:
             raise errors.SecurityGroupExists(f"security group {name!r} exists")
-        try:
-            record = yield self.db.transactor.transact(
-                _thd_createGroup, self.db, tuple(tags), projectId, context.userId, name, description
-            )
-        except exception.DatabaseError:
-            # Another request may have made a group of that name first.
-            try:
-                yield self.db.securityGroups.getByName(projectId, name)
-            except errors.SecurityGroupNotFound:
-                raise
-            raise errors.SecurityGroupExists(f"security group {name!r} exists") from None
+        record = yield self.db.securityGroups.create(
+            projectId, context.userId, name, description, tags=tags
+        )
         return record
 
     @inlineCallbacks

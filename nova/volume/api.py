@@ -37,8 +37,6 @@ from nova.compute.names import ec2InstanceId, parseInstanceId
 from nova.db import volumes as v
 from nova.db.instances import IncorrectInstanceState, InstanceNotFound
 from nova.db.services import utcnow
-from nova.db.tags import MAX_TAGS
-from nova.tags import SNAPSHOT, VOLUME
 from nova.idempotency import checkClientToken, requestHash
 from nova.virt.errors import DeviceInUse, DeviceNotFound, VirtError
 from nova.virt.interfaces import VolumeConnection
@@ -88,22 +86,6 @@ def parseSize(size):
     return size
 
 
-def _thd_createVolume(store, db, tags, now, *fields):
-    """
-    In one transaction: a volume (L{nova.db.volumes.VolumeStore.thd_create}
-    with C{fields}) and its tags.
-
-    @param tags: C{(key, value)} pairs (the API checked them).
-    @return: the L{nova.db.volumes.VolumeRecord}.
-    """
-    volume = db.volumes.thd_create(store, *fields, now)
-    if tags:
-        db.tags.thd_setTags(
-            store, [(volume.ec2Id, VOLUME, volume.project_id)], dict(tags), MAX_TAGS, now
-        )
-    return volume
-
-
 def _thd_abandonVolume(store, db, volume):
     """
     In one transaction: remove a volume that was never sent to a volume
@@ -111,20 +93,6 @@ def _thd_abandonVolume(store, db, volume):
     """
     db.tags.thd_deleteTags(store, [volume.ec2Id], None)
     return db.volumes.thd_delete(store, volume.id)
-
-
-def _thd_createSnapshot(store, db, tags, now, *fields):
-    """
-    In one transaction: a snapshot
-    (L{nova.db.volumes.VolumeStore.thd_createSnapshot} with C{fields}) and
-    its tags.
-    """
-    snapshot = db.volumes.thd_createSnapshot(store, *fields, now)
-    if tags:
-        db.tags.thd_setTags(
-            store, [(snapshot.ec2Id, SNAPSHOT, snapshot.project_id)], dict(tags), MAX_TAGS, now
-        )
-    return snapshot
 
 
 class VolumeAPI:
@@ -397,21 +365,18 @@ class VolumeAPI:
                 f"{usage['gigabytes']} of {gigabytes} in use"
             )
         try:
-            volume = yield self.db.transactor.transact(
-                _thd_createVolume,
-                self.db,
-                tags,
-                utcnow(self.clock),
+            volume = yield self.db.volumes.create(
                 projectId,
                 context.userId,
                 size,
-                availabilityZone,
-                None if snapshot is None else snapshot.id,
-                displayName,
-                displayDescription,
-                None if snapshot is None else snapshot.host,
-                clientToken,
-                digest,
+                availabilityZone=availabilityZone,
+                snapshotId=None if snapshot is None else snapshot.id,
+                displayName=displayName,
+                displayDescription=displayDescription,
+                host=None if snapshot is None else snapshot.host,
+                clientToken=clientToken,
+                requestHash=digest,
+                tags=tags,
             )
         except exception.DatabaseError:
             if clientToken is None:
@@ -779,18 +744,15 @@ class VolumeAPI:
             raise IncorrectVolumeState(
                 f"The volume '{volume.ec2Id}' is {volume.status}; cannot snapshot it."
             )
-        snapshot = yield self.db.transactor.transact(
-            _thd_createSnapshot,
-            self.db,
-            tuple(tags),
-            utcnow(self.clock),
+        snapshot = yield self.db.volumes.createSnapshot(
             volume.project_id,
             context.userId or volume.user_id,
             volume.id,
             volume.size,
             volume.host,
-            displayName,
-            description,
+            displayName=displayName,
+            displayDescription=description,
+            tags=tags,
         )
         try:
             yield self.rpc.cast(

@@ -38,6 +38,7 @@ import zipfile
 
 import boto3
 from botocore.config import Config as BotoConfig
+from botocore.exceptions import BotoCoreError, ClientError
 from twisted.internet import reactor
 from twisted.internet.defer import inlineCallbacks
 from twisted.internet.task import deferLater
@@ -360,7 +361,8 @@ class MultiHostMixin:
         """
         try:
             images = ec2.describe_images(Owners=["self"])["Images"]
-        except Exception:
+        except (BotoCoreError, ClientError):
+            # The API is not answering yet: polled again.
             return None
         machines = [i for i in images if i["ImageType"] == "machine" and i["State"] == "available"]
         return machines[0]["ImageId"] if machines else None

@@ -63,9 +63,10 @@ def innermost(stacks):
     @return: a L{collections.Counter} from each innermost frame (where the
         time was spent, in whatever library) to its samples.
     """
-    return collections.Counter({frames[-1]: 0 for frames, _ in stacks}) + collections.Counter(
-        _sum((frames[-1], count) for frames, count in stacks)
-    )
+    counts = collections.Counter()
+    for frames, count in stacks:
+        counts[frames[-1]] += count
+    return counts
 
 
 #: Nova's shared helpers whose time is their caller's: the call site of a
@@ -88,14 +89,10 @@ def innermostOurs(stacks):
                 return frame
         return "(other: no frame of nova)"
 
-    return collections.Counter(_sum((site(frames), count) for frames, count in stacks))
-
-
-def _sum(pairs):
-    totals = collections.defaultdict(int)
-    for key, count in pairs:
-        totals[key] += count
-    return totals
+    counts = collections.Counter()
+    for frames, count in stacks:
+        counts[site(frames)] += count
+    return counts
 
 
 def byFunction(leaves):

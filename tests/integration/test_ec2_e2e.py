@@ -30,7 +30,7 @@ from twisted.internet.threads import deferToThread
 from twisted.trial.unittest import TestCase
 
 from tests.db.backends import freshURI
-from tests.integration.processes import Daemon, runManage
+from tests.integration.processes import Daemon, runManage, startDaemons
 from tests.util import RABBIT, requireCondition, requireServer
 
 AWS = os.path.join(os.path.dirname(sys.executable), "aws")
@@ -408,10 +408,7 @@ class SeparateDaemonsTests(CloudFlowMixin, TestCase):
             Daemon(self, "nova-compute", *self.flags, "--host=c2", name="c2"),
             Daemon(self, "nova-api", *self.flags, "--host=api", name="api"),
         ]
-        for daemon in daemons:
-            daemon.start()
-        for daemon in daemons:
-            yield daemon.waitForLog(r"(consumes|on api started)", timeout=90)
+        yield startDaemons(daemons, timeout=90)
         yield deferToThread(self.runFlow, True)
         for daemon in reversed(daemons):
             code = yield daemon.stop()

@@ -11,9 +11,11 @@ of each sample: where the time was spent, not who called it) that took
 the most samples, with their share of all samples, and the same by
 function; then the largest share against a threshold (10% by default).
 Idle threads (waiting in C{epoll}, on a lock or a queue) are not sampled,
-so the shares are of the work done.
+so the shares are of the work done.  A thread waiting to take the GIL back
+after a database call counts, at that call: with C{--gil} only the thread
+holding the GIL is sampled, which shows where Python itself runs.
 
-    .venv/bin/python benchmarks/profile_launch.py [--size 500] [--rate 200] [--top 15]
+    .venv/bin/python benchmarks/profile_launch.py [--size 500] [--rate 200] [--top 15] [--gil]
 
 py-spy (from the test extra) reads the process's memory, so it needs
 ptrace: run as root, or with C{kernel.yama.ptrace_scope=0}.
@@ -69,10 +71,15 @@ def innermost(stacks):
     return counts
 
 
+#: Where samples with no frame of Nova's code count: the reactor, the
+#: thread pools' hand-offs, the interpreter; many sites, not one.
+OTHER = "(other: no frame of nova)"
+
 #: Nova's shared helpers whose time is their caller's: the call site of a
-#: query read with L{nova.db.records.findRecords} is the store method
-#: that asked for it.
-HELPERS = ("(nova/db/records.py:",)
+#: query read with L{nova.db.records.findRecords}, or of an instance read
+#: by C{_thd_read} (for a get, a transition or a change), is the store
+#: method that asked for it.
+HELPERS = ("(nova/db/records.py:", "_thd_read (nova/db/instances.py:")
 
 
 def innermostOurs(stacks):
@@ -87,7 +94,7 @@ def innermostOurs(stacks):
         for frame in reversed(frames):
             if "(nova/" in frame and not any(helper in frame for helper in HELPERS):
                 return frame
-        return "(other: no frame of nova)"
+        return OTHER
 
     counts = collections.Counter()
     for frames, count in stacks:
@@ -122,6 +129,11 @@ def main():
         "--threshold", type=float, default=10.0, help="the share (%%) no call site should exceed"
     )
     parser.add_argument("--keep", metavar="PATH", help="keep py-spy's raw output there")
+    parser.add_argument(
+        "--gil",
+        action="store_true",
+        help="sample only the thread holding the GIL (Python's work, not the waits for it)",
+    )
     options = parser.parse_args()
     spy = shutil.which("py-spy") or os.path.join(os.path.dirname(sys.executable), "py-spy")
     if not os.path.exists(spy):
@@ -134,7 +146,8 @@ def main():
             raw = os.path.join(work, "launch.txt")
             sampler = subprocess.Popen(
                 [spy, "record", "--pid", str(process.pid), "--format", "raw", "--rate",
-                 str(options.rate), "--threads", "--output", raw],
+                 str(options.rate), "--threads", "--output", raw]
+                + (["--gil"] if options.gil else []),
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
             )
@@ -161,10 +174,17 @@ def main():
     ours = innermostOurs(busy)
     table("call sites in nova (the innermost frame of Nova's code), share of samples:", ours, total, options.top)
     table("the same by function:", byFunction(ours), total, options.top)
-    site, count = ours.most_common(1)[0]
+    site, count = next((site, count) for site, count in ours.most_common() if site != OTHER)
     share = 100.0 * count / total
     verdict = "above" if share > options.threshold else "within"
     print(f"largest call site in nova: {share:.2f}% ({site}), {verdict} the {options.threshold:g}% threshold")
+    outside = innermost([(frames, n) for frames, n in busy if not any("(nova/" in f for f in frames)])
+    if outside:
+        frame, n = outside.most_common(1)[0]
+        print(
+            f"samples with no frame of nova: {100.0 * ours[OTHER] / total:.2f}%, "
+            f"the largest innermost frame of them {100.0 * n / total:.2f}% ({frame})"
+        )
 
 if __name__ == "__main__":
     main()

@@ -383,13 +383,16 @@ class ComputeAPI:
         return instance
 
     @inlineCallbacks
-    def describeInstances(self, context, instanceIds=None, reservationId=None):
+    def describeInstances(self, context, instanceIds=None, reservationId=None, within=None):
         """
         The instances the context may see: its project's (all, for
         admins), recently terminated ones included.
 
         @param instanceIds: numeric or EC2 ids to restrict to; any unknown
             id fails the request.
+        @param within: numeric ids to narrow a listing without
+            C{instanceIds} to, unknown ones ignored (what a filter
+            allows), or L{None}.
         @return: L{Deferred} firing with a L{list} of L{InstanceRecord} by
             id; failing with L{InstanceNotFound} naming the unknown ids.
         """
@@ -398,7 +401,7 @@ class ComputeAPI:
             numbers = [parseInstanceId(i) for i in instanceIds]
         instances = yield self.db.instances.list(
             projectId=None if context.isAdmin else context.projectId,
-            instanceIds=numbers,
+            instanceIds=sorted(within) if numbers is None and within is not None else numbers,
             reservationId=reservationId,
             terminatedSince=self._terminatedSince(),
         )

@@ -5,7 +5,9 @@ implementation, and a fake for tests.
 
 Over RPC the compute manager calls (topic C{network}):
 
-  - C{allocateFixedIp(instanceId)} (a call): the network service picks a
+  - C{allocateFixedIp(instanceId, instance)} (a call), C{instance} the
+    fields of the instance the allocation uses
+    (L{nova.network.common.addressingOf}): the network service picks a
     fixed address for the instance and answers with its network
     description, a L{dict} with at least C{address}, and when known
     C{bridge}, C{netmask}, C{gateway}, C{dns} (a list), C{cidr},
@@ -16,6 +18,8 @@ Over RPC the compute manager calls (topic C{network}):
 
 from twisted.internet.defer import fail, succeed
 from zope.interface import Interface, implementer
+
+from nova.network.common import addressingOf
 
 
 class INetworkClient(Interface):
@@ -53,7 +57,10 @@ class NetworkRPCClient:
 
     def allocateForInstance(self, context, instance):
         return self.rpc.call(
-            context, self.topic, "allocateFixedIp", {"instanceId": instance.id}
+            context,
+            self.topic,
+            "allocateFixedIp",
+            {"instanceId": instance.id, "instance": addressingOf(instance)},
         )
 
     def deallocateForInstance(self, context, instance):

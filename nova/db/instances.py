@@ -6,13 +6,15 @@ group instances.
 
 import uuid
 
-from storm.expr import Count, Or, Sum
+import attr
+
+from storm.expr import Count, Or, Sum, Update
 
 from nova import exception
 from nova.db.models import Instance, Reservation
 from nova.db.records import InstanceRecord, ReservationRecord, findRecords
 from nova.db.services import utcnow
-from nova.db.store import readOnly
+from nova.db.store import CHUNK, chunks, readOnly
 
 
 class InstanceNotFound(exception.NotFound):
@@ -77,6 +79,35 @@ def _newRow(fields, now):
         setattr(row, name, value)
     row.created_at = row.updated_at = now
     return row
+
+
+def _thd_read(store, instanceId):
+    """
+    @return: the L{InstanceRecord} of the instance C{instanceId} (deleted
+        or not), or L{None}.
+    """
+    found = findRecords(store, InstanceRecord, Instance, Instance.id == instanceId)
+    return found[0] if found else None
+
+
+def _thd_set(store, current, fields, now):
+    """
+    Write C{fields} and C{updated_at} to the instance C{current} was read
+    from, in one statement, each value checked by its column's type as
+    Storm's objects check it.
+
+    @param current: the instance's L{InstanceRecord}, read in this
+        transaction.
+    @return: its L{InstanceRecord} as written.
+    """
+    variables = {
+        getattr(Instance, name): getattr(Instance, name).variable_factory(value=value)
+        for name, value in dict(fields, updated_at=now).items()
+    }
+    store.execute(Update(variables, Instance.id == current.id, Instance))
+    return attr.evolve(
+        current, **{column.name: variable.get() for column, variable in variables.items()}
+    )
 
 
 class InstanceStore:
@@ -233,10 +264,10 @@ class InstanceStore:
 
     @readOnly
     def thd_get(self, store, instanceId):
-        found = findRecords(store, InstanceRecord, Instance, Instance.id == instanceId)
-        if not found:
+        found = _thd_read(store, instanceId)
+        if found is None:
             raise InstanceNotFound(f"instance {instanceId} not found")
-        return found[0]
+        return found
 
     def list(
         self,
@@ -286,6 +317,16 @@ class InstanceStore:
         if not includeDeleted:
             conditions.append(Instance.deleted == False)  # noqa: E712
         if instanceIds is not None:
+            if len(instanceIds) > CHUNK:
+                found = []
+                for part in chunks(sorted(instanceIds)):
+                    found.extend(
+                        self.thd_list(
+                            store, projectId, host, includeDeleted, part, reservationId,
+                            states, terminatedSince,
+                        )
+                    )
+                return found
             if not instanceIds:
                 return []
             conditions.append(Instance.id.is_in(instanceIds))
@@ -316,14 +357,10 @@ class InstanceStore:
         )
 
     def thd_update(self, store, instanceId, fields, now):
-        row = store.get(Instance, instanceId)
-        if row is None:
+        current = _thd_read(store, instanceId)
+        if current is None:
             raise InstanceNotFound(f"instance {instanceId} not found")
-        for name, value in fields.items():
-            setattr(row, name, value)
-        row.updated_at = now
-        store.flush()
-        return InstanceRecord.fromModel(row)
+        return _thd_set(store, current, fields, now)
 
     def transition(self, instanceId, fromStates, toState, action=None, **fields):
         """
@@ -347,20 +384,15 @@ class InstanceStore:
         )
 
     def thd_transition(self, store, instanceId, fromStates, toState, action, fields, now):
-        row = store.get(Instance, instanceId)
-        if row is None or row.deleted:
+        current = _thd_read(store, instanceId)
+        if current is None or current.deleted:
             raise InstanceNotFound(f"instance i-{instanceId:08x} not found")
-        if row.state not in fromStates:
+        if current.state not in fromStates:
             raise IncorrectInstanceState(
-                f"instance i-{instanceId:08x} is {row.state}; cannot "
+                f"instance i-{instanceId:08x} is {current.state}; cannot "
                 f"{action or 'become ' + toState}"
             )
-        row.state = toState
-        for name, value in fields.items():
-            setattr(row, name, value)
-        row.updated_at = now
-        store.flush()
-        return InstanceRecord.fromModel(row)
+        return _thd_set(store, current, dict(fields, state=toState), now)
 
     def modify(self, instanceId, allowedStates, action=None, **fields):
         """
@@ -383,19 +415,15 @@ class InstanceStore:
         )
 
     def thd_modify(self, store, instanceId, allowedStates, action, fields, now):
-        row = store.get(Instance, instanceId)
-        if row is None or row.deleted:
+        current = _thd_read(store, instanceId)
+        if current is None or current.deleted:
             raise InstanceNotFound(f"instance i-{instanceId:08x} not found")
-        if row.state not in allowedStates:
+        if current.state not in allowedStates:
             raise IncorrectInstanceState(
-                f"The instance 'i-{instanceId:08x}' is {row.state}; cannot "
+                f"The instance 'i-{instanceId:08x}' is {current.state}; cannot "
                 f"{action or 'change it'}."
             )
-        for name, value in fields.items():
-            setattr(row, name, value)
-        row.updated_at = now
-        store.flush()
-        return InstanceRecord.fromModel(row)
+        return _thd_set(store, current, fields, now)
 
     def coresByHost(self):
         """

@@ -15,13 +15,13 @@ import ipaddress
 import random
 
 import attr
-from storm.expr import And, Insert, Or, Update
+from storm.expr import And, Insert, LeftJoin, Or, Update
 from storm.locals import Bool, DateTime, Int, Unicode
 
 from nova import exception
 from nova.db.models import Instance
 from nova.db.services import utcnow
-from nova.db.store import TransactionConflict, readOnly
+from nova.db.store import TransactionConflict, chunks, readOnly
 
 
 class NetworkNotFound(exception.NotFound):
@@ -594,6 +594,7 @@ class NetworkStore:
         """
         return self.transactor.transact(self.thd_firstWithFreeAddress)
 
+    @readOnly
     def thd_firstWithFreeAddress(self, store):
         networkId = (
             store.find(
@@ -612,7 +613,9 @@ class NetworkStore:
 
     def allocateFixedIp(self, networkId, instanceId, macFactory):
         """
-        Give an instance a free, unreserved address of the network.
+        Give an instance a free, unreserved address of the network, unless
+        it already has one allocated there (a request asked again): then
+        that one.
 
         @param macFactory: called with no arguments, returns a candidate
             MAC address; called again while the MAC is in use.
@@ -635,6 +638,18 @@ class NetworkStore:
         raise exception.NovaError("cannot find an unused MAC address")
 
     def thd_allocateFixedIp(self, store, networkId, instanceId, macFactory, now, attempt=0):
+        held = (
+            store.find(
+                FixedIp,
+                FixedIp.network_id == networkId,
+                FixedIp.instance_id == instanceId,
+                FixedIp.allocated == True,  # noqa: E712
+            )
+            .order_by(FixedIp.id)
+            .first()
+        )
+        if held is not None:
+            return FixedIpRecord.fromModel(held)
         mac = self._uniqueMac(store, macFactory)
         free = And(FixedIp.instance_id == None, FixedIp.reserved == False)  # noqa: E711,E712
         candidates = list(
@@ -884,19 +899,22 @@ class NetworkStore:
 
     @readOnly
     def thd_dhcpHosts(self, store, networkId):
-        rows = store.find(
-            FixedIp,
-            FixedIp.network_id == networkId,
-            FixedIp.instance_id != None,  # noqa: E711
-        ).order_by(FixedIp.id)
-        hosts = []
-        for row in rows:
-            instance = store.get(Instance, row.instance_id)
-            hostname = instance.hostname if instance is not None else None
-            hosts.append(
-                (row.mac_address, hostname or "i-%08x" % (row.instance_id,), row.address)
+        # One query, the instances' hostnames joined: a network with
+        # thousands of instances is read at once, not an instance at a
+        # time.
+        rows = (
+            store.using(FixedIp, LeftJoin(Instance, Instance.id == FixedIp.instance_id))
+            .find(
+                (FixedIp.mac_address, FixedIp.instance_id, FixedIp.address, Instance.hostname),
+                FixedIp.network_id == networkId,
+                FixedIp.instance_id != None,  # noqa: E711
             )
-        return hosts
+            .order_by(FixedIp.id)
+        )
+        return [
+            (mac, hostname or "i-%08x" % (instanceId,), address)
+            for mac, instanceId, address, hostname in rows
+        ]
 
     # Floating addresses.
 
@@ -990,8 +1008,22 @@ class NetworkStore:
             if fixed is None:
                 return []
             conditions.append(FloatingIp.fixed_ip_id == fixed.id)
-        rows = store.find(FloatingIp, *conditions).order_by(FloatingIp.id)
-        return [_floatingRecord(store, row) for row in rows]
+        rows = list(store.find(FloatingIp, *conditions).order_by(FloatingIp.id))
+        # The fixed addresses they point at, read at once.
+        fixed = {}
+        for part in chunks({row.fixed_ip_id for row in rows if row.fixed_ip_id is not None}):
+            for fixedId, address, instanceId in store.find(
+                (FixedIp.id, FixedIp.address, FixedIp.instance_id), FixedIp.id.is_in(part)
+            ):
+                fixed[fixedId] = (address, instanceId)
+        return [
+            FloatingIpRecord.fromModel(
+                row,
+                fixed_address=fixed.get(row.fixed_ip_id, (None, None))[0],
+                instance_id=fixed.get(row.fixed_ip_id, (None, None))[1],
+            )
+            for row in rows
+        ]
 
     def allocateFloatingIp(self, projectId, host, limit):
         """

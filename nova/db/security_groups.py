@@ -22,12 +22,9 @@ from nova.db.models import Instance
 from nova.db.networks import FixedIp
 from nova.db.records import InstanceRecord
 from nova.db.services import utcnow
-from nova.db.store import readOnly
+from nova.db.store import chunks, readOnly
 from nova.db.tags import MAX_TAGS, SECURITY_GROUP, thd_setTags
 
-#: How many values one C{IN (...)} list holds at most (SQLite allows
-#: 32,766 bound values; kept well below).
-CHUNK = 500
 
 DEFAULT_GROUP = "default"
 
@@ -170,15 +167,6 @@ class RuleSpec:
 
     def key(self):
         return (self.protocol, self.fromPort, self.toPort, self.cidr, self.groupId)
-
-
-def chunks(values, size=CHUNK):
-    """
-    @return: C{values} (a sequence) in lists of at most C{size}, for
-        C{IN (...)} conditions.
-    """
-    values = list(values)
-    return [values[i:i + size] for i in range(0, len(values), size)]
 
 
 def _ruleRecord(row, sources):
@@ -367,6 +355,21 @@ class SecurityGroupStore:
         if row is None:
             raise SecurityGroupNotFound(f"security group {name!r} not found")
         return _groupRecord(store, row)
+
+    def findNamed(self, projectId, names):
+        """
+        @return: L{Deferred} firing with a L{dict} from name to
+            L{SecurityGroupRecord} of the project's groups among C{names},
+            read in one transaction.
+        """
+        return self.transactor.transact(self.thd_findNamed, projectId, sorted(set(names)))
+
+    @readOnly
+    def thd_findNamed(self, store, projectId, names):
+        rows = store.find(
+            SecurityGroup, SecurityGroup.project_id == projectId, SecurityGroup.name.is_in(names)
+        )
+        return {record.name: record for record in _groupRecords(store, rows)}
 
     def list(self, projectId=None):
         """

@@ -49,6 +49,19 @@ from twisted.python.threadpool import ThreadPool
 
 from nova import exception
 
+#: How many values one C{IN (...)} list holds at most (SQLite allows
+#: 32,766 bound values; kept well below).
+CHUNK = 500
+
+
+def chunks(values, size=CHUNK):
+    """
+    @return: C{values} (a sequence) in lists of at most C{size}, for
+        C{IN (...)} conditions.
+    """
+    values = list(values)
+    return [values[i:i + size] for i in range(0, len(values), size)]
+
 
 def normaliseURI(uri):
     """

@@ -4,8 +4,46 @@ What the network manager and its clients share: the JSON description of an
 instance's address and network, and MAC addresses.
 """
 
+import attr
+
 #: The prefix of the MAC addresses instances get.
 MAC_PREFIX = (0x02, 0x16, 0x3E)
+
+
+@attr.s(frozen=True)
+class Addressing:
+    """
+    What giving an instance a fixed address uses of it: its project (its
+    network in vlan mode), image and key pair (whether it is the
+    project's cloudpipe) and MAC address.  A caller that read the
+    instance sends these with C{allocateFixedIp} (L{addressingOf}), so
+    that the network host need not read it again.
+    """
+
+    id = attr.ib()
+    project_id = attr.ib()
+    image_id = attr.ib()
+    key_name = attr.ib()
+    mac_address = attr.ib()
+
+    @classmethod
+    def fromMessage(cls, instanceId, fields):
+        """
+        @param fields: the L{dict} L{addressingOf} made.
+        """
+        return cls(instanceId, *(fields.get(name) for name in _ADDRESSING_FIELDS))
+
+
+_ADDRESSING_FIELDS = ("project_id", "image_id", "key_name", "mac_address")
+
+
+def addressingOf(instance):
+    """
+    @param instance: an L{nova.db.records.InstanceRecord} or L{Addressing}.
+    @return: the JSON L{dict} of its L{Addressing} fields, for an
+        C{allocateFixedIp} request.
+    """
+    return {name: getattr(instance, name) for name in _ADDRESSING_FIELDS}
 
 
 def newMacAddress(rng):

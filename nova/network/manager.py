@@ -43,7 +43,7 @@ from nova.db.services import utcnow
 from nova.drivers import loadDriver
 from nova.manager import Manager, expose
 from nova.network import errors
-from nova.network.common import fixedIpInfo, newMacAddress
+from nova.network.common import Addressing, addressingOf, fixedIpInfo, newMacAddress
 from nova.network.flags import NETWORK_DRIVERS, NETWORK_MANAGERS
 from nova.network.interfaces import INetworkDriver, NetworkDriverError
 from nova.quota import AddressLimitExceeded, QuotaEngine
@@ -341,25 +341,35 @@ class NetworkManager(Manager):
 
     @expose
     @inlineCallbacks
-    def allocateFixedIp(self, context, instanceId, vpn=False):
+    def allocateFixedIp(self, context, instanceId, vpn=False, instance=None):
         """
         Give an instance a fixed address in its network (the shared one in
         the flat modes, its project's in vlan mode; with C{vpn}, in vlan
         mode, the network's cloudpipe address).
+
+        @param instance: the instance's fields the allocation uses, as the
+            caller read them (L{nova.network.common.addressingOf}), or
+            L{None} to read the instance here.
 
         @return: L{Deferred} firing with the network description (see
             L{fixedIpInfo}); failing with
             L{nova.db.instances.InstanceNotFound}, L{errors.NoMoreAddresses}
             or L{errors.NoMoreNetworks}.
         """
-        instance = yield self.db.instances.get(instanceId)
+        if instance is None:
+            instance = yield self.db.instances.get(instanceId)
+        else:
+            instance = Addressing.fromMessage(instanceId, instance)
         vpn = bool(vpn) or self._isCloudpipe(instance)
         network = yield self._networkFor(context, instance, vpn)
         network = yield self._claimed(network)
         if network.host != self.host:
             target = network.host or self.config.network_host
             result = yield self._forward(
-                context, target, "allocateFixedIp", {"instanceId": instanceId, "vpn": vpn}
+                context,
+                target,
+                "allocateFixedIp",
+                {"instanceId": instanceId, "vpn": vpn, "instance": addressingOf(instance)},
             )
             return result
         result = yield self._locked(
@@ -370,12 +380,7 @@ class NetworkManager(Manager):
     @inlineCallbacks
     def _allocateFixed(self, network, instance, vpn):
         yield self._ensureSetUp(network)
-        held = yield self.db.networks.listFixedIps(networkId=network.id, instanceId=instance.id)
-        held = [record for record in held if record.allocated]
-        if held:
-            # Asked again (a retried request): answer with what it has.
-            return fixedIpInfo(held[0], network, self.mode)
-        macs = self._macFactory(getattr(instance, "mac_address", None))
+        macs = self._macFactory(instance.mac_address)
         if vpn:
             if not network.vpn_private_address:
                 raise errors.InvalidParameterValue(f"network {network.cidr} has no VPN address")

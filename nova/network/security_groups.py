@@ -415,17 +415,22 @@ class SecurityGroupAPI:
     @inlineCallbacks
     def groupsNamed(self, context, groupNames=()):
         """
+        The project's C{default} group is made if it has none; the groups
+        are read in one transaction.
+
         @return: L{Deferred} firing with the records of the project's
             groups C{groupNames} (C{default} if none; each once, in
             order); failing with L{errors.SecurityGroupNotFound}.
         """
         projectId = self._project(context)
-        yield self.ensureDefault(context)
-        groups = []
-        for name in dict.fromkeys(groupNames or (DEFAULT_GROUP,)):
-            record = yield self.db.securityGroups.getByName(projectId, name)
-            groups.append(record)
-        return groups
+        names = list(dict.fromkeys(groupNames or (DEFAULT_GROUP,)))
+        found = yield self.db.securityGroups.findNamed(projectId, names + [DEFAULT_GROUP])
+        if DEFAULT_GROUP not in found:
+            found[DEFAULT_GROUP] = yield self.ensureDefault(context)
+        for name in names:
+            if name not in found:
+                raise errors.SecurityGroupNotFound(f"The security group '{name}' does not exist")
+        return [found[name] for name in names]
 
     @inlineCallbacks
     def addInstances(self, context, instanceIds, groupNames=()):

@@ -68,15 +68,17 @@ class SchedulerDriver:
         zone, forced = parseZone(context, request.get("availabilityZone"))
         if forced is not None:
             hosts = yield self.liveHosts(topic, None, includeDisabled=True)
-            if forced not in {host for host, _ in hosts}:
+            zones = dict(hosts)
+            if forced not in zones:
                 raise exception.NoValidHost(f"host {forced} is not up for {topic}")
-            return forced
+            return forced, zones[forced]
         hosts = yield self.liveHosts(topic, zone)
         if not hosts:
             where = f" in zone {zone}" if zone else ""
             raise exception.NoValidHost(f"no live, enabled {topic} host{where}")
-        host = yield self.choose(context, topic, request, [host for host, _ in hosts])
-        return host
+        zones = dict(hosts)
+        host = yield self.choose(context, topic, request, sorted(zones))
+        return host, zones[host]
 
     def choose(self, context, topic, request, hosts):
         """

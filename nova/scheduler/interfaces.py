@@ -22,6 +22,8 @@ class ISchedulerDriver(Interface):
         @param request: a L{dict}.  For C{compute}: C{vcpus},
             C{memory_mb}, C{local_gb}; for C{volume}: C{size} (GiB); for
             both, optionally C{availabilityZone}.
-        @return: L{Deferred} firing with the host's name; failing with
-            L{nova.exception.NoValidHost} when no host can take it.
+        @return: L{Deferred} firing with C{(host, zone)}: the host's name
+            and the availability zone its service of C{topic} reports;
+            failing with L{nova.exception.NoValidHost} when no host can
+            take it.
         """

@@ -94,7 +94,7 @@ class SchedulerManager(Manager):
             "availabilityZone": availabilityZone or instance.availability_zone,
         }
         try:
-            host = yield self.driver.pickHost(context, "compute", request)
+            host, zone = yield self.driver.pickHost(context, "compute", request)
         except exception.NoValidHost as e:
             self.log.warn("cannot schedule i-{id:08x}: {reason}", id=instanceId, reason=e)
             try:
@@ -107,13 +107,14 @@ class SchedulerManager(Manager):
             except IncorrectInstanceState:
                 pass
             return None
-        services = yield self.db.services.list(host=host, topic="compute")
-        fields = {"host": host}
-        if services:
-            fields["availability_zone"] = services[0].availability_zone
         try:
             yield self.db.instances.transition(
-                instanceId, {states.PENDING}, states.PENDING, action="schedule", **fields
+                instanceId,
+                {states.PENDING},
+                states.PENDING,
+                action="schedule",
+                host=host,
+                availability_zone=zone,
             )
         except IncorrectInstanceState:
             return None
@@ -135,7 +136,7 @@ class SchedulerManager(Manager):
     def _createVolume(self, context, volumeId, size, availabilityZone):
         request = {"volumeId": volumeId, "size": size, "availabilityZone": availabilityZone}
         try:
-            host = yield self.driver.pickHost(context, "volume", request)
+            host, _ = yield self.driver.pickHost(context, "volume", request)
         except exception.NoValidHost as e:
             self.log.warn("cannot schedule volume {id}: {reason}", id=volumeId, reason=e)
             # The request was cast: the volume itself tells the user.

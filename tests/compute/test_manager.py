@@ -198,14 +198,22 @@ class RunTests(ManagerTestMixin, SynchronousTestCase):
     def test_networkOverRPC(self):
         """
         The default network client calls C{allocateFixedIp} on the network
-        topic and casts C{deallocateFixedIp}.
+        topic, with the instance's fields the allocation uses, and casts
+        C{deallocateFixedIp}.
         """
         self.network = NetworkRPCClient(self.rpc)
         self.manager = self.makeManager()
         instance = self.create()
         d = self.manager.runInstance(ALICE, instance.id)
+        fields = {
+            "project_id": instance.project_id,
+            "image_id": instance.image_id,
+            "key_name": instance.key_name,
+            "mac_address": instance.mac_address,
+        }
         self.assertEqual(
-            self.rpc.sent, [("call", "network", "allocateFixedIp", {"instanceId": instance.id})]
+            self.rpc.sent,
+            [("call", "network", "allocateFixedIp", {"instanceId": instance.id, "instance": fields})],
         )
         self.assertNoResult(d)
         self.clock.advance(self.rpc.callTimeout)

@@ -183,9 +183,26 @@ class NetworkStoreMixin(BackendTestsMixin):
         first = yield self.store.allocateFixedIp(network.id, a, lambda: next(offered))
         second = yield self.store.allocateFixedIp(network.id, b, lambda: next(offered))
         self.assertEqual((first.mac_address, second.mac_address), ("02:16:3e:00:00:01", "02:16:3e:00:00:02"))
+        c = yield self.instance()
         yield self.assertFailure(
-            self.store.allocateFixedIp(network.id, b, lambda: "02:16:3e:00:00:01"), exception.NovaError
+            self.store.allocateFixedIp(network.id, c, lambda: "02:16:3e:00:00:01"), exception.NovaError
         )
+
+    @defer.inlineCallbacks
+    def test_allocateAgain(self):
+        """
+        An instance that already has an address of the network gets that
+        one again, whatever MAC is offered; once deallocated, a new one.
+        """
+        [network] = yield self.store.createNetworks(self.flatPlans())
+        a = yield self.instance()
+        first = yield self.store.allocateFixedIp(network.id, a, macs())
+        again = yield self.store.allocateFixedIp(network.id, a, lambda: first.mac_address)
+        self.assertEqual(again, first)
+        yield self.store.deallocateFixedIp(first.address, disassociate=True)
+        other = yield self.store.allocateFixedIp(network.id, a, macs("02:16:3e:00:09"))
+        self.assertEqual((other.instance_id, other.allocated), (a, True))
+        self.assertEqual(other.mac_address[:14], "02:16:3e:00:09")
 
     @defer.inlineCallbacks
     def test_associateFixedIp(self):
@@ -266,6 +283,12 @@ class NetworkStoreMixin(BackendTestsMixin):
         self.assertEqual(
             hosts, [(fa.mac_address, "web1", fa.address), (fb.mac_address, "i-%08x" % (b,), fb.address)]
         )
+        # An address still tied to an instance whose row is gone keeps its
+        # lease under the instance's EC2 id.
+        gone = b + 1000
+        fc = yield self.store.allocateFixedIp(network.id, gone, macs("02:16:3e:00:02"))
+        hosts = yield self.store.dhcpHosts(network.id)
+        self.assertEqual(hosts[-1], (fc.mac_address, "i-%08x" % (gone,), fc.address))
 
     @defer.inlineCallbacks
     def test_floating(self):
@@ -313,6 +336,10 @@ class NetworkStoreMixin(BackendTestsMixin):
         self.assertEqual([r.address for r in byFixed], ["4.4.4.1"])
         associated = yield self.store.listFloatingIps(associated=True)
         self.assertEqual([r.address for r in associated], ["4.4.4.1"])
+        self.assertEqual(
+            [(r.address, r.fixed_address, r.instance_id) for r in associated],
+            [("4.4.4.1", fixed.address, a)],
+        )
         free = yield self.store.listFloatingIps(associated=False)
         self.assertEqual([r.address for r in free], ["4.4.4.2"])
         nothing = yield self.store.listFloatingIps(fixedAddress="10.9.9.9")

@@ -114,6 +114,145 @@ class ServiceStoreMixin(BackendTestsMixin):
         self.assertEqual(len((yield self.db.instances.list(includeDeleted=True))), 1)
         yield self.assertFailure(self.db.instances.get(created.id + 100), InstanceNotFound)
 
+    @defer.inlineCallbacks
+    def test_listedAsStormReadsThem(self):
+        """
+        Listing converts each column's values as Storm's objects hold them:
+        texts, integers, booleans (true and false) and datetimes (with and
+        without microseconds), and L{None}s.
+        """
+        full = yield self.db.instances.create(
+            reservation_id="r-abc",
+            project_id="proj",
+            user_id="alice",
+            image_id="ami-00000001",
+            instance_type="m1.tiny",
+            vcpus=2,
+            memory_mb=512,
+            local_gb=10,
+            launch_index=3,
+            user_data="caf\u00e9",
+            host="h1",
+            power_state=1,
+            locked=True,
+            disable_api_termination=True,
+            config_drive=False,
+            launched_at=datetime(2011, 2, 3, 4, 5, 6, 789),
+            terminated_at=datetime(2011, 2, 3, 4, 5, 7),
+        )
+        bare = yield self.db.instances.create(
+            reservation_id="r-abc",
+            project_id="proj",
+            user_id="alice",
+            instance_type="m1.tiny",
+            vcpus=1,
+            memory_mb=512,
+            local_gb=0,
+        )
+
+        def thd_objects(store):
+            from nova.db.models import Instance
+            from nova.db.records import InstanceRecord
+
+            return [
+                InstanceRecord.fromModel(store.get(Instance, instance.id))
+                for instance in (full, bare)
+            ]
+
+        expected = yield self.db.transactor.transact(thd_objects)
+        listed = yield self.db.instances.list(projectId="proj")
+        self.assertEqual(listed, expected)
+        self.assertEqual(
+            [(i.locked, i.disable_api_termination, i.config_drive) for i in listed],
+            [(True, True, False), (False, False, None)],
+        )
+        self.assertEqual(listed[0].launched_at, datetime(2011, 2, 3, 4, 5, 6, 789))
+        self.assertEqual(listed[0].terminated_at, datetime(2011, 2, 3, 4, 5, 7))
+        self.assertIs(type(listed[0].locked), bool)
+        self.assertEqual((yield self.db.instances.get(full.id)), listed[0])
+
+    @defer.inlineCallbacks
+    def test_transitionAndModify(self):
+        """
+        A transition or a change writes its fields and C{updated_at}, and
+        answers the record as a new read gives it; refused in another
+        state, and for a deleted instance.
+        """
+        from nova.db.instances import IncorrectInstanceState
+
+        created = yield self.db.instances.create(
+            reservation_id="r-abc",
+            project_id="proj",
+            user_id="alice",
+            instance_type="m1.tiny",
+            vcpus=1,
+            memory_mb=512,
+            local_gb=0,
+        )
+        self.clock.advance(5)
+        launched = datetime(2011, 2, 3, 4, 5, 6, 7)
+        running = yield self.db.instances.transition(
+            created.id, {"pending"}, "running", power_state=1, launched_at=launched, locked=True
+        )
+        self.assertEqual(
+            (running.state, running.power_state, running.launched_at, running.locked),
+            ("running", 1, launched, True),
+        )
+        self.assertEqual(running.updated_at, created.updated_at + timedelta(seconds=5))
+        self.assertEqual((yield self.db.instances.get(created.id)), running)
+        failure = yield self.assertFailure(
+            self.db.instances.transition(created.id, {"pending"}, "running", action="start it"),
+            IncorrectInstanceState,
+        )
+        self.assertIn("is running; cannot start it", str(failure))
+        renamed = yield self.db.instances.modify(
+            created.id, {"running"}, display_name="web", locked=False
+        )
+        self.assertEqual((renamed.state, renamed.display_name, renamed.locked), ("running", "web", False))
+        self.assertEqual((yield self.db.instances.get(created.id)), renamed)
+        yield self.assertFailure(
+            self.db.instances.modify(created.id, {"stopped"}, display_name="x"),
+            IncorrectInstanceState,
+        )
+        yield self.assertFailure(
+            self.db.instances.transition(created.id, {"running"}, "stopped", power_state="off"),
+            TypeError,
+        )
+        self.assertEqual((yield self.db.instances.get(created.id)), renamed)
+        yield self.db.instances.update(created.id, deleted=True)
+        yield self.assertFailure(
+            self.db.instances.transition(created.id, {"running"}, "stopped"), InstanceNotFound
+        )
+        yield self.assertFailure(
+            self.db.instances.modify(created.id, {"running"}, display_name="y"), InstanceNotFound
+        )
+
+    @defer.inlineCallbacks
+    def test_listManyIds(self):
+        """
+        More ids than one C{IN} list holds are read in parts, in id order.
+        """
+        created = []
+        for _ in range(3):
+            created.append(
+                (
+                    yield self.db.instances.create(
+                        reservation_id="r-abc",
+                        project_id="proj",
+                        user_id="alice",
+                        instance_type="m1.tiny",
+                        vcpus=1,
+                        memory_mb=512,
+                        local_gb=0,
+                    )
+                ).id
+            )
+        many = list(range(1, 1201))[::-1]
+        listed = yield self.db.instances.list(projectId="proj", instanceIds=many)
+        self.assertEqual([i.id for i in listed], created)
+        listed = yield self.db.instances.list(instanceIds=[n for n in many if n != created[0]])
+        self.assertEqual([i.id for i in listed], created[1:])
+
     def test_unknownInstanceField(self):
         self.assertRaises(exception.Invalid, self.db.instances.create, colour="red")
 

@@ -4,6 +4,7 @@ in-process bus, with the exact driver calls; leases through
 nova-dhcpbridge's methods; reclaiming after the timeout; network hosts.
 """
 
+import attr
 from twisted.internet import defer, task
 from twisted.trial.unittest import SynchronousTestCase
 
@@ -14,6 +15,7 @@ from nova.db.api import inlineDatabase
 from nova.db.instances import InstanceNotFound
 from nova.manager import exposedMethods
 from nova.network import dhcpbridge, errors
+from nova.network.common import addressingOf
 from nova.network.fake import FakeNetworkDriver
 from nova.network.manager import (
     FlatDHCPManager,
@@ -255,6 +257,20 @@ class FlatTests(NetworkHarness, SynchronousTestCase):
         instance = self.createInstance(mac_address="02:16:3e:0a:0b:0c")
         info = self.call(CTX, "network", "allocateFixedIp", instanceId=instance.id)
         self.assertEqual(info["mac"], "02:16:3e:0a:0b:0c")
+
+    def test_fieldsSentAreUsed(self):
+        """
+        A request that carries the instance's fields (as a compute host
+        sends it) is served from them: the instance is not read again.
+        """
+        instance = self.createInstance(mac_address="02:16:3e:0a:0b:0c")
+        fields = addressingOf(attr.evolve(instance, mac_address="02:16:3e:0d:0e:0f"))
+        info = self.call(
+            CTX, "network", "allocateFixedIp", instanceId=instance.id, instance=fields
+        )
+        self.assertEqual((info["instanceId"], info["mac"]), (instance.id, "02:16:3e:0d:0e:0f"))
+        again = self.call(CTX, "network", "allocateFixedIp", instanceId=instance.id)
+        self.assertEqual(again, info)
 
     def test_unknownInstance(self):
         self.callFails(CTX, "network", "allocateFixedIp", InstanceNotFound, instanceId=99)

@@ -42,8 +42,10 @@ class SchedulerTestMixin:
         self.clock.advance(START)
         self.config = configFromFlags(max_cores=4, max_gigabytes=100, service_down_time=60)
         self.db = makeDatabase(self, self.clock)
+        self.zones = {}
 
     def register(self, host, topic="compute", zone="nova", disabled=False):
+        self.zones[host] = zone
         binary = "nova-" + topic
         self.successResultOf(self.db.services.register(host, binary, topic, zone, disabled=disabled))
 
@@ -64,7 +66,9 @@ class SchedulerTestMixin:
 
     def pick(self, topic="compute", context=USER, **request):
         request.setdefault("vcpus", 1)
-        return self.successResultOf(self.driver.pickHost(context, topic, request))
+        host, zone = self.successResultOf(self.driver.pickHost(context, topic, request))
+        self.assertEqual(zone, self.zones[host])
+        return host
 
     def refuse(self, topic="compute", context=USER, **request):
         request.setdefault("vcpus", 1)

@@ -123,3 +123,25 @@ def applyFilters(filters, items, table):
     """
     compiled = _compile(filters or (), table)
     return [item for item in items if all(f.matches(item) for f in compiled)]
+
+
+def exactValues(filters, name):
+    """
+    The values the filters named C{name} allow, when each lists them
+    without wildcards: a Describe action asks its service layer for only
+    those items, then applies every filter (L{applyFilters}) as usual.
+
+    @param filters: the action's C{Filters} parameter.
+    @return: a L{frozenset} of the values every filter named C{name}
+        allows, or L{None} if there is no such filter or one of them uses
+        a wildcard.
+    """
+    allowed = None
+    for spec in filters or ():
+        if spec.get("Name") != name:
+            continue
+        values = frozenset(spec.get("Values") or ())
+        if any(_SPECIAL.search(value) for value in values):
+            return None
+        allowed = values if allowed is None else allowed & values
+    return allowed

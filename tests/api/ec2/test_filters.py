@@ -7,7 +7,7 @@ from datetime import datetime
 from twisted.trial.unittest import SynchronousTestCase
 
 from nova.api.ec2.errors import InvalidFilter, InvalidParameterValue
-from nova.api.ec2.filters import applyFilters
+from nova.api.ec2.filters import applyFilters, exactValues
 
 ITEMS = [
     {"name": "web-1", "state": "running", "tags": {"role": "web"}, "ids": ["a", "b"]},
@@ -78,3 +78,31 @@ class FilterTests(SynchronousTestCase):
             InvalidFilter, applyFilters, [{"Name": "tag:x", "Values": ["y"]}], ITEMS,
             {"name": TABLE["name"]},
         )
+
+
+class ExactValuesTests(SynchronousTestCase):
+    def test_narrows(self):
+        """
+        The values every filter of the name allows, without wildcards.
+        """
+        filters = [
+            {"Name": "id", "Values": ["a", "b", "c"]},
+            {"Name": "state", "Values": ["running"]},
+            {"Name": "id", "Values": ["b", "c", "d"]},
+        ]
+        self.assertEqual(exactValues(filters, "id"), frozenset({"b", "c"}))
+        self.assertEqual(exactValues(filters, "state"), frozenset({"running"}))
+        self.assertEqual(exactValues([{"Name": "id", "Values": []}], "id"), frozenset())
+
+    def test_doesNotNarrow(self):
+        """
+        No filter of the name, or a wildcard in one: L{None}.
+        """
+        self.assertIsNone(exactValues(None, "id"))
+        self.assertIsNone(exactValues([{"Name": "state", "Values": ["x"]}], "id"))
+        self.assertIsNone(
+            exactValues(
+                [{"Name": "id", "Values": ["a"]}, {"Name": "id", "Values": ["a?"]}], "id"
+            )
+        )
+        self.assertIsNone(exactValues([{"Name": "id", "Values": ["a\\*"]}], "id"))

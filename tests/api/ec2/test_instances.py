@@ -489,6 +489,27 @@ class DescribeTests(InstanceTestsBase):
         self.assertEqual(await ids(("instance-state-code", ["16"])), allIds)
         self.assertEqual(await ids(("instance-state-name", ["pending"])), [])
         self.assertEqual(await ids(("instance-id", [dbId])), [dbId])
+        # The listing is narrowed to the ids the filter allows; whatever
+        # it allows, every filter still applies.
+        self.assertEqual(await ids(("instance-id", webIds + ["i-0000ffff", "vol-1"])), webIds)
+        self.assertEqual(await ids(("instance-id", [dbId.upper()])), [])
+        self.assertEqual(await ids(("instance-id", ["i-*"])), allIds)
+        self.assertEqual(await ids(("instance-id", webIds), ("instance-id", [dbId])), [])
+        self.assertEqual(
+            await ids(("instance-id", allIds), ("instance-id", [dbId, webIds[0]])),
+            sorted([dbId, webIds[0]]),
+        )
+        self.assertEqual(await ids(("instance-id", allIds), ("key-name", ["k1"])), webIds)
+        instances, _ = await self.describe(
+            InstanceIds=webIds, Filters=[{"Name": "instance-id", "Values": [dbId, webIds[1]]}]
+        )
+        self.assertEqual([i["InstanceId"] for i in instances], [webIds[1]])
+        await self.expectError(
+            "InvalidInstanceID.NotFound",
+            self.client.describe_instances,
+            InstanceIds=["i-0000ffff"],
+            Filters=[{"Name": "instance-id", "Values": [dbId]}],
+        )
         self.assertEqual(await ids(("image-id", [self.image.ec2_id])), [])
         self.assertEqual(await ids(("key-name", ["k1"])), webIds)
         self.assertEqual(await ids(("instance-type", ["m1.small"])), [dbId])

@@ -61,18 +61,18 @@ from nova.api.ec2.errors import (
     MissingParameter,
     UnsupportedOperation,
 )
-from nova.api.ec2.filters import applyFilters
+from nova.api.ec2.filters import applyFilters, exactValues
 from nova.api.ec2.ids import IMAGE as IMAGE_IDS
 from nova.api.ec2.ids import checkId
 from nova.compute import states
 from nova.compute.api import gatherInOrder, hypervisorType
 from nova.compute.blockdevices import isEbsRooted
-from nova.compute.names import ec2InstanceId
+from nova.compute.errors import InvalidInstanceIDMalformed
+from nova.compute.names import ec2InstanceId, parseInstanceId
 from nova.network.vpn import visibleInstances
 from nova.compute.keypairs import KeyPairNotFound
 from nova.image.errors import ImageNotAvailable, ImageNotFound
 from nova.image.service import AVAILABLE, KERNEL, RAMDISK, imageTypeOf
-from nova.network.errors import SecurityGroupNotFound
 from nova.network.security_groups import DEFAULT_GROUP
 
 #: EC2's limit on user data, decoded.
@@ -197,6 +197,7 @@ async def instanceViews(call, instances):
     backends = call.backends
     context = call.context
 
+    ids = [i.id for i in instances]
     # The reads are independent: they run at once.
     reads = [
         tagsOf(call, [i.ec2Id for i in instances]),
@@ -210,7 +211,7 @@ async def instanceViews(call, instances):
         backends.volumes.describeVolumes(context)
         if backends.configured("volumes")
         else succeed([]),
-        backends.compute.blockDevices.instanceMappings([i.id for i in instances]),
+        backends.compute.blockDevices.instanceMappings(ids),
     ]
     tags, floating, groups, images, volumes, mappings = await gatherResults(
         [ensureDeferred(read) for read in reads], consumeErrors=True
@@ -399,20 +400,16 @@ async def _securityGroups(call):
     params = call.params
     context = call.context
     securityGroups = call.backends.securityGroups
-    await securityGroups.ensureDefault(context)
     names = list(params.get("SecurityGroups") or ())
     ids = list(params.get("SecurityGroupIds") or ())
     if not names and not ids:
         names = [DEFAULT_GROUP]
     chosen = {}
-    for name in names:
-        try:
-            group = await securityGroups.groupNamed(context, name)
-        except SecurityGroupNotFound:
-            raise SecurityGroupNotFound(
-                f"The security group '{name}' does not exist"
-            ) from None
-        chosen[group.id] = group
+    # The project's default group is made if it has none, whatever the
+    # groups asked for.
+    for group in await securityGroups.groupsNamed(context, names or [DEFAULT_GROUP]):
+        if group.name in names:
+            chosen[group.id] = group
     for group in await securityGroups.groupsByIds(context, ids):
         chosen[group.id] = group
     return list(chosen.values())
@@ -507,6 +504,23 @@ async def runInstances(call):
 # -- DescribeInstances ----------------------------------------------------
 
 
+def _instanceNumbers(ec2Ids):
+    """
+    @param ec2Ids: the values an C{instance-id} filter allows, or L{None}.
+    @return: the numeric ids of those that are instance ids (others match
+        no instance), or L{None}.
+    """
+    if ec2Ids is None:
+        return None
+    numbers = set()
+    for value in ec2Ids:
+        try:
+            numbers.add(parseInstanceId(value))
+        except InvalidInstanceIDMalformed:
+            pass
+    return numbers
+
+
 async def describeInstances(call):
     """
     The instances the caller may see (recently terminated ones too), by
@@ -514,13 +528,16 @@ async def describeInstances(call):
     instances.
     """
     params = call.params
+    filters = params.get("Filters")
     instances = await call.backends.compute.describeInstances(
-        call.context, params.get("InstanceIds") or None
+        call.context,
+        params.get("InstanceIds") or None,
+        within=_instanceNumbers(exactValues(filters, "instance-id")),
     )
     # Cloudpipe VPN instances are the admins' to see (as in Cactus).
     instances = visibleInstances(call.backends.config, call.context, instances)
     views = await instanceViews(call, instances)
-    views = applyFilters(params.get("Filters"), views, INSTANCE_FILTERS)
+    views = applyFilters(filters, views, INSTANCE_FILTERS)
     page, nextToken = paginate(call, views, lambda view: view.record.id)
     return {"Reservations": reservationShapes(page), "NextToken": nextToken}
 
@@ -957,8 +974,11 @@ async def describeInstanceStatus(call):
     C{IncludeAllInstances}); checks always pass for a running instance.
     """
     params = call.params
+    filters = params.get("Filters")
     instances = await call.backends.compute.describeInstances(
-        call.context, params.get("InstanceIds") or None
+        call.context,
+        params.get("InstanceIds") or None,
+        within=_instanceNumbers(exactValues(filters, "instance-id")),
     )
     if not params.get("IncludeAllInstances", False):
         instances = [i for i in instances if i.state in (states.RUNNING, states.REBOOTING)]

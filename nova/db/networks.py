@@ -283,15 +283,31 @@ _random = random.SystemRandom()
 _INSERT_BATCH = 256
 
 
+def _floatingRecords(store, rows):
+    """
+    @param rows: L{FloatingIp} rows.
+    @return: their L{FloatingIpRecord}s, in the same order, with the
+        fixed address each points at (and its instance), read in one
+        query whatever their number.
+    """
+    rows = list(rows)
+    fixed = {}
+    for part in chunks({row.fixed_ip_id for row in rows if row.fixed_ip_id is not None}):
+        for fixedId, address, instanceId in store.find(
+            (FixedIp.id, FixedIp.address, FixedIp.instance_id), FixedIp.id.is_in(part)
+        ):
+            fixed[fixedId] = (address, instanceId)
+    records = []
+    for row in rows:
+        fixedAddress, instanceId = fixed.get(row.fixed_ip_id, (None, None))
+        records.append(
+            FloatingIpRecord.fromModel(row, fixed_address=fixedAddress, instance_id=instanceId)
+        )
+    return records
+
+
 def _floatingRecord(store, row):
-    fixedAddress = instanceId = None
-    if row.fixed_ip_id is not None:
-        fixed = store.get(FixedIp, row.fixed_ip_id)
-        if fixed is not None:
-            fixedAddress, instanceId = fixed.address, fixed.instance_id
-    return FloatingIpRecord.fromModel(
-        row, fixed_address=fixedAddress, instance_id=instanceId
-    )
+    return _floatingRecords(store, [row])[0]
 
 
 def _inOrder(candidates, attempt):
@@ -1008,22 +1024,8 @@ class NetworkStore:
             if fixed is None:
                 return []
             conditions.append(FloatingIp.fixed_ip_id == fixed.id)
-        rows = list(store.find(FloatingIp, *conditions).order_by(FloatingIp.id))
-        # The fixed addresses they point at, read at once.
-        fixed = {}
-        for part in chunks({row.fixed_ip_id for row in rows if row.fixed_ip_id is not None}):
-            for fixedId, address, instanceId in store.find(
-                (FixedIp.id, FixedIp.address, FixedIp.instance_id), FixedIp.id.is_in(part)
-            ):
-                fixed[fixedId] = (address, instanceId)
-        return [
-            FloatingIpRecord.fromModel(
-                row,
-                fixed_address=fixed.get(row.fixed_ip_id, (None, None))[0],
-                instance_id=fixed.get(row.fixed_ip_id, (None, None))[1],
-            )
-            for row in rows
-        ]
+        rows = store.find(FloatingIp, *conditions).order_by(FloatingIp.id)
+        return _floatingRecords(store, rows)
 
     def allocateFloatingIp(self, projectId, host, limit):
         """

@@ -22,14 +22,15 @@ def _fromDatabase(column):
         driver gives it (not L{None}) to the value Storm's variable of the
         column would hold, or L{None} if they are the same.
     """
-    kind = type(column.variable_factory())
+    variable = column.variable_factory()
+    kind = type(variable)
     if kind is UnicodeVariable:
         return None
     if kind is IntVariable:
         return int
     if kind is BoolVariable:
         return bool
-    if kind is DateTimeVariable and column.variable_factory()._tzinfo is None:
+    if kind is DateTimeVariable and variable._tzinfo is None:
         return _naiveDateTime
 
     def convert(value):

@@ -21,6 +21,22 @@ class ServiceStoreMixin(BackendTestsMixin):
     def setUp(self):
         yield self.setUpDatabase()
 
+    def createInstance(self, **fields):
+        """
+        @return: L{Deferred} firing with a new m1.tiny instance of project
+            C{proj}'s reservation C{r-abc}, with C{fields} besides.
+        """
+        defaults = dict(
+            reservation_id="r-abc",
+            project_id="proj",
+            user_id="alice",
+            instance_type="m1.tiny",
+            vcpus=1,
+            memory_mb=512,
+            local_gb=0,
+        )
+        return self.db.instances.create(**dict(defaults, **fields))
+
     @defer.inlineCallbacks
     def test_syncIsIdempotent(self):
         applied = yield self.db.sync()
@@ -88,16 +104,7 @@ class ServiceStoreMixin(BackendTestsMixin):
 
     @defer.inlineCallbacks
     def test_instances(self):
-        created = yield self.db.instances.create(
-            reservation_id="r-abc",
-            project_id="proj",
-            user_id="alice",
-            instance_type="m1.tiny",
-            vcpus=1,
-            memory_mb=512,
-            local_gb=0,
-            user_data="caf\u00e9",
-        )
+        created = yield self.createInstance(user_data="caf\u00e9")
         self.assertEqual(created.state, "pending")
         self.assertEqual(created.ec2Id, "i-%08x" % created.id)
         updated = yield self.db.instances.update(created.id, state="running", host="h1")
@@ -121,14 +128,9 @@ class ServiceStoreMixin(BackendTestsMixin):
         texts, integers, booleans (true and false) and datetimes (with and
         without microseconds), and L{None}s.
         """
-        full = yield self.db.instances.create(
-            reservation_id="r-abc",
-            project_id="proj",
-            user_id="alice",
+        full = yield self.createInstance(
             image_id="ami-00000001",
-            instance_type="m1.tiny",
             vcpus=2,
-            memory_mb=512,
             local_gb=10,
             launch_index=3,
             user_data="caf\u00e9",
@@ -140,15 +142,7 @@ class ServiceStoreMixin(BackendTestsMixin):
             launched_at=datetime(2011, 2, 3, 4, 5, 6, 789),
             terminated_at=datetime(2011, 2, 3, 4, 5, 7),
         )
-        bare = yield self.db.instances.create(
-            reservation_id="r-abc",
-            project_id="proj",
-            user_id="alice",
-            instance_type="m1.tiny",
-            vcpus=1,
-            memory_mb=512,
-            local_gb=0,
-        )
+        bare = yield self.createInstance()
 
         def thd_objects(store):
             from nova.db.models import Instance
@@ -180,15 +174,7 @@ class ServiceStoreMixin(BackendTestsMixin):
         """
         from nova.db.instances import IncorrectInstanceState
 
-        created = yield self.db.instances.create(
-            reservation_id="r-abc",
-            project_id="proj",
-            user_id="alice",
-            instance_type="m1.tiny",
-            vcpus=1,
-            memory_mb=512,
-            local_gb=0,
-        )
+        created = yield self.createInstance()
         self.clock.advance(5)
         launched = datetime(2011, 2, 3, 4, 5, 6, 7)
         running = yield self.db.instances.transition(
@@ -234,19 +220,7 @@ class ServiceStoreMixin(BackendTestsMixin):
         """
         created = []
         for _ in range(3):
-            created.append(
-                (
-                    yield self.db.instances.create(
-                        reservation_id="r-abc",
-                        project_id="proj",
-                        user_id="alice",
-                        instance_type="m1.tiny",
-                        vcpus=1,
-                        memory_mb=512,
-                        local_gb=0,
-                    )
-                ).id
-            )
+            created.append((yield self.createInstance()).id)
         many = list(range(1, 1201))[::-1]
         listed = yield self.db.instances.list(projectId="proj", instanceIds=many)
         self.assertEqual([i.id for i in listed], created)

@@ -974,11 +974,8 @@ async def describeInstanceStatus(call):
     C{IncludeAllInstances}); checks always pass for a running instance.
     """
     params = call.params
-    filters = params.get("Filters")
     instances = await call.backends.compute.describeInstances(
-        call.context,
-        params.get("InstanceIds") or None,
-        within=_instanceNumbers(exactValues(filters, "instance-id")),
+        call.context, params.get("InstanceIds") or None
     )
     if not params.get("IncludeAllInstances", False):
         instances = [i for i in instances if i.state in (states.RUNNING, states.REBOOTING)]

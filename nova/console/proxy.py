@@ -145,6 +145,11 @@ class VncProxyProtocol(WebSocketServerProtocol):
             self.server.transport.loseConnection()
 
     def fromServer(self, data):
+        if self.state != self.STATE_OPEN:
+            # The websocket is closing (the browser left, or the proxy
+            # closed it): what the VNC server still sends has nobody to
+            # go to; onClose drops the server's connection.
+            return
         if self.base64:
             self.sendMessage(base64.b64encode(data), isBinary=False)
         else:

@@ -17,7 +17,7 @@ from twisted.trial.unittest import TestCase
 from twisted.web.resource import Resource
 from twisted.web.server import Site
 
-from nova.console.proxy import vncProxyResource
+from nova.console.proxy import VncProxyProtocol, vncProxyResource
 from nova.console.tokens import ConsoleTokenStore
 from tests.console.client import connect
 from tests.util import START, makeDatabase
@@ -223,3 +223,16 @@ class WiringTests(TestCase):
         self.assertEqual(status.split(b" ")[1], b"101")
         status = await deferToThread(rawHandshake, port, "/websockify?token=other")
         self.assertEqual(status.split(b" ")[1], b"403")
+
+
+class ClosingTests(TestCase):
+    def test_serverDataWhileClosing(self):
+        """
+        What the VNC server sends after the websocket began to close is
+        dropped: there is nobody to send it to, and sending would raise.
+        """
+        for state in (VncProxyProtocol.STATE_CLOSING, VncProxyProtocol.STATE_CLOSED):
+            protocol = VncProxyProtocol()
+            protocol.state = state
+            protocol.base64 = False
+            protocol.fromServer(b"RFB 003.008\n")

@@ -8,13 +8,13 @@ import uuid
 
 import attr
 
-from storm.expr import Count, Or, Sum, Update
+from storm.expr import Or, Update
 
 from nova import exception
-from nova.db.models import Instance, Reservation
+from nova.db.models import HostUsage, Instance, ProjectUsage, Reservation
 from nova.db.records import InstanceRecord, ReservationRecord, findRecords
 from nova.db.services import utcnow
-from nova.db.store import CHUNK, chunks, readOnly
+from nova.db.store import CHUNK, chunks, dialect, readOnly
 
 
 class InstanceNotFound(exception.NotFound):
@@ -90,6 +90,72 @@ def _thd_read(store, instanceId):
     return found[0] if found else None
 
 
+#: The usage tables (schema patch 19) and the instance column each counts
+#: by.  Sorted by table, the order in which L{_thd_count} writes them, so
+#: that concurrent transactions take their rows' locks in one order.
+_USAGE_TABLES = (("host_usage", "host"), ("project_usage", "project_id"))
+
+#: Adds C{(instances, cores, ram)} to a usage table's row, making it when
+#: it is missing, in one statement.
+_ADD_USAGE = {
+    "sqlite": (
+        "INSERT INTO {table} ({key}, instances, cores, ram) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT ({key}) DO UPDATE SET instances = {table}.instances + "
+        "excluded.instances, cores = {table}.cores + excluded.cores, "
+        "ram = {table}.ram + excluded.ram"
+    ),
+    "mysql": (
+        "INSERT INTO {table} ({key}, instances, cores, ram) VALUES (?, ?, ?, ?) "
+        "ON DUPLICATE KEY UPDATE instances = instances + VALUES(instances), "
+        "cores = cores + VALUES(cores), ram = ram + VALUES(ram)"
+    ),
+}
+_ADD_USAGE["postgres"] = _ADD_USAGE["sqlite"]
+
+#: The instance columns that decide what it counts for in the usage tables.
+_COUNTED_FIELDS = frozenset({"deleted", "state", "host", "project_id", "vcpus", "memory_mb"})
+
+
+def _uses(instance):
+    """
+    @param instance: an L{InstanceRecord} or an L{Instance} row, or
+        C{None} for none.
+    @return: C{(instances, cores, ram)} that it counts for: nothing once
+        it is terminated or deleted.
+    """
+    if instance is None or instance.deleted or instance.state == TERMINATED:
+        return (0, 0, 0)
+    return (1, instance.vcpus or 0, instance.memory_mb or 0)
+
+
+def _thd_count(store, changes):
+    """
+    Add to the usage tables what C{changes} make, in the caller's
+    transaction: one statement per project and host whose usage changes,
+    none when nothing counted changes.
+
+    @param changes: C{(before, after)} pairs of an instance's record or
+        row, C{None} before it is made or after it is removed.
+    """
+    deltas = {}
+    for before, after in changes:
+        for sign, instance in ((-1, before), (1, after)):
+            uses = _uses(instance)
+            if not uses[0]:
+                continue
+            for table, column in _USAGE_TABLES:
+                key = getattr(instance, column)
+                if key is not None:
+                    total = deltas.setdefault((table, column, key), [0, 0, 0])
+                    for i, value in enumerate(uses):
+                        total[i] += sign * value
+    statement = None
+    for (table, column, key), total in sorted(deltas.items()):
+        if any(total):
+            statement = statement or _ADD_USAGE[dialect(store)]
+            store.execute(statement.format(table=table, key=column), (key, *total))
+
+
 def _thd_set(store, current, fields, now):
     """
     Write C{fields} and C{updated_at} to the instance C{current} was read
@@ -105,9 +171,12 @@ def _thd_set(store, current, fields, now):
         for name, value in dict(fields, updated_at=now).items()
     }
     store.execute(Update(variables, Instance.id == current.id, Instance))
-    return attr.evolve(
+    written = attr.evolve(
         current, **{column.name: variable.get() for column, variable in variables.items()}
     )
+    if not _COUNTED_FIELDS.isdisjoint(fields):
+        _thd_count(store, [(current, written)])
+    return written
 
 
 class InstanceStore:
@@ -133,6 +202,7 @@ class InstanceStore:
         row = _newRow(fields, now)
         store.add(row)
         store.flush()
+        _thd_count(store, [(None, row)])
         return InstanceRecord.fromModel(row)
 
     def createReservation(
@@ -207,6 +277,7 @@ class InstanceStore:
             if not row.hostname:
                 row.hostname = "i-%08x" % (row.id,)
         store.flush()
+        _thd_count(store, [(None, row) for row in rows])
         return (
             ReservationRecord.fromModel(reservation),
             [InstanceRecord.fromModel(row) for row in rows],
@@ -249,6 +320,7 @@ class InstanceStore:
         """
         rows = list(store.find(Instance, Instance.reservation_id == reservationId))
         ids = [row.id for row in rows]
+        _thd_count(store, [(row, None) for row in rows])
         for row in rows:
             store.remove(row)
         store.find(Reservation, Reservation.reservation_id == reservationId).remove()
@@ -434,13 +506,7 @@ class InstanceStore:
 
     @readOnly
     def thd_coresByHost(self, store):
-        result = store.find(
-            (Instance.host, Sum(Instance.vcpus)),
-            Instance.deleted == False,  # noqa: E712
-            Instance.state != TERMINATED,
-            Instance.host != None,  # noqa: E711
-        ).group_by(Instance.host)
-        return {host: int(cores or 0) for host, cores in result}
+        return dict(store.find((HostUsage.host, HostUsage.cores), HostUsage.instances != 0))
 
     def usageByProject(self, projectId):
         """
@@ -452,13 +518,11 @@ class InstanceStore:
 
     @readOnly
     def thd_usageByProject(self, store, projectId):
-        count, cores, ram = store.find(
-            (Count(Instance.id), Sum(Instance.vcpus), Sum(Instance.memory_mb)),
-            Instance.project_id == projectId,
-            Instance.deleted == False,  # noqa: E712
-            Instance.state != TERMINATED,
+        found = store.find(
+            (ProjectUsage.instances, ProjectUsage.cores, ProjectUsage.ram),
+            ProjectUsage.project_id == projectId,
         ).one()
-        return {"instances": int(count or 0), "cores": int(cores or 0), "ram": int(ram or 0)}
+        return dict(zip(("instances", "cores", "ram"), found or (0, 0, 0)))
 
     def purgeTerminated(self, before):
         """
@@ -470,6 +534,8 @@ class InstanceStore:
         return self.transactor.transact(self.thd_purgeTerminated, before, utcnow(self.clock))
 
     def thd_purgeTerminated(self, store, before, now):
+        # Terminated instances count for nothing in the usage tables
+        # (L{_uses}): deleting them changes no usage.
         rows = store.find(
             Instance,
             Instance.deleted == False,  # noqa: E712

@@ -67,6 +67,22 @@ class Instance:
     personality = Unicode()
 
 
+class ProjectUsage:
+    __storm_table__ = "project_usage"
+    project_id = Unicode(primary=True)
+    instances = Int()
+    cores = Int()
+    ram = Int()
+
+
+class HostUsage:
+    __storm_table__ = "host_usage"
+    host = Unicode(primary=True)
+    instances = Int()
+    cores = Int()
+    ram = Int()
+
+
 class InstanceType:
     __storm_table__ = "instance_types"
     id = Int(primary=True)

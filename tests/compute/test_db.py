@@ -154,6 +154,72 @@ class ComputeDatabaseMixin(BackendTestsMixin):
         )
 
     @defer.inlineCallbacks
+    def assertUsageCounted(self):
+        """
+        Assert that the usage the store keeps per project and per host is
+        what summing the instances gives.
+        """
+        summed = yield self.db.transactor.transact(_summedUsage)
+        for project, usage in summed["project"].items():
+            self.assertEqual((yield self.db.instances.usageByProject(project)), usage, project)
+        self.assertEqual(
+            (yield self.db.instances.coresByHost()),
+            {host: usage["cores"] for host, usage in summed["host"].items()},
+        )
+
+    @defer.inlineCallbacks
+    def test_usageFollowsEveryChange(self):
+        """
+        The usage kept per project and per host follows every way an
+        instance is made, changed and removed.
+        """
+        _, (one, two), _ = yield self.db.instances.createReservation(
+            "p", "u", None, "h", [fields(vcpus=2, memory_mb=64), fields(vcpus=3, memory_mb=128)],
+            self.newId,
+        )
+        other = yield self.db.instances.create(
+            **fields(reservation_id="r", project_id="q", user_id="u", vcpus=4, memory_mb=256)
+        )
+        yield self.assertUsageCounted()
+        self.assertEqual(
+            (yield self.db.instances.usageByProject("p")), {"instances": 2, "cores": 5, "ram": 192}
+        )
+        # Scheduled, running, then moved to another host with another size.
+        yield self.db.instances.update(one.id, host="a")
+        yield self.db.instances.update(two.id, host="a")
+        yield self.db.instances.update(other.id, host="b")
+        yield self.db.instances.transition(one.id, {"pending"}, "running")
+        self.assertEqual((yield self.db.instances.coresByHost()), {"a": 5, "b": 4})
+        yield self.db.instances.modify(one.id, {"running"}, host="b", vcpus=6, memory_mb=32)
+        yield self.assertUsageCounted()
+        self.assertEqual((yield self.db.instances.coresByHost()), {"a": 3, "b": 10})
+        # A change of nothing counted leaves the usage as it was.
+        yield self.db.instances.update(two.id, display_name="two")
+        yield self.assertUsageCounted()
+        # Terminated, then deleted: counted once, when it stops counting.
+        yield self.db.instances.transition(two.id, {"pending"}, "terminated")
+        yield self.db.instances.update(two.id, deleted=True)
+        yield self.db.instances.update(other.id, deleted=True)
+        yield self.assertUsageCounted()
+        self.assertEqual(
+            (yield self.db.instances.usageByProject("p")), {"instances": 1, "cores": 6, "ram": 32}
+        )
+        self.assertEqual(
+            (yield self.db.instances.usageByProject("q")), {"instances": 0, "cores": 0, "ram": 0}
+        )
+        self.assertEqual((yield self.db.instances.coresByHost()), {"b": 6})
+        # An abandoned reservation takes back what it counted.
+        reservation, _, _ = yield self.db.instances.createReservation(
+            "p", "u", None, "h", [fields(vcpus=7)], self.newId
+        )
+        self.assertEqual((yield self.db.instances.usageByProject("p"))["cores"], 13)
+        yield self.db.transactor.transact(
+            self.db.instances.thd_abandonReservation, reservation.reservation_id
+        )
+        yield self.assertUsageCounted()
+        self.assertEqual((yield self.db.instances.usageByProject("p"))["cores"], 6)
+
+    @defer.inlineCallbacks
     def test_listFiltersAndPurge(self):
         def make(**kw):
             values = dict(reservation_id="r", project_id="p", user_id="u")
@@ -194,6 +260,27 @@ class ComputeDatabaseMixin(BackendTestsMixin):
 backendCases(ComputeDatabaseMixin, TestCase, globals(), "ComputeDatabase")
 
 
+def _summedUsage(store):
+    """
+    @return: what the instances that are neither terminated nor deleted
+        use, summed from the instances table: C{{"project": {project:
+        usage}, "host": {host: usage}}}, each usage as
+        C{usageByProject} gives it.
+    """
+    summed = {}
+    for scope, column in (("project", "project_id"), ("host", "host")):
+        rows = store.execute(
+            f"SELECT {column}, COUNT(*), SUM(vcpus), SUM(memory_mb) FROM instances "
+            f"WHERE NOT deleted AND state <> 'terminated' AND {column} IS NOT NULL "
+            f"GROUP BY {column}"
+        )
+        summed[scope] = {
+            key: {"instances": int(count), "cores": int(cores), "ram": int(ram)}
+            for key, count, cores, ram in rows
+        }
+    return summed
+
+
 def _applyUpTo(store, last):
     store.execute("CREATE TABLE IF NOT EXISTS patch (version INTEGER NOT NULL PRIMARY KEY)")
     store.commit()
@@ -202,12 +289,12 @@ def _applyUpTo(store, last):
         applier.apply(version)
 
 
-def _insertInstance(store):
+def _insertInstance(store, uuid="u-1"):
     store.execute(
         "INSERT INTO instances (uuid, reservation_id, project_id, user_id, instance_type, "
         "vcpus, memory_mb, local_gb, state, created_at, updated_at) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        ("u-1", "r-1", "p", "u", "m1.tiny", 1, 512, 0, "running", NOW, NOW),
+        (uuid, "r-1", "p", "u", "m1.tiny", 1, 512, 0, "running", NOW, NOW),
     )
     return store.execute("SELECT MAX(id) FROM instances").get_one()[0]
 
@@ -254,3 +341,41 @@ class Patch12Mixin(BackendTestsMixin):
 
 
 backendCases(Patch12Mixin, TestCase, globals(), "Patch12")
+
+
+class Patch19Mixin(BackendTestsMixin):
+    @defer.inlineCallbacks
+    def test_usageOfExistingInstances(self):
+        """
+        Patch 19 counts the instances that exist, per project and per
+        host, leaving out those terminated or deleted; later changes add
+        to what it counted.
+        """
+        db = self.makeDatabase()
+        yield db.transactor.transact(_applyUpTo, 18)
+
+        def insert(store):
+            ids = [_insertInstance(store, uuid=f"u-{n}") for n in range(4)]
+            store.execute("UPDATE instances SET host = 'a', vcpus = 2 WHERE id = ?", (ids[1],))
+            store.execute("UPDATE instances SET state = 'terminated' WHERE id = ?", (ids[2],))
+            store.execute(
+                "UPDATE instances SET deleted = ?, host = 'a' WHERE id = ?", (True, ids[3])
+            )
+            return ids
+
+        ids = yield db.transactor.transact(insert)
+        self.assertEqual((yield db.sync(19)), [19])
+        yield db.sync()
+        self.assertEqual(
+            (yield db.instances.usageByProject("p")), {"instances": 2, "cores": 3, "ram": 1024}
+        )
+        self.assertEqual((yield db.instances.coresByHost()), {"a": 2})
+        yield db.instances.update(ids[0], host="a")
+        yield db.instances.transition(ids[1], {"running"}, "terminated")
+        self.assertEqual(
+            (yield db.instances.usageByProject("p")), {"instances": 1, "cores": 1, "ram": 512}
+        )
+        self.assertEqual((yield db.instances.coresByHost()), {"a": 1})
+
+
+backendCases(Patch19Mixin, TestCase, globals(), "Patch19")

@@ -33,6 +33,9 @@ EXIT_MARGIN = 10
 #: launch of 300).
 COUNT = 300
 
+#: Seconds of the sweep's C{--stuck_work_timeout} after the restart.
+STUCK_WORK_TIMEOUT = 20
+
 
 class NovaAllDrainTests(TestCase):
     timeout = 300
@@ -94,9 +97,12 @@ class NovaAllDrainTests(TestCase):
             "--osapi_port=0",
             "--osapi_listen=127.0.0.1",
             f"--drain_timeout={DRAIN_TIMEOUT}",
-            # The sweep after the restart: what is pending longer than
-            # this is sent again.
-            "--stuck_work_timeout=5",
+            # The sweep after the restart sends again what is pending
+            # longer than this, and fails what is still pending as long
+            # after that: the flag's rule (above the longest launch) must
+            # hold for the few hundred launches sent again at once, on a
+            # machine loaded by other tests.
+            f"--stuck_work_timeout={STUCK_WORK_TIMEOUT}",
             "--periodic_interval=1",
         ]
         keys = yield deferToThread(self.prepare)

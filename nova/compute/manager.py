@@ -48,16 +48,8 @@ from collections import OrderedDict
 
 import attr
 
-from twisted.internet.defer import (
-    Deferred,
-    DeferredLock,
-    fail,
-    gatherResults,
-    inlineCallbacks,
-    maybeDeferred,
-)
+from twisted.internet.defer import DeferredLock, fail, gatherResults, inlineCallbacks
 from twisted.logger import Logger
-from twisted.python.failure import Failure
 
 from nova import exception
 from nova.compute import states
@@ -83,59 +75,11 @@ from nova.network.interfaces import INetworkDriver
 from nova.network.security_groups import SecurityGroupAPI
 from nova.quota import QuotaEngine
 from nova.util.outage import outageOf
+from nova.util.refresh import RefreshQueue
 from nova.virt import power
 from nova.virt.errors import GuestNotFound, VirtError
 from nova.virt.interfaces import InstanceSpec, IVirtDriver, VolumeConnection
 from nova.volume.api import VolumeAPI
-
-
-class _RefreshQueue:
-    """
-    Runs one refresh at a time: the security-group ids asked for while a
-    refresh runs wait, together, for the next one, so that a burst of
-    requests (a launch of many instances, say) costs one or two refreshes
-    rather than one each.
-    """
-
-    def __init__(self, refresh):
-        """
-        @param refresh: called with a L{set} of group ids; returns a
-            L{Deferred}.
-        """
-        self._run = refresh
-        self._pending = set()
-        self._waiting = []
-        self._running = False
-
-    def request(self, groupId):
-        """
-        @return: L{Deferred} firing with the result of the refresh that
-            covers C{groupId}.
-        """
-        d = Deferred()
-        self._pending.add(groupId)
-        self._waiting.append(d)
-        if not self._running:
-            self._next()
-        return d
-
-    def _next(self):
-        if not self._pending:
-            self._running = False
-            return
-        self._running = True
-        groupIds, self._pending = self._pending, set()
-        waiting, self._waiting = self._waiting, []
-
-        def done(result):
-            for d in waiting:
-                if isinstance(result, Failure):
-                    d.errback(result)
-                else:
-                    d.callback(result)
-            self._next()
-
-        maybeDeferred(self._run, groupIds).addBoth(done)
 
 
 def _isoTime(when):
@@ -255,7 +199,7 @@ class ComputeManager(Manager):
         self.blockDeviceHost = BlockDeviceHost(db, self.volumes, clock)
         self.consoleLogs = OrderedDict()
         self._locks = {}
-        self._refresh = _RefreshQueue(self._refreshGroups)
+        self._refresh = RefreshQueue(self._refreshGroups)
         # The instances whose filters were removed while a refresh ran: it
         # must not put them back.
         self._removedDuringRefresh = None

@@ -47,6 +47,7 @@ from nova.network.common import Addressing, addressingOf, fixedIpInfo, newMacAdd
 from nova.network.flags import NETWORK_DRIVERS, NETWORK_MANAGERS
 from nova.network.interfaces import INetworkDriver, NetworkDriverError
 from nova.quota import AddressLimitExceeded, QuotaEngine
+from nova.util.refresh import RefreshQueue
 
 log = Logger()
 
@@ -156,6 +157,7 @@ class NetworkManager(Manager):
         self._fixedLock = DeferredLock()
         self._floatingLock = DeferredLock()
         self._setUp = set()
+        self._dhcpQueues = {}
 
     # -- network creation (nova-manage) --------------------------------
 
@@ -253,8 +255,27 @@ class NetworkManager(Manager):
         """
         raise NotImplementedError(f"{type(self).__name__} has no networks")
 
-    @inlineCallbacks
     def _updateDhcp(self, network):
+        """
+        Hand the driver (dnsmasq) the network's static DHCP leases as the
+        database has them now.  Requests for a network that arrive while
+        its leases are being written wait, together, for the next write:
+        a launch of many instances costs a few writes, not one each.
+
+        @return: L{Deferred} firing once a write that started after this
+            request finished.
+        """
+        queue = self._dhcpQueues.get(network.id)
+        if queue is None:
+            queue = self._dhcpQueues[network.id] = RefreshQueue(self._writeDhcp)
+        return queue.request(network.id, network)
+
+    @inlineCallbacks
+    def _writeDhcp(self, networks):
+        """
+        @param networks: a L{dict} of one network's id to its record.
+        """
+        [network] = networks.values()
         hosts = yield self.db.networks.dhcpHosts(network.id)
         yield self.driver.updateDhcp(network, hosts)
 
@@ -372,13 +393,22 @@ class NetworkManager(Manager):
                 {"instanceId": instanceId, "vpn": vpn, "instance": addressingOf(instance)},
             )
             return result
-        result = yield self._locked(
-            self._fixedLock, self._allocateFixed, network, instance, vpn
+        fixed = yield self._locked(self._fixedLock, self._allocateFixed, network, instance, vpn)
+        if self.dhcp:
+            yield self._updateDhcp(network)
+        log.info(
+            "fixed address {address} ({mac}) allocated to instance {instance}",
+            address=fixed.address,
+            mac=fixed.mac_address,
+            instance=instance.id,
         )
-        return result
+        return fixedIpInfo(fixed, network, self.mode)
 
     @inlineCallbacks
     def _allocateFixed(self, network, instance, vpn):
+        """
+        @return: L{Deferred} firing with the L{FixedIpRecord} allocated.
+        """
         yield self._ensureSetUp(network)
         macs = self._macFactory(instance.mac_address)
         if vpn:
@@ -389,15 +419,7 @@ class NetworkManager(Manager):
             )
         else:
             fixed = yield self.db.networks.allocateFixedIp(network.id, instance.id, macs)
-        if self.dhcp:
-            yield self._updateDhcp(network)
-        log.info(
-            "fixed address {address} ({mac}) allocated to instance {instance}",
-            address=fixed.address,
-            mac=fixed.mac_address,
-            instance=instance.id,
-        )
-        return fixedIpInfo(fixed, network, self.mode)
+        return fixed
 
     @expose
     @inlineCallbacks

@@ -856,11 +856,15 @@ class ConcurrencyTests(NetworkHarness, SynchronousTestCase):
         addresses = [info["address"] for info in infos]
         self.assertEqual(len(set(addresses)), 60)
         self.assertEqual(len({info["mac"] for info in infos}), 60)
-        # One driver call at a time; each DHCP update is complete.
+        # One driver call at a time; each DHCP write is complete.
         self.assertEqual(self.driver.mostInFlight, 1)
         updates = [hosts for _, hosts in self.driver.callsNamed("updateDhcp")]
         sizes = [len(hosts) for hosts in updates]
         self.assertEqual(sizes, sorted(sizes))
+        # The allocations that came while dnsmasq's leases were being
+        # written share the next write: a few writes, not one each.
+        self.assertLessEqual(len(updates), 3, sizes)
+        self.assertEqual(sizes[-1], 60)
         self.assertEqual(
             sorted(address for _, _, address in self.driver.dhcp["br100"][1]), sorted(addresses)
         )

@@ -1,0 +1,1 @@
+In the flatdhcp and vlan modes, the fixed addresses allocated while a network's dnsmasq hosts file is being written share the next write, instead of each rewriting the file (and reading all the network's leases) in turn: a launch of many instances writes it a few times.

@@ -125,7 +125,7 @@ def gatherInOrder(deferreds):
 
 def _thd_createReservation(
     store, db, blockDevices, projectId, userId, clientToken, digest, rows, newId, groupIds,
-    mappings, tags, now
+    mappings, tags, limits, now
 ):
     """
     In one transaction: a reservation, its instances, their security
@@ -134,12 +134,31 @@ def _thd_createReservation(
 
     @param blockDevices: the L{nova.db.blockdevices.BlockDeviceStore}.
     @param tags: C{(key, value)} pairs for every instance.
+    @param limits: the project's quota.  The instances' usage, counted in
+        this transaction, is checked against it again: requests of the
+        project that ran at once cannot together go beyond it.
     @return: C{(reservation, instances, created)}.
+    @raise InstanceLimitExceeded: the project's usage with these instances
+        goes beyond its quota (nothing is written).
     """
     reservation, instances, created = db.instances.thd_createReservation(
         store, projectId, userId, clientToken, digest, rows, newId, now
     )
     if created:
+        usage = db.instances.thd_usageByProject(store, projectId)
+        over = [
+            resource
+            for resource, perInstance in _QUOTA_RESOURCES
+            if limits.get(resource) is not None
+            and limits[resource] >= 0
+            and perInstance(instances[0]) > 0
+            and usage[resource] > limits[resource]
+        ]
+        if over:
+            raise InstanceLimitExceeded(
+                f"Instance quota exceeded ({', '.join(over)}): other requests of the "
+                f"project took what the quota allowed"
+            )
         instanceIds = [i.id for i in instances]
         db.securityGroups.thd_addInstances(store, groupIds, instanceIds, now)
         if mappings:
@@ -615,6 +634,7 @@ class ComputeAPI:
                 [group.id for group in groups],
                 tuple(blockDeviceMappings),
                 tags,
+                limits,
                 utcnow(self.clock),
             )
         except exception.DatabaseError:

@@ -3,7 +3,7 @@ Tests for L{nova.compute.api.ComputeAPI}: what it checks and writes, and
 what it casts.
 """
 
-from twisted.internet import task
+from twisted.internet import defer, task
 from twisted.trial.unittest import SynchronousTestCase
 
 from nova import exception
@@ -135,6 +135,29 @@ class RunInstancesTests(SynchronousTestCase):
         self.assertIn("you can run 2 more", str(failure.value))
         self.assertEqual(self.successResultOf(self.api.describeInstances(ALICE)), [])
         self.assertEqual(self.cloud.rpc.sent, [])
+
+    def test_quotaHoldsAgainstRequestsAtOnce(self):
+        """
+        Requests of one project that read the project's usage before any
+        of them wrote its instances cannot together go beyond the quota:
+        the transaction that writes the instances checks the usage it
+        counts, and refuses (writing nothing) what goes beyond.
+        """
+        self.cloud.quotas.limits["wonderland"] = {"instances": 3}
+        quotas = []
+        self.cloud.quotas.getQuota = lambda projectId: quotas.append(defer.Deferred()) or quotas[-1]
+        first, second = self.run_(minCount=2, maxCount=2), self.run_(minCount=2, maxCount=2)
+        self.assertEqual(len(quotas), 2)
+        for d in quotas:
+            d.callback({"instances": 3})
+        _, instances = self.successResultOf(first)
+        self.assertEqual(len(instances), 2)
+        failure = self.failureResultOf(second, InstanceLimitExceeded)
+        self.assertIn("other requests of the project took", str(failure.value))
+        described = self.successResultOf(self.api.describeInstances(ALICE))
+        self.assertEqual(sorted(i.id for i in described), sorted(i.id for i in instances))
+        usage = self.successResultOf(self.cloud.db.instances.usageByProject("wonderland"))
+        self.assertEqual(usage["instances"], 2)
 
     def test_quotaIsPerProject(self):
         self.cloud.quotas.limits["wonderland"] = {"instances": 1}

@@ -33,7 +33,6 @@ from nova.tags import (
     SECURITY_GROUP,
     SNAPSHOT,
     VOLUME,
-    TaggedResource,
 )
 
 MAX_KEY_LENGTH = 128

@@ -137,13 +137,16 @@ def _thd_createReservation(
     @param limits: the project's quota.  The instances' usage, counted in
         this transaction, is checked against it again: requests of the
         project that ran at once cannot together go beyond it.
-    @return: C{(reservation, instances, created)}.
+    @return: C{(reservation, instances, created, referring)}: C{referring}
+        the ids of the groups whose rules name the instances' groups
+        (empty unless C{created}).
     @raise InstanceLimitExceeded: the project's usage with these instances
         goes beyond its quota (nothing is written).
     """
     reservation, instances, created = db.instances.thd_createReservation(
         store, projectId, userId, clientToken, digest, rows, newId, now
     )
+    referring = []
     if created:
         usage = db.instances.thd_usageByProject(store, projectId)
         over = [
@@ -171,7 +174,8 @@ def _thd_createReservation(
                 MAX_TAGS,
                 now,
             )
-    return reservation, instances, created
+        referring = db.securityGroups.thd_groupsReferring(store, groupIds)
+    return reservation, instances, created, referring
 
 
 def _thd_abandonReservation(store, db, blockDevices, reservationId, instances):
@@ -519,9 +523,11 @@ class ComputeAPI:
         @param tags: C{(key, value)} pairs each instance is tagged with,
             in the transaction that makes the instances (the API checked
             them).
-        @return: L{Deferred} firing with C{(reservationId, instances)}: the
-            reservation (C{r-} and eight hex digits) and its
-            L{InstanceRecord}s, state C{pending}.  Failing with
+        @return: L{Deferred} firing with C{(reservationId, instances,
+            created)}: the reservation (C{r-} and eight hex digits), its
+            L{InstanceRecord}s, state C{pending}, and whether this request
+            made them (C{False} when C{clientToken} made them before: the
+            instances as they are now).  Failing with
             L{InstanceLimitExceeded} when the quota allows fewer than
             C{minCount}, L{nova.compute.errors.InstanceTypeNotFound},
             L{InvalidParameterValue}, L{IdempotentParameterMismatch}.
@@ -621,7 +627,7 @@ class ComputeAPI:
             # The reservation, its instances, their security group
             # memberships and block device mappings in one transaction: all
             # of them or none.
-            reservation, instances, created = yield self.db.transactor.transact(
+            reservation, instances, created, referring = yield self.db.transactor.transact(
                 _thd_createReservation,
                 self.db,
                 self.blockDevices.store,
@@ -649,12 +655,12 @@ class ComputeAPI:
             try:
                 # The memberships are made: this tells the compute hosts
                 # whose rules name these groups.
-                yield self.securityGroups.membersJoined(context, groups)
+                yield self.securityGroups.membersJoined(context, referring)
             except Exception:
                 yield self._abandon(reservation, instances)
                 raise
             yield self._schedule(context, reservation, instances, availabilityZone)
-        return reservation.reservation_id, instances
+        return reservation.reservation_id, instances, created
 
     @inlineCallbacks
     def _abandon(self, reservation, instances):
@@ -686,7 +692,7 @@ class ComputeAPI:
             raise IdempotentParameterMismatch(
                 f"client token {clientToken!r} was used with different parameters"
             )
-        return reservation.reservation_id, instances
+        return reservation.reservation_id, instances, False
 
     def _counts(self, minCount, maxCount):
         try:

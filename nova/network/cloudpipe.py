@@ -378,7 +378,7 @@ class CloudPipe:
             kernelId, ramdiskId = image.kernel_id, image.ramdisk_id
         except ImageNotFound:
             kernelId = ramdiskId = None
-        reservationId, instances = await maybeDeferred(
+        reservationId, instances, _ = await maybeDeferred(
             self.compute.runInstances,
             context,
             self.config.vpn_image_id,

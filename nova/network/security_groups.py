@@ -460,15 +460,18 @@ class SecurityGroupAPI:
         yield self.db.securityGroups.addInstances(groupIds, instanceIds)
         yield self._membershipChanged(context, groupIds)
 
-    def membersJoined(self, context, groups):
+    def membersJoined(self, context, referring):
         """
-        Tell the compute hosts that instances joined C{groups} in a
+        Tell the compute hosts that instances joined groups in a
         transaction of the caller's (RunInstances writes the memberships
-        with the instances): as L{joinGroups} does after its write.
+        with the instances), as L{joinGroups} does after its write.
 
+        @param referring: the ids of the groups whose rules name the
+            joined groups as source, read in that transaction
+            (C{db.securityGroups.thd_groupsReferring}).
         @return: L{Deferred} firing with C{None}.
         """
-        return self._membershipChanged(context, [record.id for record in groups])
+        return self._notify(context, referring)
 
     @inlineCallbacks
     def setInstanceGroups(self, context, instanceId, groupNames):

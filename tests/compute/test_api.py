@@ -53,7 +53,7 @@ class RunInstancesTests(SynchronousTestCase):
     def test_rowsArePending(self):
         for name in ("web", "db"):
             self.successResultOf(self.api.securityGroups.create(ALICE, name, name))
-        reservationId, instances = self.successResultOf(
+        reservationId, instances, created = self.successResultOf(
             self.run_(
                 minCount=2,
                 maxCount=2,
@@ -67,6 +67,7 @@ class RunInstancesTests(SynchronousTestCase):
             )
         )
         self.assertRegex(reservationId, r"^r-[0-9a-f]{8}$")
+        self.assertIs(created, True)
         self.assertEqual([i.launch_index for i in instances], [0, 1])
         first = instances[0]
         self.assertEqual(first.state, states.PENDING)
@@ -95,7 +96,7 @@ class RunInstancesTests(SynchronousTestCase):
         )
 
     def test_defaults(self):
-        _, [instance] = self.successResultOf(self.run_())
+        _, [instance], _ = self.successResultOf(self.run_())
         self.assertEqual(instance.instance_type, "m1.small")
         self.assertEqual(instance.securityGroups, ("default",))
 
@@ -115,17 +116,17 @@ class RunInstancesTests(SynchronousTestCase):
     def test_quotaTrims(self):
         self.cloud.quotas.limits["wonderland"] = {"instances": 5}
         self.successResultOf(self.run_(minCount=3, maxCount=3))
-        _, instances = self.successResultOf(self.run_(minCount=1, maxCount=10))
+        _, instances, _ = self.successResultOf(self.run_(minCount=1, maxCount=10))
         self.assertEqual(len(instances), 2)
 
     def test_quotaTrimsByCores(self):
         self.cloud.quotas.limits["wonderland"] = {"cores": 10, "instances": -1}
-        _, instances = self.successResultOf(self.run_(minCount=1, maxCount=5, instanceType="m1.large"))
+        _, instances, _ = self.successResultOf(self.run_(minCount=1, maxCount=5, instanceType="m1.large"))
         self.assertEqual(len(instances), 2)
 
     def test_quotaTrimsByRam(self):
         self.cloud.quotas.limits["wonderland"] = {"ram": 5000}
-        _, instances = self.successResultOf(self.run_(minCount=1, maxCount=5))
+        _, instances, _ = self.successResultOf(self.run_(minCount=1, maxCount=5))
         self.assertEqual(len(instances), 2)
 
     def test_quotaRefuses(self):
@@ -150,7 +151,7 @@ class RunInstancesTests(SynchronousTestCase):
         self.assertEqual(len(quotas), 2)
         for d in quotas:
             d.callback({"instances": 3})
-        _, instances = self.successResultOf(first)
+        _, instances, _ = self.successResultOf(first)
         self.assertEqual(len(instances), 2)
         failure = self.failureResultOf(second, InstanceLimitExceeded)
         self.assertIn("other requests of the project took", str(failure.value))
@@ -167,7 +168,7 @@ class RunInstancesTests(SynchronousTestCase):
 
     def test_terminatedInstancesFreeQuota(self):
         self.cloud.quotas.limits["wonderland"] = {"instances": 1}
-        _, [instance] = self.successResultOf(self.run_())
+        _, [instance], _ = self.successResultOf(self.run_())
         self.successResultOf(self.api.terminateInstances(ALICE, [instance.id]))
         self.successResultOf(self.run_())
 
@@ -181,12 +182,12 @@ class RunInstancesTests(SynchronousTestCase):
         config = self.cloud.config.replace(quota_instances=3, quota_cores=20)
         api = ComputeAPI(config, self.cloud.db, self.cloud.rpc, self.cloud.clock)
         self.assertIsInstance(api.quotas, QuotaEngine)
-        _, instances = self.successResultOf(api.runInstances(ALICE, "ami-00000001", 1, 5))
+        _, instances, _ = self.successResultOf(api.runInstances(ALICE, "ami-00000001", 1, 5))
         self.assertEqual(len(instances), 3)
         failure = self.failureResultOf(api.runInstances(ALICE, "ami-00000001", 1, 1), QuotaExceeded)
         self.assertIsInstance(failure.value, InstanceLimitExceeded)
         self.successResultOf(api.quotas.setQuota("wonderland", "instances", None))
-        _, instances = self.successResultOf(api.runInstances(ALICE, "ami-00000001", 1, 50))
+        _, instances, _ = self.successResultOf(api.runInstances(ALICE, "ami-00000001", 1, 50))
         self.assertEqual(len(instances), 17)
 
     def test_clientTokenReplays(self):
@@ -195,6 +196,7 @@ class RunInstancesTests(SynchronousTestCase):
         again = self.successResultOf(self.run_(minCount=2, maxCount=2, clientToken="abc"))
         self.assertEqual(again[0], first[0])
         self.assertEqual([i.id for i in again[1]], [i.id for i in first[1]])
+        self.assertEqual((first[2], again[2]), (True, False))
         self.assertEqual(len(self.cloud.rpc.sent), sent)
         self.assertEqual(len(self.successResultOf(self.api.describeInstances(ALICE))), 2)
 
@@ -264,7 +266,7 @@ class RunInstancesTests(SynchronousTestCase):
         self.assertEqual(memberships, 0)
 
     def test_membershipsWrittenWithTheInstances(self):
-        _, [instance] = self.successResultOf(self.run_(securityGroups=["default"]))
+        _, [instance], _ = self.successResultOf(self.run_(securityGroups=["default"]))
         groups = self.successResultOf(self.cloud.db.securityGroups.groupsForInstance(instance.id))
         self.assertEqual([g.name for g in groups], ["default"])
 
@@ -273,7 +275,7 @@ class RunInstancesTests(SynchronousTestCase):
         Tags come with the instances; too many of them make no instance;
         a client token's retry with other tags is not the same request.
         """
-        _, instances = self.successResultOf(
+        _, instances, _ = self.successResultOf(
             self.run_(minCount=2, maxCount=2, clientToken="t2", tags=[("Name", "web")])
         )
         tags = self.successResultOf(self.cloud.db.tags.find())
@@ -302,7 +304,7 @@ class RunInstancesTests(SynchronousTestCase):
         self.failureResultOf(
             api.runInstances(ALICE, "ami-00000001", 2, 2, clientToken="t1"), exception.RPCError
         )
-        reservationId, instances = self.successResultOf(self.run_(minCount=2, maxCount=2, clientToken="t1"))
+        reservationId, instances, _ = self.successResultOf(self.run_(minCount=2, maxCount=2, clientToken="t1"))
         again = self.successResultOf(self.run_(minCount=2, maxCount=2, clientToken="t1"))
         self.assertEqual(again[0], reservationId)
         self.assertEqual(len(self.successResultOf(self.api.describeInstances(ALICE))), 2)
@@ -429,7 +431,7 @@ class TransitionTests(SynchronousTestCase):
         self.assertNotIn("rebootInstance", sent)
 
     def test_terminateUnscheduled(self):
-        reservationId, [instance] = self.successResultOf(
+        reservationId, [instance], _ = self.successResultOf(
             self.api.runInstances(ALICE, "ami-00000001", 1, 1)
         )
         [change] = self.successResultOf(self.api.terminateInstances(ALICE, [instance.ec2Id]))
@@ -449,7 +451,7 @@ class TransitionTests(SynchronousTestCase):
         self.failureResultOf(self.api.terminateInstances(ALICE, []), InvalidParameterValue)
 
     def test_consoleOfUnscheduled(self):
-        _, [instance] = self.successResultOf(self.api.runInstances(ALICE, "ami-00000001", 1, 1))
+        _, [instance], _ = self.successResultOf(self.api.runInstances(ALICE, "ami-00000001", 1, 1))
         result = self.successResultOf(self.api.getConsoleOutput(ALICE, instance.id))
         self.assertEqual(result["output"], "")
         self.cloud.flush()
@@ -943,7 +945,7 @@ class DiagnosticsTests(SynchronousTestCase):
         self.assertEqual(set(diagnostics["interfaces"]), {instance.mac_address})
 
     def test_noGuest(self):
-        _, [instance] = self.successResultOf(self.api.runInstances(ALICE, "ami-00000001", 1, 1))
+        _, [instance], _ = self.successResultOf(self.api.runInstances(ALICE, "ami-00000001", 1, 1))
         self.failureResultOf(self.api.getDiagnostics(ADMIN, instance.id), IncorrectInstanceState)
         self.cloud.flush()
         self.successResultOf(self.api.terminateInstances(ALICE, [instance.id]))
@@ -1028,7 +1030,7 @@ class CreateImageTests(SynchronousTestCase):
         self.failureResultOf(
             self.api.createImage(ALICE, instance.id, "terminated"), IncorrectInstanceState
         )
-        _, [unplaced] = self.successResultOf(self.api.runInstances(ALICE, "ami-00000001", 1, 1))
+        _, [unplaced], _ = self.successResultOf(self.api.runInstances(ALICE, "ami-00000001", 1, 1))
         self.failureResultOf(
             self.api.createImage(ALICE, unplaced.id, "pending"), IncorrectInstanceState
         )

@@ -94,7 +94,7 @@ class Cloud:
 
         @return: the reservation id and the instances' records now.
         """
-        reservationId, instances = self.testCase.successResultOf(
+        reservationId, instances, _ = self.testCase.successResultOf(
             self.api.runInstances(context, "ami-00000001", count, count, **kw)
         )
         self.flush()

@@ -134,7 +134,7 @@ class EbsBootTests(IscsiGuestMixin, TestCase):
         mappings = yield self.compute.blockDevices.launchMappings(
             ALICE, image, [{"DeviceName": "/dev/sda1", "Ebs": {"DeleteOnTermination": False}}]
         )
-        _, [instance] = yield self.compute.runInstances(
+        _, [instance], _ = yield self.compute.runInstances(
             ALICE, image.ec2_id, 1, 1,
             instanceType="m1.tiny",
             kernelId="aki-7e570002",

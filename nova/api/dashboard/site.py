@@ -641,7 +641,7 @@ class Dashboard:
         userData = call.form.get("userdata") or None
         if userData is not None:
             userData = base64.b64encode(userData.encode("utf-8")).decode("ascii")
-        reservationId, instances = await backends.compute.runInstances(
+        reservationId, instances, _ = await backends.compute.runInstances(
             call.context,
             imageId,
             count,

@@ -940,7 +940,7 @@ class ComputeRouter(ExtensionRoutes, Router):
                 "Choosing networks is not supported: each server gets a fixed address "
                 "on its project's network."
             )
-        _, instances = await backends.compute.runInstances(
+        _, instances, _ = await backends.compute.runInstances(
             context,
             launch.imageId,
             minCount,

@@ -511,7 +511,7 @@ class V10Router(Router):
         launch = await checkLaunch(backends, context, str(imageId))
         await backends.securityGroups.ensureDefault(context)
         try:
-            _, instances = await backends.compute.runInstances(
+            _, instances, _ = await backends.compute.runInstances(
                 context,
                 launch.imageId,
                 1,

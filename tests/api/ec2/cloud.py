@@ -371,7 +371,7 @@ class CloudServerMixin(APIServerMixin):
         @return: its L{nova.db.records.InstanceRecord}.
         """
         context = contextFor(user, project)
-        _, [instance] = await self.computeAPI.runInstances(context, "ami-00000001", 1, 1)
+        _, [instance], _ = await self.computeAPI.runInstances(context, "ami-00000001", 1, 1)
 
         async def running():
             record = await self.db.instances.get(instance.id)

@@ -166,6 +166,8 @@ class EbsTests(CloudServerMixin, TestCase):
         imageId = await self.ebsImage(snapshotId)
         reservation = await self.runAndWait(self.alice, ImageId=imageId)
         instanceId = reservation["Instances"][0]["InstanceId"]
+        answered = reservation["Instances"][0]
+        self.assertEqual((answered["RootDeviceType"], answered["RootDeviceName"]), ("ebs", "/dev/sda1"))
         described = await self.describeInstance(instanceId)
         self.assertEqual(described["RootDeviceType"], "ebs")
         self.assertEqual(described["RootDeviceName"], "/dev/sda1")

@@ -137,6 +137,50 @@ class RunInstancesTests(InstanceTestsBase):
         instances, _ = await self.describe()
         self.assertEqual(len(instances), 1)
 
+    async def test_answerAsDescribed(self):
+        """
+        What RunInstances answers of the instances it made (their tags,
+        groups, image and devices) is what a retry with its client token
+        answers, which reads them back.
+        """
+        await self.db.securityGroups.create(ALICE.name, ALICE.name, "web", "web")
+        kwargs = dict(
+            ImageId=self.image.ec2_id,
+            MinCount=2,
+            MaxCount=2,
+            SecurityGroups=["web", "default"],
+            TagSpecifications=[
+                {
+                    "ResourceType": "instance",
+                    "Tags": [{"Key": "Name", "Value": "web"}, {"Key": "tier", "Value": "1"}],
+                }
+            ],
+            ClientToken="tok-answer",
+        )
+        first = await self.inThread(self.client.run_instances, **kwargs)
+        again = await self.inThread(self.client.run_instances, **kwargs)
+        self.assertEqual(first["ReservationId"], again["ReservationId"])
+        self.assertEqual(first["Groups"], again["Groups"])
+        fields = (
+            "InstanceId", "ImageId", "KernelId", "RamdiskId", "KeyName", "InstanceType",
+            "Placement", "Architecture", "RootDeviceType", "RootDeviceName",
+            "BlockDeviceMappings", "VirtualizationType", "Hypervisor", "SecurityGroups",
+            "Tags", "PublicIpAddress", "PublicDnsName", "ClientToken",
+        )
+        for made, read in zip(first["Instances"], again["Instances"]):
+            self.assertEqual(
+                {field: made.get(field) for field in fields},
+                {field: read.get(field) for field in fields},
+            )
+        self.assertEqual(
+            [group["GroupName"] for group in first["Instances"][0]["SecurityGroups"]],
+            ["web", "default"],
+        )
+        self.assertEqual(
+            first["Instances"][0]["Tags"],
+            [{"Key": "Name", "Value": "web"}, {"Key": "tier", "Value": "1"}],
+        )
+
     async def test_quota(self):
         """
         Past the project's instance quota RunInstances is refused with

@@ -216,16 +216,45 @@ async def instanceViews(call, instances):
     tags, floating, groups, images, volumes, mappings = await gatherResults(
         [ensureDeferred(read) for read in reads], consumeErrors=True
     ).addErrback(lambda failure: failure.value.subFailure)
+    return _views(call, instances, tags, floating, groups, images, volumes, mappings)
+
+
+async def launchedViews(call, instances, groups, image, tags, mappings):
+    """
+    The EC2 descriptions of instances RunInstances has just made, from
+    what the request read and wrote, as L{instanceViews} would read them:
+    the request's tags, groups and image, no public address and no volume
+    yet.  Only block device mappings, when there are any, are read.
+
+    @param groups: the L{nova.db.security_groups.SecurityGroupRecord}s the
+        instances joined.
+    @param image: the L{nova.db.images.ImageRecord} they run.
+    @param tags: the C{(key, value)} pairs they were tagged with.
+    @param mappings: the block device mappings they were launched with.
+    @return: a L{list} of L{InstanceView}s in the same order.
+    """
+    found = {}
+    if mappings:
+        found = await call.backends.compute.blockDevices.instanceMappings([i.id for i in instances])
+    tagged = {instance.ec2Id: dict(tags) for instance in instances} if tags else {}
+    return _views(call, instances, tagged, {}, groups, {image.ec2_id: image}, (), found)
+
+
+def _views(call, instances, tags, floating, groups, images, volumes, mappings):
+    """
+    @return: the L{InstanceView}s of C{instances}, from what
+        L{instanceViews} reads.
+    """
     groupIds = {(group.project_id, group.name): group.ec2Id for group in groups}
     attached = {}
     for volume in volumes:
         if volume.instance_id is not None and volume.attach_status == "attached":
             attached.setdefault(volume.instance_id, []).append(volume)
-    defaultZone = backends.config.node_availability_zone
-    hypervisor = hypervisorType(backends.config)
+    defaultZone = call.backends.config.node_availability_zone
+    hypervisor = hypervisorType(call.backends.config)
     views = []
     for instance in instances:
-        groups = tuple(
+        names = tuple(
             (name, groupIds.get((instance.project_id, name)))
             for name in instance.securityGroups
         )
@@ -234,7 +263,7 @@ async def instanceViews(call, instances):
                 record=instance,
                 tags=tags.get(instance.ec2Id, {}),
                 publicIp=floating.get(instance.id),
-                groups=groups,
+                groups=names,
                 image=images.get(instance.image_id),
                 volumes=tuple(attached.get(instance.id, ())),
                 zone=instance.availability_zone or defaultZone,
@@ -454,17 +483,17 @@ async def runInstances(call):
         if not backends.configured("images"):
             if params.get("BlockDeviceMappings"):
                 raise UnsupportedOperation("Block device mappings need the image service.")
-            return kernelId, ramdiskId, ()
+            return kernelId, ramdiskId, (), None
         launch = await backends.images.checkLaunch(context, imageId, kernelId, ramdiskId)
         mappings = await backends.compute.blockDevices.launchMappings(
             context, launch.image, params.get("BlockDeviceMappings")
         )
-        return launch.kernelId, launch.ramdiskId, mappings
+        return launch.kernelId, launch.ramdiskId, mappings, launch.image
 
     keyName = params.get("KeyName")
     # The checks are independent: they run at once (the first failure, in
     # this order, answers).
-    (kernelId, ramdiskId, mappings), keyData, groups, zone = await gatherInOrder(
+    (kernelId, ramdiskId, mappings, image), keyData, groups, zone = await gatherInOrder(
         [
             ensureDeferred(images()),
             ensureDeferred(_keyData(call, keyName)),
@@ -472,7 +501,8 @@ async def runInstances(call):
             ensureDeferred(_zone(call)),
         ]
     )
-    reservationId, instances = await backends.compute.runInstances(
+    instanceTags = wantedTags.get(INSTANCE, ())
+    reservationId, instances, created = await backends.compute.runInstances(
         context,
         imageId,
         params["MinCount"],
@@ -490,9 +520,13 @@ async def runInstances(call):
         shutdownBehavior=params.get("InstanceInitiatedShutdownBehavior"),
         blockDeviceMappings=mappings,
         # Written with the instances, in one transaction.
-        tags=wantedTags.get(INSTANCE, ()),
+        tags=instanceTags,
     )
-    views = await instanceViews(call, instances)
+    if created and image is not None:
+        views = await launchedViews(call, instances, groups, image, instanceTags, mappings)
+    else:
+        # The reservation its client token made before: as it is now.
+        views = await instanceViews(call, instances)
     [reservation] = reservationShapes(views)
     token = params.get("ClientToken")
     if token is not None:

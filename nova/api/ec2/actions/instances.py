@@ -525,7 +525,8 @@ async def runInstances(call):
     if created and image is not None:
         views = await launchedViews(call, instances, groups, image, instanceTags, mappings)
     else:
-        # The reservation its client token made before: as it is now.
+        # Made before, with this client token (or launched without the
+        # image service): read as they are now.
         views = await instanceViews(call, instances)
     [reservation] = reservationShapes(views)
     token = params.get("ClientToken")

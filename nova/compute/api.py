@@ -123,6 +123,22 @@ def gatherInOrder(deferreds):
     return DeferredList(list(deferreds), consumeErrors=True).addCallback(results)
 
 
+def _limitedResources(limits, itype):
+    """
+    @param limits: a project's quota.
+    @param itype: an instance type, or an instance (its C{vcpus} and
+        C{memory_mb}).
+    @return: C{(resource, limit, each)} for each of L{_QUOTA_RESOURCES}
+        that the quota limits (a limit of 0 or more) and that an instance
+        of C{itype} uses (C{each} of it, more than 0).
+    """
+    for resource, perInstance in _QUOTA_RESOURCES:
+        limit = limits.get(resource)
+        each = perInstance(itype)
+        if limit is not None and limit >= 0 and each > 0:
+            yield resource, limit, each
+
+
 def _thd_createReservation(
     store, db, blockDevices, projectId, userId, clientToken, digest, rows, newId, groupIds,
     mappings, tags, limits, now
@@ -151,11 +167,8 @@ def _thd_createReservation(
         usage = db.instances.thd_usageByProject(store, projectId)
         over = [
             resource
-            for resource, perInstance in _QUOTA_RESOURCES
-            if limits.get(resource) is not None
-            and limits[resource] >= 0
-            and perInstance(instances[0]) > 0
-            and usage[resource] > limits[resource]
+            for resource, limit, _ in _limitedResources(limits, instances[0])
+            if usage[resource] > limit
         ]
         if over:
             raise InstanceLimitExceeded(
@@ -727,11 +740,7 @@ class ComputeAPI:
         """
         allowed = maxCount
         exceeded = []
-        for resource, perInstance in _QUOTA_RESOURCES:
-            limit = limits.get(resource)
-            each = perInstance(itype)
-            if limit is None or limit < 0 or each <= 0:
-                continue
+        for resource, limit, each in _limitedResources(limits, itype):
             room = max(0, (limit - usage[resource]) // each)
             if room < minCount:
                 exceeded.append(resource)
